@@ -1,0 +1,28 @@
+# drover_test(NAME LABEL label SOURCES a.c ... LIBS x ... [TIMEOUT s])
+# One executable per test, registered with ctest under one of the four labels.
+function(drover_test name)
+  cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;LIBS;ARGS" ${ARGN})
+  if(NOT T_LABEL MATCHES "^(unit|sim|proc|lab)$")
+    message(FATAL_ERROR "drover_test(${name}): LABEL must be unit, sim, proc or lab")
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
+  add_test(NAME ${name} COMMAND ${name} ${T_ARGS})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+                       SKIP_RETURN_CODE 77)
+endfunction()
+
+# drover_script_test(NAME LABEL label SCRIPT path [TIMEOUT s]): a shell-driven test
+# (proc, lab) that gets the build dir as $1; exit 77 means "skipped, reason printed".
+function(drover_script_test name)
+  cmake_parse_arguments(T "" "LABEL;SCRIPT;TIMEOUT" "" ${ARGN})
+  add_test(NAME ${name} COMMAND bash ${T_SCRIPT} ${CMAKE_BINARY_DIR})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 600)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+                       SKIP_RETURN_CODE 77)
+endfunction()
