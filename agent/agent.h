@@ -1,0 +1,27 @@
+/* agent.h — the running agent: what every driver part (control socket handlers,
+ * transport, hypervisor, consensus) shares. Owned and touched by the loop thread only. */
+#ifndef DROVER_AGENT_H
+#define DROVER_AGENT_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "envelope.h"
+#include "identity.h"
+#include "loop.h"
+#include "store.h"
+
+typedef struct ag_agent {
+    ag_config   cfg;
+    ag_identity id;
+    st_store   *store;
+    ag_loop    *loop;
+    ag_ctl     *ctl;
+    uint64_t    epoch;        /* bumped in the store at every start */
+    uint64_t    started_ms;   /* monotonic */
+    /* messages dropped by ag_env_open, by reason (index = -code) */
+    uint64_t    rejected[AG_ENV_ERR_COUNT];
+} ag_agent;
+
+#endif

@@ -1,0 +1,224 @@
+/* config.c — table-driven INI parsing; see config.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum kind { K_STR, K_INT, K_DUR, K_ENUM };
+
+struct key {
+    const char *section, *name;
+    enum kind kind;
+    size_t off, size;        /* field offset and size (strings) */
+    int64_t min, max;        /* ints and durations */
+    const char *choices;     /* enums: "a|b|c" */
+    const char *def;         /* default, as text */
+    const char *help;
+};
+
+#define STR(sec, k, field, def, help) \
+    {sec, k, K_STR, offsetof(ag_config, field), sizeof(((ag_config *)0)->field), 0, 0, NULL, def, help}
+#define INT(sec, k, field, lo, hi, def, help) \
+    {sec, k, K_INT, offsetof(ag_config, field), 0, lo, hi, NULL, def, help}
+#define DUR(sec, k, field, lo, hi, def, help) \
+    {sec, k, K_DUR, offsetof(ag_config, field), 0, lo, hi, NULL, def, help}
+#define ENUM(sec, k, field, choices, def, help) \
+    {sec, k, K_ENUM, offsetof(ag_config, field), sizeof(((ag_config *)0)->field), 0, 0, choices, def, help}
+
+static const struct key keys[] = {
+    STR("agent", "name", name, "", "host name shown to operators (default: the system hostname)"),
+    STR("agent", "state_dir", state_dir, "/var/lib/drover", "identity keys and the LMDB store"),
+    STR("agent", "control_socket", control_socket, "/run/drover/drover.sock",
+        "unix socket the drover CLI talks to (created 0600)"),
+    ENUM("agent", "log_level", log_level, "error|warn|info|debug", "info", "log verbosity"),
+    INT("agent", "workers", workers, 1, 64, "4", "threads for blocking calls such as libvirt"),
+    STR("cluster", "bind", bind, "127.0.0.1:7370", "address:port for cluster traffic"),
+    STR("cluster", "advertise", advertise, "", "address:port peers use (default: bind)"),
+    STR("cluster", "seeds", seeds, "", "comma-separated address:port of members to join through"),
+    STR("cluster", "failure_domain", failure_domain, "", "rack/room label; voters are spread across them"),
+    STR("libvirt", "uri", libvirt_uri, "qemu:///system", "libvirt connection URI"),
+    DUR("ha", "fence_timeout", fence_timeout_ms, 1000, 600000, "10s",
+        "an isolated host destroys its protected VMs after this long without quorum contact"),
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+int ag_parse_duration_ms(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0)
+        return -1;
+    double mul;
+    if (strcmp(end, "ms") == 0)
+        mul = 1;
+    else if (strcmp(end, "s") == 0)
+        mul = 1000;
+    else if (strcmp(end, "m") == 0)
+        mul = 60000;
+    else if (strcmp(end, "h") == 0)
+        mul = 3600000;
+    else
+        return -1;
+    double ms = v * mul;
+    if (ms > 9e15)
+        return -1;
+    *out = (int64_t)ms;
+    return 0;
+}
+
+static int set_value(ag_config *c, const struct key *k, const char *val, char *why, size_t whylen)
+{
+    char *field = (char *)c + k->off;
+    switch (k->kind) {
+    case K_STR:
+        if (strlen(val) >= k->size) {
+            snprintf(why, whylen, "value too long (at most %zu characters)", k->size - 1);
+            return -1;
+        }
+        snprintf(field, k->size, "%s", val);
+        return 0;
+    case K_ENUM: {
+        size_t n = strlen(val);
+        for (const char *p = k->choices; *p;) {
+            const char *bar = strchr(p, '|');
+            size_t len = bar ? (size_t)(bar - p) : strlen(p);
+            if (len == n && strncmp(p, val, n) == 0) {
+                snprintf(field, k->size, "%s", val);
+                return 0;
+            }
+            p += len + (bar ? 1 : 0);
+        }
+        snprintf(why, whylen, "'%s' is not one of %s", val, k->choices);
+        return -1;
+    }
+    case K_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(val, &end, 10);
+        if (end == val || *end || errno || v < k->min || v > k->max) {
+            snprintf(why, whylen, "'%s' is not a whole number from %lld to %lld", val,
+                     (long long)k->min, (long long)k->max);
+            return -1;
+        }
+        *(int64_t *)(void *)field = v;
+        return 0;
+    }
+    case K_DUR: {
+        int64_t ms;
+        if (ag_parse_duration_ms(val, &ms) != 0 || ms < k->min || ms > k->max) {
+            snprintf(why, whylen, "'%s' is not a duration from %lldms to %llds "
+                     "(write it with a unit: 500ms, 2s, 1m)", val,
+                     (long long)k->min, (long long)(k->max / 1000));
+            return -1;
+        }
+        *(int64_t *)(void *)field = ms;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void ag_config_defaults(ag_config *c)
+{
+    memset(c, 0, sizeof *c);
+    char why[128];
+    for (size_t i = 0; i < NKEYS; i++)
+        set_value(c, &keys[i], keys[i].def, why, sizeof why);
+    if (gethostname(c->name, sizeof c->name - 1) != 0)
+        snprintf(c->name, sizeof c->name, "host");
+}
+
+struct parse {
+    ag_config *c;
+    FILE *f;
+    int line;
+    int failed;
+    char *err;
+    size_t errlen;
+};
+
+/* inih hands lines to us through this reader, so we know which line a callback is on
+ * (Debian's libinih is built without INI_HANDLER_LINENO). */
+static char *reader(char *str, int num, void *stream)
+{
+    struct parse *p = stream;
+    char *r = fgets(str, num, p->f);
+    if (r)
+        p->line++;
+    return r;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    if (p->failed)
+        return 0;
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strcmp(keys[i].section, section) != 0 || strcmp(keys[i].name, name) != 0)
+            continue;
+        char why[256];
+        if (set_value(p->c, &keys[i], value, why, sizeof why) != 0) {
+            snprintf(p->err, p->errlen, "%s:%d: [%s] %s: %s", p->c->path, p->line, section, name, why);
+            p->failed = 1;
+            return 0;
+        }
+        return 1;
+    }
+    /* help the operator: known section with an unknown key, or an unknown section */
+    int section_known = 0;
+    for (size_t i = 0; i < NKEYS; i++)
+        section_known |= strcmp(keys[i].section, section) == 0;
+    if (section_known)
+        snprintf(p->err, p->errlen, "%s:%d: unknown key '%s' in [%s] (see `drover agent --print-config` "
+                 "for every key)", p->c->path, p->line, name, section);
+    else
+        snprintf(p->err, p->errlen, "%s:%d: unknown section [%s] (known: agent, cluster, libvirt, ha)",
+                 p->c->path, p->line, section);
+    p->failed = 1;
+    return 0;
+}
+
+int ag_config_load(ag_config *c, const char *path, char *err, size_t errlen)
+{
+    snprintf(c->path, sizeof c->path, "%s", path);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open config %s: %s", path, strerror(errno));
+        return -2;
+    }
+    struct parse p = {.c = c, .f = f, .err = err, .errlen = errlen};
+    int rc = ini_parse_stream(reader, &p, handler, &p);
+    fclose(f);
+    if (p.failed)
+        return -1;
+    if (rc != 0) {
+        snprintf(err, errlen, "%s:%d: not valid INI (expected `[section]` or `key = value`)",
+                 path, rc > 0 ? rc : p.line);
+        return -1;
+    }
+    if (!c->advertise[0])
+        snprintf(c->advertise, sizeof c->advertise, "%s", c->bind);
+    return 0;
+}
+
+void ag_config_print_defaults(void *stream)
+{
+    FILE *f = stream;
+    const char *sec = "";
+    fprintf(f, "# drover.conf — every key with its default. Durations need a unit (ms, s, m, h).\n");
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strcmp(sec, keys[i].section) != 0) {
+            sec = keys[i].section;
+            fprintf(f, "\n[%s]\n", sec);
+        }
+        fprintf(f, "# %s%s%s\n%s%s = %s\n", keys[i].help, keys[i].choices ? ": " : "",
+                keys[i].choices ? keys[i].choices : "", keys[i].def[0] ? "" : "# ",
+                keys[i].name, keys[i].def);
+    }
+}

@@ -1,0 +1,50 @@
+/* config.h — /etc/drover/drover.conf, an INI file read with libinih.
+ *
+ * Every key is declared once in a table (config.c) with its type, range and default, so
+ * unknown keys and bad values are errors that name file:line and the accepted form.
+ * Durations take a unit: "500ms", "2s", "1m" (a bare number is refused: ambiguity
+ * about units has caused real outages).
+ */
+#ifndef DROVER_CONFIG_H
+#define DROVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AG_CFG_STR 256
+
+typedef struct ag_config {
+    /* [agent] */
+    char     name[64];                 /* host name shown to operators; default: hostname */
+    char     state_dir[AG_CFG_STR];    /* identity, store; default /var/lib/drover */
+    char     control_socket[AG_CFG_STR]; /* default /run/drover/drover.sock */
+    char     log_level[16];            /* error|warn|info|debug */
+    int64_t  workers;                  /* threads for blocking calls (libvirt) */
+    /* [cluster] */
+    char     bind[AG_CFG_STR];         /* host:port for cluster traffic */
+    char     advertise[AG_CFG_STR];    /* address peers use to reach us; default = bind */
+    char     seeds[1024];              /* comma-separated host:port to join through */
+    char     failure_domain[64];       /* label for spreading voters */
+    /* [libvirt] */
+    char     libvirt_uri[AG_CFG_STR];  /* default qemu:///system */
+    /* [ha] */
+    int64_t  fence_timeout_ms;
+    /* where it was read from, for messages */
+    char     path[AG_CFG_STR];
+} ag_config;
+
+/* Defaults for every key. */
+void ag_config_defaults(ag_config *c);
+
+/* Read path over the defaults. Returns 0, or -1 with err = "FILE:LINE: what; expected";
+ * -2 when the file cannot be opened. */
+int ag_config_load(ag_config *c, const char *path, char *err, size_t errlen);
+
+/* Parse "500ms", "2s", "1m", "1h" into ms. 0 or -1. */
+int ag_parse_duration_ms(const char *s, int64_t *out);
+
+/* Write the documented default configuration (deploy/drover.conf is generated from it). */
+void ag_config_print_defaults(void *FILE_stream);
+
+#endif

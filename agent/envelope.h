@@ -1,0 +1,115 @@
+/* envelope.h — sealing and opening the signed Envelope that wraps every message that
+ * crosses a host boundary (proto/drover.proto).
+ *
+ * Why our own signatures when libzmq CURVE already authenticates the connection: CURVE
+ * proves who is on the other end of *this* connection, and its nonces stop replay within
+ * that connection only. Messages are also relayed (gossip piggybacks, forwarded admin
+ * requests) and connections come and go, so each message carries its sender, an epoch
+ * and a sequence number under an Ed25519 signature, checked against a per-sender sliding
+ * window (IPsec RFC 4303 §3.4.3 style). The sender's epoch is bumped and persisted on
+ * every agent start, so seq may restart at 1 without reopening old windows.
+ *
+ * Order of checks in ag_env_open (cheap first, state updated only after the signature):
+ *   size -> decode -> version -> cluster -> sender known -> signature -> epoch -> window.
+ */
+#ifndef DROVER_ENVELOPE_H
+#define DROVER_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identity.h"
+
+#define AG_ENV_VERSION        1
+#define AG_CLUSTER_ID_LEN     16
+/* One envelope carries at most one Raft batch or snapshot chunk; 4 MiB bounds the memory
+ * a single hostile datagram can make us allocate while decoding. */
+#define AG_ENV_MAX_BYTES      (4u * 1024u * 1024u)
+/* Window of sequence numbers accepted out of order. Gossip fans out over UDP-like paths
+ * and zmq reconnects can reorder a little; 1024 is far beyond what we see and costs 128 B
+ * per peer. */
+#define AG_ENV_WINDOW         1024u
+
+enum ag_env_err {
+    AG_ENV_OK             = 0,
+    AG_ENV_E_OVERSIZE     = -1,  /* larger than AG_ENV_MAX_BYTES */
+    AG_ENV_E_DECODE       = -2,  /* not a protobuf Envelope (truncated, garbage) */
+    AG_ENV_E_VERSION      = -3,  /* unknown wire version */
+    AG_ENV_E_CLUSTER      = -4,  /* cluster_id is not ours */
+    AG_ENV_E_SENDER       = -5,  /* sender id unknown (not a member) or malformed */
+    AG_ENV_E_SIGNATURE    = -6,  /* signature does not verify */
+    AG_ENV_E_OLD_EPOCH    = -7,  /* epoch older than the newest seen from that sender */
+    AG_ENV_E_REPLAY       = -8,  /* (epoch, seq) already seen */
+    AG_ENV_E_TOO_OLD      = -9,  /* seq fell behind the window */
+    AG_ENV_E_FIELD        = -10, /* a field has a wrong length or value (seq 0, ...) */
+    AG_ENV_E_NOMEM        = -11,
+    AG_ENV_ERR_COUNT      = 12,  /* number of codes incl. OK, for counters */
+};
+
+/* Human text for an ag_env_err: what was wrong, for logs and `drover status`. */
+const char *ag_env_strerror(int code);
+/* Short stable name ("bad_signature") for metrics. */
+const char *ag_env_errname(int code);
+
+/* Receiver-side state about one sender. */
+typedef struct ag_replay {
+    uint64_t epoch;                     /* newest epoch seen (0: none yet) */
+    uint64_t top;                       /* highest seq accepted in that epoch */
+    uint64_t bits[AG_ENV_WINDOW / 64];  /* bit i: seq (top - i) seen */
+} ag_replay;
+
+typedef struct ag_peer {
+    uint8_t   id[AG_HOST_ID_LEN];
+    uint8_t   sign_pk[32];
+    ag_replay replay;
+} ag_peer;
+
+/* Known senders, sorted by id. Membership (and later revocation) edits this table. */
+typedef struct ag_peers {
+    ag_peer *v;
+    size_t   n, cap;
+} ag_peers;
+
+/* Add or update a peer's key (keeps the replay state when the key is unchanged).
+ * Returns 0, -EINVAL when sign_pk does not hash to id, -ENOMEM. */
+int  ag_peers_put(ag_peers *t, const uint8_t id[AG_HOST_ID_LEN], const uint8_t sign_pk[32]);
+ag_peer *ag_peers_find(ag_peers *t, const uint8_t id[AG_HOST_ID_LEN]);
+/* Remove a peer: its messages fail with AG_ENV_E_SENDER from then on. */
+void ag_peers_del(ag_peers *t, const uint8_t id[AG_HOST_ID_LEN]);
+void ag_peers_free(ag_peers *t);
+
+/* Sender side: this host's identity and its current (epoch, seq). */
+typedef struct ag_sealer {
+    const ag_identity *id;
+    uint8_t  cluster_id[AG_CLUSTER_ID_LEN];
+    uint64_t epoch;   /* from the store, bumped at start */
+    uint64_t seq;     /* last used; next message gets seq + 1 */
+} ag_sealer;
+
+/* Seal payload into a signed, encoded Envelope in a malloc'd buffer.
+ * Returns 0 or AG_ENV_E_OVERSIZE / AG_ENV_E_NOMEM. */
+int ag_env_seal(ag_sealer *s, uint32_t type, const void *payload, size_t len,
+                uint64_t sent_at_ms, uint8_t **out, size_t *outlen);
+
+/* An opened envelope: fields checked, payload points into the decoded message. */
+typedef struct ag_opened {
+    uint32_t       type;
+    uint64_t       epoch, seq, sent_at_ms;
+    uint8_t        sender[AG_HOST_ID_LEN];
+    const uint8_t *payload;
+    size_t         payload_len;
+    void          *msg_;    /* owned decoded message; release with ag_env_release */
+} ag_opened;
+
+/* Verify and decode. On success (0) the sender's window records (epoch, seq) and *out
+ * must be released; on error nothing is recorded and nothing needs releasing. */
+int ag_env_open(ag_peers *peers, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
+                const uint8_t *buf, size_t len, ag_opened *out);
+void ag_env_release(ag_opened *o);
+
+/* The window alone (exposed for tests and for persisting high-water marks).
+ * Returns AG_ENV_OK after recording, or OLD_EPOCH / REPLAY / TOO_OLD without recording. */
+int ag_replay_check(ag_replay *r, uint64_t epoch, uint64_t seq, bool record);
+
+#endif

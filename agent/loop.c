@@ -1,0 +1,501 @@
+/* loop.c — zmq_poll-based loop; see loop.h for the contract.
+ *
+ * Design: zmq_poll is the one blocking point. Plain fds (the control socket, signalfd,
+ * the workers' eventfd) sit in the same poll set as zmq sockets, so nothing needs a
+ * second thread to watch it. Timers live in a binary min-heap keyed by deadline; the
+ * poll timeout is the time to the earliest one. Worker results come back through a
+ * mutex-protected list plus an eventfd that makes the poll return.
+ *
+ * Removal during dispatch is safe: removed entries are only marked dead and compacted
+ * after the dispatch pass, so the pollitem array is never edited under our feet.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+struct io {
+    ag_id id;
+    void *zsock;
+    int fd;
+    short events;
+    ag_io_cb cb;
+    void *ud;
+    bool dead;
+};
+
+struct timer {
+    ag_id id;
+    uint64_t deadline, repeat;
+    ag_timer_cb cb;
+    void *ud;
+};
+
+struct work {
+    ag_work_fn work;
+    ag_done_fn done;
+    void *ud;
+    struct work *next;
+};
+
+struct sig {
+    int signo;
+    ag_signal_cb cb;
+    void *ud;
+};
+
+struct ag_loop {
+    ag_id next_id;
+    bool stop;
+    struct io *io;
+    size_t nio, capio;
+    bool io_dirty;
+    zmq_pollitem_t *items;
+    size_t capitems;
+    struct timer **heap;
+    size_t nheap, capheap;
+    /* workers */
+    pthread_t *threads;
+    int nthreads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct work *q_head, *q_tail;
+    size_t q_len;
+    struct work *done_head, *done_tail;
+    bool shutting_down;
+    int efd;
+    /* signals */
+    int sfd;
+    struct sig sigs[8];
+    int nsigs;
+};
+
+uint64_t ag_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t ag_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- io registrations -------------------------------------------------------------- */
+
+static ag_id add_io(ag_loop *l, void *zsock, int fd, short events, ag_io_cb cb, void *ud)
+{
+    if (l->nio == l->capio) {
+        if (l->capio >= AG_LOOP_MAX_IO)
+            return 0;
+        size_t cap = l->capio ? l->capio * 2 : 16;
+        struct io *v = realloc(l->io, cap * sizeof *v);
+        if (!v)
+            return 0;
+        l->io = v;
+        l->capio = cap;
+    }
+    struct io *e = &l->io[l->nio++];
+    *e = (struct io){.id = ++l->next_id, .zsock = zsock, .fd = fd, .events = events,
+                     .cb = cb, .ud = ud};
+    l->io_dirty = true;
+    return e->id;
+}
+
+ag_id ag_loop_add_zsock(ag_loop *l, void *zsock, short events, ag_io_cb cb, void *ud)
+{
+    return add_io(l, zsock, -1, events, cb, ud);
+}
+
+ag_id ag_loop_add_fd(ag_loop *l, int fd, short events, ag_io_cb cb, void *ud)
+{
+    return add_io(l, NULL, fd, events, cb, ud);
+}
+
+static struct io *find_io(ag_loop *l, ag_id id)
+{
+    for (size_t i = 0; i < l->nio; i++)
+        if (l->io[i].id == id && !l->io[i].dead)
+            return &l->io[i];
+    return NULL;
+}
+
+int ag_loop_set_events(ag_loop *l, ag_id id, short events)
+{
+    struct io *e = find_io(l, id);
+    if (!e)
+        return -ENOENT;
+    e->events = events;
+    l->io_dirty = true;
+    return 0;
+}
+
+void ag_loop_remove(ag_loop *l, ag_id id)
+{
+    struct io *e = find_io(l, id);
+    if (e) {
+        e->dead = true;
+        l->io_dirty = true;
+    }
+}
+
+static void compact_io(ag_loop *l)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < l->nio; i++)
+        if (!l->io[i].dead)
+            l->io[j++] = l->io[i];
+    l->nio = j;
+}
+
+/* ---- timers: binary min-heap on deadline (ties by id: FIFO for equal deadlines) ------ */
+
+static bool before(const struct timer *a, const struct timer *b)
+{
+    return a->deadline < b->deadline || (a->deadline == b->deadline && a->id < b->id);
+}
+
+static void heap_up(ag_loop *l, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!before(l->heap[i], l->heap[p]))
+            break;
+        struct timer *t = l->heap[i];
+        l->heap[i] = l->heap[p];
+        l->heap[p] = t;
+        i = p;
+    }
+}
+
+static void heap_down(ag_loop *l, size_t i)
+{
+    for (;;) {
+        size_t a = 2 * i + 1, b = a + 1, m = i;
+        if (a < l->nheap && before(l->heap[a], l->heap[m]))
+            m = a;
+        if (b < l->nheap && before(l->heap[b], l->heap[m]))
+            m = b;
+        if (m == i)
+            return;
+        struct timer *t = l->heap[i];
+        l->heap[i] = l->heap[m];
+        l->heap[m] = t;
+        i = m;
+    }
+}
+
+static int heap_push(ag_loop *l, struct timer *t)
+{
+    if (l->nheap == l->capheap) {
+        if (l->capheap >= AG_LOOP_MAX_TIMERS)
+            return -ENOSPC;
+        size_t cap = l->capheap ? l->capheap * 2 : 32;
+        struct timer **v = realloc(l->heap, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        l->heap = v;
+        l->capheap = cap;
+    }
+    l->heap[l->nheap++] = t;
+    heap_up(l, l->nheap - 1);
+    return 0;
+}
+
+static struct timer *heap_remove_at(ag_loop *l, size_t i)
+{
+    struct timer *t = l->heap[i];
+    l->heap[i] = l->heap[--l->nheap];
+    if (i < l->nheap) {
+        heap_down(l, i);
+        heap_up(l, i);
+    }
+    return t;
+}
+
+ag_id ag_loop_timer(ag_loop *l, uint64_t delay_ms, uint64_t repeat_ms, ag_timer_cb cb, void *ud)
+{
+    struct timer *t = malloc(sizeof *t);
+    if (!t)
+        return 0;
+    *t = (struct timer){.id = ++l->next_id, .deadline = ag_now_ms() + delay_ms,
+                        .repeat = repeat_ms, .cb = cb, .ud = ud};
+    if (heap_push(l, t) != 0) {
+        free(t);
+        return 0;
+    }
+    return t->id;
+}
+
+/* O(n) in pending timers: the agent keeps tens of them, not thousands. */
+void ag_loop_cancel(ag_loop *l, ag_id id)
+{
+    for (size_t i = 0; i < l->nheap; i++) {
+        if (l->heap[i]->id == id) {
+            free(heap_remove_at(l, i));
+            return;
+        }
+    }
+}
+
+static void run_timers(ag_loop *l)
+{
+    uint64_t now = ag_now_ms();
+    /* fire only what was due at entry, so a 0 ms repeating timer cannot starve I/O */
+    while (l->nheap > 0 && l->heap[0]->deadline <= now && !l->stop) {
+        struct timer *t = heap_remove_at(l, 0);
+        ag_id id = t->id;
+        ag_timer_cb cb = t->cb;
+        void *ud = t->ud;
+        t->deadline = now + t->repeat;
+        /* re-arm before the callback so it may cancel itself; a one-shot timer, or a
+         * repeat that cannot be re-armed (heap full), is gone before the call */
+        if (!t->repeat || heap_push(l, t) != 0)
+            free(t);
+        cb(l, id, ud);
+    }
+}
+
+/* ---- workers ------------------------------------------------------------------------ */
+
+static void *worker_main(void *arg)
+{
+    ag_loop *l = arg;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->q_head && !l->shutting_down)
+            pthread_cond_wait(&l->cv, &l->mu);
+        if (!l->q_head)
+            break;
+        struct work *w = l->q_head;
+        l->q_head = w->next;
+        if (!l->q_head)
+            l->q_tail = NULL;
+        l->q_len--;
+        pthread_mutex_unlock(&l->mu);
+        w->work(w->ud);
+        pthread_mutex_lock(&l->mu);
+        w->next = NULL;
+        if (l->done_tail)
+            l->done_tail->next = w;
+        else
+            l->done_head = w;
+        l->done_tail = w;
+        uint64_t one = 1;
+        ssize_t wr = write(l->efd, &one, sizeof one);
+        (void)wr;   /* eventfd write fails only on counter overflow: still woken */
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+int ag_loop_submit(ag_loop *l, ag_work_fn work, ag_done_fn done, void *ud)
+{
+    struct work *w = malloc(sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    *w = (struct work){.work = work, .done = done, .ud = ud};
+    pthread_mutex_lock(&l->mu);
+    int rc = 0;
+    if (l->shutting_down)
+        rc = -ESHUTDOWN;
+    else if (l->q_len >= AG_LOOP_MAX_QUEUED)
+        rc = -ENOSPC;
+    if (rc) {
+        pthread_mutex_unlock(&l->mu);
+        free(w);
+        return rc;
+    }
+    if (l->q_tail)
+        l->q_tail->next = w;
+    else
+        l->q_head = w;
+    l->q_tail = w;
+    l->q_len++;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+static void on_efd(ag_loop *l, ag_id id, short revents, void *ud)
+{
+    (void)id; (void)revents; (void)ud;
+    uint64_t n;
+    ssize_t r = read(l->efd, &n, sizeof n);
+    (void)r;
+    pthread_mutex_lock(&l->mu);
+    struct work *w = l->done_head;
+    l->done_head = l->done_tail = NULL;
+    pthread_mutex_unlock(&l->mu);
+    while (w) {
+        struct work *next = w->next;
+        if (w->done)
+            w->done(l, w->ud);
+        free(w);
+        w = next;
+    }
+}
+
+/* ---- signals ------------------------------------------------------------------------ */
+
+static void on_signalfd(ag_loop *l, ag_id id, short revents, void *ud)
+{
+    (void)id; (void)revents; (void)ud;
+    struct signalfd_siginfo si;
+    while (read(l->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        for (int i = 0; i < l->nsigs; i++)
+            if (l->sigs[i].signo == (int)si.ssi_signo)
+                l->sigs[i].cb(l, (int)si.ssi_signo, l->sigs[i].ud);
+    }
+}
+
+int ag_loop_on_signal(ag_loop *l, int signo, ag_signal_cb cb, void *ud)
+{
+    if (l->nsigs == (int)(sizeof l->sigs / sizeof l->sigs[0]))
+        return -ENOSPC;
+    l->sigs[l->nsigs++] = (struct sig){signo, cb, ud};
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < l->nsigs; i++)
+        sigaddset(&set, l->sigs[i].signo);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    return signalfd(l->sfd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0 ? -errno : 0;
+}
+
+/* ---- life cycle ----------------------------------------------------------------------- */
+
+ag_loop *ag_loop_new(int nworkers)
+{
+    ag_loop *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    sigset_t set;
+    sigemptyset(&set);
+    /* workers inherit this mask: these signals reach only the loop's signalfd */
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);   /* a vanished CLI client must not kill the agent */
+    sigemptyset(&set);
+    l->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (l->efd < 0 || l->sfd < 0)
+        goto err_after_alloc;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    if (!add_io(l, NULL, l->efd, ZMQ_POLLIN, on_efd, NULL) ||
+        !add_io(l, NULL, l->sfd, ZMQ_POLLIN, on_signalfd, NULL))
+        goto err_after_alloc;
+    l->threads = calloc((size_t)(nworkers > 0 ? nworkers : 1), sizeof *l->threads);
+    if (!l->threads)
+        goto err_after_alloc;
+    for (int i = 0; i < nworkers; i++) {
+        if (pthread_create(&l->threads[i], NULL, worker_main, l) != 0)
+            break;
+        l->nthreads++;
+    }
+    if (l->nthreads == 0 && nworkers > 0)
+        goto err_after_alloc;
+    return l;
+
+err_after_alloc:
+    if (l->efd >= 0)
+        close(l->efd);
+    if (l->sfd >= 0)
+        close(l->sfd);
+    free(l->io);
+    free(l->threads);
+    free(l);
+    return NULL;
+}
+
+void ag_loop_free(ag_loop *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->shutting_down = true;
+    /* queued but unstarted work is dropped: its done callback never runs (loop.h) */
+    struct work *w = l->q_head;
+    l->q_head = l->q_tail = NULL;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    for (int i = 0; i < l->nthreads; i++)
+        pthread_join(l->threads[i], NULL);
+    while (w) {
+        struct work *n = w->next;
+        free(w);
+        w = n;
+    }
+    on_efd(l, 0, 0, NULL);   /* finished items: run their completions so nothing leaks */
+    for (size_t i = 0; i < l->nheap; i++)
+        free(l->heap[i]);
+    free(l->heap);
+    free(l->io);
+    free(l->items);
+    free(l->threads);
+    close(l->efd);
+    close(l->sfd);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l);
+}
+
+void ag_loop_stop(ag_loop *l)
+{
+    l->stop = true;
+}
+
+int ag_loop_run(ag_loop *l)
+{
+    l->stop = false;
+    while (!l->stop) {
+        if (l->io_dirty) {
+            compact_io(l);
+            if (l->capitems < l->nio) {
+                zmq_pollitem_t *v = realloc(l->items, l->nio * sizeof *v);
+                if (!v)
+                    return -ENOMEM;
+                l->items = v;
+                l->capitems = l->nio;
+            }
+            l->io_dirty = false;
+        }
+        size_t n = l->nio;
+        for (size_t i = 0; i < n; i++)
+            l->items[i] = (zmq_pollitem_t){.socket = l->io[i].zsock, .fd = l->io[i].fd,
+                                           .events = l->io[i].events};
+        long timeout = -1;
+        if (l->nheap > 0) {
+            uint64_t now = ag_now_ms(), d = l->heap[0]->deadline;
+            timeout = d <= now ? 0 : (long)(d - now);
+        }
+        int rc = zmq_poll(l->items, (int)n, timeout);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        for (size_t i = 0; i < n && !l->stop; i++) {
+            if (!l->items[i].revents)
+                continue;
+            /* look the entry up again: an earlier callback may have removed it */
+            if (i < l->nio && !l->io[i].dead)
+                l->io[i].cb(l, l->io[i].id, l->items[i].revents, l->io[i].ud);
+        }
+        run_timers(l);
+    }
+    return 0;
+}
