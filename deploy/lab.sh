@@ -1,0 +1,429 @@
+#!/bin/bash
+# lab.sh — N libvirt "hosts" on one Debian 12 machine, for drover's lab tests and demo.
+#
+# Why this shape: drover's promises are about real VMs on real libvirt, so each lab host is a
+# real libvirtd + virtlockd pair with its own network, mount and UTS namespaces, a distinct
+# host_uuid and a TCP listener on its own lab address only. The hosts share one bridge (it
+# lives in a separate "switch" namespace) and one directory presented as shared storage.
+# Nothing is configured outside loopback and the lab's own namespaces; the first thing `up`
+# does is make the lab range unreachable from the root namespace, so a wrong address fails
+# at once instead of leaving the machine by the default route (docs/lab.md, LAB-NOTES 8).
+#
+# Usage (as root):
+#   lab.sh up [N]            bring up N hosts (default 2); idempotent (an up lab is reused)
+#   lab.sh down              tear everything down (idempotent)
+#   lab.sh status            hosts, their addresses, libvirtd pids and domains
+#   lab.sh exec I CMD...     run CMD "on host I" (its namespaces): qemu:///system works as is
+#   lab.sh partition I / heal I   cut host I off the lab bridge / put it back
+#   lab.sh agent-up DROVER   start `drover agent` inside every host (state in the host dir)
+#   lab.sh guest NAME [MEM_MIB] [busy] [local]   write NAME's disk + XML, print the XML path
+#   lab.sh demo              build drover, up 3 hosts, start agents, boot a tick guest,
+#                            live-migrate it around through drover's adapter, verify, down
+# Environment:
+#   LAB=/tmp/drover-lab  lab directory;  LAB_NAME=dl  prefix of namespace names (tests use
+#   their own, so two labs never collide);  LAB_NET=10.77.0  lab subnet inside the namespaces;
+#   LAB_VIRT=auto|kvm|qemu;  LAB_KEEP=1 keeps the demo's lab up.
+# Clients in the root namespace use the unix socket URI printed by `status`:
+#   qemu:///system?socket=$LAB/hosts/host<i>/run/libvirt-sock
+set -euo pipefail
+
+LAB=${LAB:-/tmp/drover-lab}
+NAME=${LAB_NAME:-dl}
+NET=${LAB_NET:-10.77.0}
+# All labs live inside 10.77.0.0/16; the route covers every lab subnet at once.
+GUARD_RANGE=${LAB_GUARD_RANGE:-10.77.0.0/16}
+VIRT=${LAB_VIRT:-auto}
+SHARED=$LAB/shared                 # bindfs view typed fuse.glusterfs: libvirt treats it as shared
+SHARED_BACKING=$LAB/shared-backing # the real files
+LOCAL_DIR=lib/images               # per-host local storage, relative to the host dir
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+# net.ipv4.tcp_syn_retries inside each host: a connect to a cut-off peer fails in ~7 s, not
+# ~127 s (LAB-NOTES 9).
+SYN_RETRIES=2
+
+log() { echo "[lab $(date +%T.%3N)] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+hdir() { echo "$LAB/hosts/host$1"; }
+uri() { echo "qemu:///system?socket=$(hdir "$1")/run/libvirt-sock"; }
+turi() { echo "qemu+tcp://$NET.$1/system"; }
+v() { local h=$1; shift; virsh -q -c "$(uri "$h")" "$@"; }
+nhosts() { local n=0 d; for d in "$LAB"/hosts/host*; do [ -d "$d" ] && n=$((n + 1)); done; echo $n; }
+
+install_pkgs() {
+  if [ -x "$ROOT/deploy/setup.sh" ] || [ -f "$ROOT/deploy/setup.sh" ]; then
+    bash "$ROOT/deploy/setup.sh" lab
+    return
+  fi
+  local need=() p
+  for p in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils \
+           tini bindfs iproute2 binutils procps; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+  getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+  getent passwd libvirt-qemu >/dev/null ||
+    useradd --system -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+}
+
+pick_virt() {
+  if [ "$VIRT" = auto ]; then
+    if [ -e /dev/kvm ] && echo quit | timeout 20 qemu-system-x86_64 -accel kvm -machine none \
+         -nodefaults -display none -monitor stdio >/dev/null 2>&1; then VIRT=kvm; else VIRT=qemu; fi
+  fi
+  echo "$VIRT" > "$LAB/virt"
+}
+
+netns_ok() {
+  ip netns add "${NAME}probe" 2>/dev/null || return 1
+  ip netns del "${NAME}probe"
+}
+
+net_up() {
+  local n=$1 i
+  ip netns add "${NAME}sw"
+  ip -n "${NAME}sw" link set lo up
+  ip -n "${NAME}sw" link add br0 type bridge
+  ip -n "${NAME}sw" link set br0 up
+  for i in $(seq 1 "$n"); do
+    ip netns add "${NAME}h$i"
+    # created in the root namespace and moved out at once; the names carry the lab prefix
+    ip link add "${NAME}v$i" type veth peer name eth0 netns "${NAME}h$i"
+    ip link set "${NAME}v$i" netns "${NAME}sw"
+    ip -n "${NAME}sw" link set "${NAME}v$i" master br0 up
+    ip -n "${NAME}h$i" link set lo up
+    ip -n "${NAME}h$i" addr add "$NET.$i/24" dev eth0
+    ip -n "${NAME}h$i" link set eth0 up
+    ip netns exec "${NAME}h$i" sysctl -qw net.ipv4.tcp_syn_retries=$SYN_RETRIES
+  done
+}
+
+shared_up() {
+  mkdir -p "$SHARED" "$SHARED_BACKING"
+  if ! mountpoint -q "$SHARED"; then
+    [ -z "$(ls -A "$SHARED")" ] || die "$SHARED is not empty (bindfs mounts over it)"
+    bindfs -o subtype=glusterfs,fsname=lab-shared "$SHARED_BACKING" "$SHARED"
+  fi
+  mkdir -p "$SHARED/lockspace"
+}
+
+write_host_config() {
+  local i=$1 n=$2 d j; d=$(hdir "$i")
+  rm -rf "${d:?}"/{etc,run,lib,log}   # keep cache/: QEMU's capability probe takes seconds
+  mkdir -p "$d"/{etc,run,lib,cache,log} "$d/$LOCAL_DIR"
+  cat > "$d/etc/libvirtd.conf" <<EOF
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "$NET.$i"
+tcp_port = "16509"
+auth_tcp = "none"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+unix_sock_rw_perms = "0700"
+# must differ per host, or migration says "Attempt to migrate guest to the same host"
+host_uuid = "$(printf '6c616200-0000-4000-8000-%012d' "$i")"
+log_outputs = "3:file:$d/libvirtd.log"
+EOF
+  cat > "$d/etc/qemu.conf" <<EOF
+# /dev/kvm is 0600 root here
+user = "root"
+group = "root"
+# a privileged libvirtd does not spawn virtlogd itself
+stdio_handler = "file"
+security_driver = "none"
+cgroup_controllers = [ ]
+migration_address = "$NET.$i"
+migration_host = "$NET.$i"
+lock_manager = "lockd"
+EOF
+  cat > "$d/etc/qemu-lockd.conf" <<EOF
+auto_disk_leases = 1
+require_lease_for_disks = 1
+file_lockspace_dir = "$SHARED/lockspace"
+EOF
+  echo "log_outputs = \"3:file:$d/virtlockd.log\"" > "$d/etc/virtlockd.conf"
+  { echo "127.0.0.1 localhost"; for j in $(seq 1 "$n"); do echo "$NET.$j host$j"; done; } > "$d/hosts"
+  : > "$d/resolv.conf"
+  cat > "$d/init.sh" <<EOF
+#!/bin/sh
+set -e
+hostname host$i
+mount --bind $d/etc   /etc/libvirt
+mount --bind $d/run   /run/libvirt
+mount --bind $d/lib   /var/lib/libvirt
+mount --bind $d/cache /var/cache/libvirt
+mount --bind $d/log   /var/log/libvirt
+mount --bind $d/hosts /etc/hosts
+mount --bind $d/resolv.conf /etc/resolv.conf
+virtlockd --config $d/etc/virtlockd.conf --pid-file $d/virtlockd.pid &
+# libvirtd's QEMU driver fails to load when virtlockd's socket is not there yet
+for _ in \$(seq 1 100); do [ -S /run/libvirt/virtlockd-sock ] && break; sleep 0.05; done
+libvirtd --listen --config $d/etc/libvirtd.conf --pid-file $d/libvirtd.pid &
+wait
+EOF
+  chmod +x "$d/init.sh"
+}
+
+host_up() {
+  local i=$1 d; d=$(hdir "$i")
+  # ip netns exec gives a fresh mount namespace; unshare --uts a hostname; tini -s reaps
+  # QEMU at once (PID 1 here reaps only every 1-2 s, LAB-NOTES 7)
+  setsid ip netns exec "${NAME}h$i" unshare --uts -- tini -s -- "$d/init.sh" \
+    > "$d/init.out" 2>&1 < /dev/null &
+  echo $! > "$d/tini.pid"
+}
+
+host_wait() {
+  local i=$1 _
+  for _ in $(seq 1 150); do
+    virsh -q -c "$(uri "$i")" version >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  cat "$(hdir "$i")/init.out" >&2 || true
+  tail -20 "$(hdir "$i")/libvirtd.log" >&2 || true
+  die "host$i: libvirtd did not come up"
+}
+
+lab_is_up() { [ -e "/run/netns/${NAME}sw" ]; }
+
+lab_up() {
+  local n=${1:-2} i t0
+  [[ "$n" =~ ^[1-9]$ ]] || die "up N: N must be 1..9"
+  # before anything else: the lab range must never leave the machine
+  ip route replace unreachable "$GUARD_RANGE"
+  if lab_is_up; then
+    [ "$(nhosts)" = "$n" ] || die "lab $NAME is up with $(nhosts) hosts, not $n (run: $0 down)"
+    log "lab $NAME already up ($n hosts)"
+    return 0
+  fi
+  netns_ok || { echo "lab: network namespaces unavailable (ip netns add failed)" >&2; exit 77; }
+  install_pkgs
+  mkdir -p "$LAB" /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt
+  pick_virt
+  trap 'rc=$?; if [ $rc -ne 0 ]; then log "up failed, tearing down"; lab_down; fi' EXIT
+  t0=$(date +%s%N)
+  rm -rf "${LAB:?}/hosts"
+  net_up "$n"
+  shared_up
+  for i in $(seq 1 "$n"); do write_host_config "$i" "$n"; host_up "$i"; done
+  for i in $(seq 1 "$n"); do
+    host_wait "$i"
+    # a pool over host-local storage: libvirt pre-creates copy-storage migration targets in it
+    v "$i" pool-define-as local dir --target /var/lib/libvirt/images >/dev/null
+    v "$i" pool-start local >/dev/null
+  done
+  trap - EXIT
+  log "lab $NAME up: $n hosts, virt=$(cat "$LAB/virt") in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+}
+
+other_labs_up() {
+  ip netns list 2>/dev/null | awk '{print $1}' | grep -E 'sw$' | grep -vx "${NAME}sw" | grep -q .
+}
+
+lab_down() {
+  local d p dom pids=() _
+  for d in "$LAB"/hosts/host*; do
+    [ -d "$d" ] || continue
+    if [ -S "$d/run/libvirt-sock" ]; then
+      for dom in $(timeout 10 virsh -q -c "qemu:///system?socket=$d/run/libvirt-sock" list --name 2>/dev/null); do
+        timeout 10 virsh -q -c "qemu:///system?socket=$d/run/libvirt-sock" destroy "$dom" >/dev/null 2>&1 || true
+      done
+    fi
+    for p in drover libvirtd virtlockd; do
+      [ -f "$d/$p.pid" ] && pids+=("$(cat "$d/$p.pid")")
+    done
+  done
+  if [ ${#pids[@]} -gt 0 ]; then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      p=; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; p=; done
+      [ -z "$p" ] && break; sleep 0.1
+    done
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true; done
+  fi
+  for d in "$LAB"/hosts/host*; do
+    [ -f "$d/tini.pid" ] || continue
+    p=$(cat "$d/tini.pid")
+    for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && { kill -KILL "$p" 2>/dev/null || true; }
+    rm -f "$d"/{tini,libvirtd,virtlockd,drover}.pid
+  done
+  for p in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${NAME}(sw|h[0-9]+)$"); do
+    ip netns del "$p"
+  done
+  mountpoint -q "$SHARED" 2>/dev/null && { fusermount -u "$SHARED" 2>/dev/null || umount -l "$SHARED"; }
+  other_labs_up || ip route del unreachable "$GUARD_RANGE" 2>/dev/null || true
+  log "lab $NAME down"
+}
+
+lab_status() {
+  if ! lab_is_up; then echo "lab $NAME: down"; return 0; fi
+  local i n; n=$(nhosts)
+  echo "lab $NAME: up, $n hosts, virt=$(cat "$LAB/virt" 2>/dev/null), shared=$SHARED"
+  for i in $(seq 1 "$n"); do
+    printf 'host%d %s.%d libvirtd=%s uri=%s domains=%s\n' "$i" "$NET" "$i" \
+      "$(cat "$(hdir "$i")/libvirtd.pid" 2>/dev/null || echo -)" "$(uri "$i")" \
+      "$(v "$i" list --all --name 2>/dev/null | tr '\n' ',' | sed 's/,$//')"
+  done
+}
+
+host_exec() {
+  local i=$1; shift
+  [ -f "$(hdir "$i")/libvirtd.pid" ] || die "host$i is not up"
+  exec nsenter -t "$(cat "$(hdir "$i")/libvirtd.pid")" -n -m -u -- "$@"
+}
+
+# The tick guest: a 512-byte boot sector printing "LABVM boot" once, then "tick <hex>" about
+# once a second from a RAM-resident counter on COM1: a counter that keeps counting across a
+# migration proves the VM moved and did not reboot. With "busy" a second sector is loaded
+# that keeps rewriting all guest RAM above 1 MiB between ticks (a write-heavy guest).
+guest_sectors() {
+  local g=$LAB/guest; mkdir -p "$g"
+  [ -f "$g/tick.img" ] && [ -f "$g/busy.img" ] && return 0
+  cp "$HERE/lab/tick.S" "$g/tick.S"
+  as --32 -o "$g/tick.o" "$g/tick.S"
+  ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$g/tick.img" "$g/tick.o"
+  as --32 --defsym BUSY=1 -o "$g/busy.o" "$g/tick.S"
+  ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$g/busy.img" "$g/busy.o"
+}
+
+# guest NAME MEM_MIB busy|idle shared|local [host] -> writes the disk and $LAB/NAME.xml
+guest_make() {
+  local name=$1 mem=${2:-64} kind=${3:-idle} where=${4:-shared} host=${5:-1} img dir
+  guest_sectors
+  img=$LAB/guest/tick.img; [ "$kind" = busy ] && img=$LAB/guest/busy.img
+  if [ "$where" = local ]; then dir=$(hdir "$host")/$LOCAL_DIR; else dir=$SHARED; fi
+  rm -f "$dir/$name.qcow2" "$SHARED/$name.console.log"
+  cp "$img" "$LAB/guest/$name.raw"; truncate -s 1M "$LAB/guest/$name.raw"
+  qemu-img convert -q -f raw -O qcow2 "$LAB/guest/$name.raw" "$dir/$name.qcow2"
+  rm -f "$LAB/guest/$name.raw"
+  # inside a host, the host dir's local images appear at /var/lib/libvirt/images
+  local src=$dir/$name.qcow2
+  [ "$where" = local ] && src=/var/lib/libvirt/images/$name.qcow2
+  local h virt; h=$(echo -n "$LAB/$name" | md5sum); virt=$(cat "$LAB/virt")
+  # the busy guest's unreal-mode FS segment does not survive kvm_pvm here (no VT-x/SVM), so it
+  # runs under TCG, which tracks dirty pages the same way for migration
+  [ "$kind" = busy ] && virt=qemu
+  cat > "$LAB/$name.xml" <<EOF
+<domain type='$virt'>
+  <name>$name</name>
+  <uuid>${h:0:8}-${h:8:4}-4${h:13:3}-8${h:17:3}-${h:20:12}</uuid>
+  <memory unit='MiB'>$mem</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <features><acpi/></features>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='none'/>
+      <source file='$src'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <serial type='file'><source path='$SHARED/$name.console.log' append='on'/></serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+  echo "$LAB/$name.xml"
+}
+
+agents_up() {
+  local bin=$1 i d n; n=$(nhosts)
+  [ -x "$bin" ] || die "agent-up: $bin is not an executable drover binary"
+  for i in $(seq 1 "$n"); do
+    d=$(hdir "$i"); mkdir -p "$d/drover"
+    cat > "$d/drover.conf" <<EOF
+[agent]
+name = host$i
+state_dir = $d/drover
+control_socket = $d/drover.sock
+[cluster]
+bind = $NET.$i:7370
+seeds = $NET.1:7370
+[libvirt]
+uri = qemu:///system
+EOF
+    [ -f "$d/drover/.initialised" ] || {
+      nsenter -t "$(cat "$d/libvirtd.pid")" -n -m -u -- "$bin" init --state-dir "$d/drover" >> "$d/drover.log" 2>&1 &&
+        touch "$d/drover/.initialised"; } || die "host$i: drover init failed (see $d/drover.log)"
+    nsenter -t "$(cat "$d/libvirtd.pid")" -n -m -u -- setsid "$bin" agent -c "$d/drover.conf" \
+      >> "$d/drover.log" 2>&1 < /dev/null &
+    echo $! > "$d/drover.pid"
+  done
+  sleep 1
+  for i in $(seq 1 "$n"); do
+    d=$(hdir "$i")
+    kill -0 "$(cat "$d/drover.pid")" 2>/dev/null || die "host$i: drover agent exited (see $d/drover.log)"
+    log "host$i: drover agent pid $(cat "$d/drover.pid"), control socket $d/drover.sock"
+  done
+}
+
+console_ticks() { grep -c '^tick' "$SHARED/$1.console.log" 2>/dev/null || true; }
+console_boots() { grep -c 'LABVM boot' "$SHARED/$1.console.log" 2>/dev/null || true; }
+last_tick() { grep '^tick' "$SHARED/$1.console.log" 2>/dev/null | tail -1 | tr -d '\r' | awk '{print $2}'; }
+wait_ticks() {   # NAME N [SECONDS]: wait until the console shows more than N ticks
+  local _
+  for _ in $(seq 1 $(( ${3:-10} * 10 ))); do [ "$(console_ticks "$1")" -gt "$2" ] && return 0; sleep 0.1; done
+  return 1
+}
+
+demo() {
+  local build=$ROOT/build/release hv vm=demo1 last i
+  [ "$(id -u)" = 0 ] || die "demo must run as root"
+  [ -f "$ROOT/deploy/setup.sh" ] && bash "$ROOT/deploy/setup.sh" build lab
+  log "building drover into $build"
+  cmake -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j2 --target hvtool >/dev/null
+  cmake --build "$build" -j2 >/dev/null 2>&1 || log "note: full build failed; the demo needs only hvtool"
+  hv=$build/tests/lab/hvtool
+  trap 'rc=$?; [ "${LAB_KEEP:-0}" = 1 ] || lab_down; exit $rc' EXIT
+  lab_up 3
+  if [ -x "$build/agent/drover" ]; then
+    agents_up "$build/agent/drover" || log "note: agents did not start; continuing with the adapter only"
+  fi
+  guest_make "$vm" 64 idle shared >/dev/null
+  "$hv" -c "$(uri 1)" define "$LAB/$vm.xml"
+  "$hv" -c "$(uri 1)" start "$vm"
+  wait_ticks "$vm" 1 60 || die "guest does not tick on host1"
+  log "$vm runs on host1, console at tick $(last_tick "$vm")"
+  last=1
+  for i in 2 3 1; do
+    "$hv" -c "$(uri "$last")" migrate "$vm" "$(turi "$i")" --live
+    "$hv" -c "$(uri "$i")" state "$vm" | grep -qx running || die "$vm not running on host$i"
+    "$hv" -c "$(uri "$last")" state "$vm" >/dev/null 2>&1 && die "$vm still defined on host$last"
+    local before; before=$(console_ticks "$vm")
+    wait_ticks "$vm" "$before" 5 || die "console stopped ticking after the move"
+    [ "$(console_boots "$vm")" = 1 ] || die "$vm rebooted"
+    log "OK: $vm on host$i, gone from host$last, tick $(last_tick "$vm"), booted once"
+    last=$i
+  done
+  "$hv" -c "$(uri 1)" destroy "$vm"; "$hv" -c "$(uri 1)" undefine "$vm"
+  log "DEMO PASSED"
+}
+
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0   # sourced by tests: functions only
+
+[ "$(id -u)" = 0 ] || { echo "lab.sh must run as root" >&2; exit 77; }
+cmd=${1:-}; shift || true
+case "$cmd" in
+  up)        lab_up "${1:-2}" ;;
+  down)      lab_down ;;
+  status)    lab_status ;;
+  exec)      i=$1; shift; host_exec "$i" "$@" ;;
+  partition) ip -n "${NAME}sw" link set "${NAME}v$1" down ;;
+  heal)      ip -n "${NAME}sw" link set "${NAME}v$1" up ;;
+  agent-up)  agents_up "$1" ;;
+  guest)     guest_make "$@" ;;
+  uri)       uri "$1" ;;
+  demo)      demo ;;
+  *) echo "usage: $0 up [N]|down|status|exec I CMD...|partition I|heal I|agent-up DROVER|guest NAME [MEM] [busy|idle] [shared|local] [HOST]|uri I|demo" >&2
+     exit 2 ;;
+esac
