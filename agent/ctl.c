@@ -320,10 +320,28 @@ int ag_ctl_register(ag_ctl *c, const char *name, ag_ctl_fn fn, void *ud)
     return 0;
 }
 
+/* Replies already queued (e.g. the answer to the command that stopped the agent) are
+ * worth a short wait: a client would otherwise see "connection closed" for a command
+ * that succeeded. Bounded so a stuck client cannot hold up shutdown. */
+static void flush_before_close(ag_ctl_req *r)
+{
+    while (r->out.off < r->out.len) {
+        struct pollfd pf = {.fd = r->fd, .events = POLLOUT};
+        if (poll(&pf, 1, 200) <= 0)
+            return;
+        ssize_t w = write(r->fd, r->out.p + r->out.off, r->out.len - r->out.off);
+        if (w <= 0)
+            return;
+        r->out.off += (size_t)w;
+    }
+}
+
 void ag_ctl_close(ag_ctl *c)
 {
     if (!c)
         return;
+    for (ag_ctl_req *r = c->conns; r; r = r->next)
+        flush_before_close(r);
     while (c->conns)
         conn_free(c->conns, true);
     ag_loop_remove(c->loop, c->io);

@@ -5,7 +5,9 @@
 #include "exitcodes.h"
 #include "log.h"
 
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,8 +94,20 @@ int ag_daemon_main(int argc, char **argv)
         snprintf(a.cfg.advertise, sizeof a.cfg.advertise, "%s", a.cfg.bind);
     ag_log_set_level(ag_log_parse_level(a.cfg.log_level));
 
+    /* One agent per state directory: two would interleave epochs and Raft writes. */
+    char lockpath[AG_CFG_STR + 16];
+    snprintf(lockpath, sizeof lockpath, "%s/agent.lock", a.cfg.state_dir);
+    int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lockfd >= 0 && flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "drover agent: another agent is already running with state directory %s "
+                "(stop it first; one agent per host)\n", a.cfg.state_dir);
+        close(lockfd);
+        return AG_EX_OSERR;
+    }
     if (ag_identity_load(a.cfg.state_dir, &a.id, err, sizeof err) != 0) {
         fprintf(stderr, "drover agent: %s\n", err);
+        if (lockfd >= 0)
+            close(lockfd);
         return AG_EX_NOINPUT;
     }
     int ex = AG_EX_OSERR;
@@ -136,6 +150,8 @@ err_after_store:
     st_close(a.store);
 err_after_identity:
     ag_identity_wipe(&a.id);
+    if (lockfd >= 0)
+        close(lockfd);
     ag_info("agent stopped");
     return ex;
 }

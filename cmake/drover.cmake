@@ -26,3 +26,15 @@ function(drover_script_test name)
   set_tests_properties(${name} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
                        SKIP_RETURN_CODE 77)
 endfunction()
+
+# drover_add_subdirs(): add every direct child folder that has a CMakeLists.txt, so a
+# module's tests or benchmarks join the build by existing (no shared list to edit).
+function(drover_add_subdirs)
+  file(GLOB children CONFIGURE_DEPENDS RELATIVE ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/*)
+  list(SORT children)
+  foreach(c ${children})
+    if(IS_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${c} AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${c}/CMakeLists.txt)
+      add_subdirectory(${c})
+    endif()
+  endforeach()
+endfunction()
