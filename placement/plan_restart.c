@@ -1,0 +1,120 @@
+/*
+ * plan_restart.c — where the protected VMs of failed hosts start again.
+ *
+ * Called by the coordinator only after the failed hosts' leases have surely
+ * expired (DESIGN.md "Never twice"); this file only decides *where*.
+ * Order: restart_order (lower first: a database before the application
+ * that needs it, like vSphere's restart priority tiers and Pacemaker's
+ * ordering constraints), then priority, then memory (large first), then
+ * name.  Each VM takes the best-scored host and consumes its capacity
+ * before the next is placed; the failover reserve is there to be used now;
+ * affinity binds to members already placed (still-pending members do not
+ * bind, so a group lands together on the first member's host).  Moves
+ * carry wave = the index of their restart_order tier.
+ *
+ * Unprotected VMs are listed as skipped, never placed: HA only restarts
+ * what the operator asked it to protect.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "placement_int.h"
+
+typedef struct order_key {
+	const plc_view *view;
+	uint32_t vm;
+} order_key;
+
+static int restart_cmp(const void *a, const void *b)
+{
+	const order_key *x = a, *y = b;
+	const plc_vm *p = &x->view->vms[x->vm], *q = &y->view->vms[y->vm];
+	if (p->restart_order != q->restart_order)
+		return p->restart_order < q->restart_order ? -1 : 1;
+	if (p->priority != q->priority)
+		return p->priority > q->priority ? -1 : 1;
+	if (p->mem_mib != q->mem_mib)
+		return p->mem_mib > q->mem_mib ? -1 : 1;
+	return strcmp(p->name, q->name);
+}
+
+int plc__plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_failed,
+		      int32_t extra, plc_plan *plan)
+{
+	memset(plan, 0, sizeof(*plan));
+	for (uint32_t i = 0; i < n_failed; i++)
+		if (failed[i] >= view->n_hosts)
+			return -EINVAL;
+	plc__state st;
+	int rc = plc__state_init(&st, view);
+	if (rc < 0)
+		return rc;
+	uint32_t n = 0, cap_moves = 0, cap_unplaced = 0, cap_skipped = 0;
+	int32_t *from = NULL;
+	order_key *order = malloc((size_t)(view->n_vms ? view->n_vms : 1) * sizeof(*order));
+	if (order == NULL) {
+		rc = -ENOMEM;
+		goto out_state;
+	}
+	for (uint32_t i = 0; i < n_failed; i++)
+		st.down[failed[i]] = true;
+	for (uint32_t v = 0; v < view->n_vms && rc == 0; v++) {
+		int32_t p = st.pos[v];
+		if (p < 0 || !st.down[p])
+			continue;
+		if (view->vms[v].protected_ || (int32_t)v == extra)
+			order[n++] = (order_key){.view = view, .vm = v};
+		else
+			rc = plc__plan_add_skipped(plan, &cap_skipped, v);
+	}
+	from = malloc((size_t)(n ? n : 1) * sizeof(*from));
+	if (rc < 0 || from == NULL) {
+		rc = rc < 0 ? rc : -ENOMEM;
+		goto out_order;
+	}
+	qsort(order, n, sizeof(*order), restart_cmp);
+	for (uint32_t i = 0; i < n; i++) {
+		from[i] = st.pos[order[i].vm];
+		plc__state_move(&st, order[i].vm, PLC__PENDING);
+	}
+	/* Skipped VMs are gone with their host: they no longer bind anyone. */
+	for (uint32_t i = 0; i < plan->n_skipped; i++)
+		plc__state_move(&st, plan->skipped[i], PLC__NOWHERE);
+
+	uint32_t tier = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		uint32_t vm = order[i].vm;
+		if (i > 0 && view->vms[vm].restart_order != view->vms[order[i - 1].vm].restart_order)
+			tier++;
+		int64_t score = 0;
+		plc_unplaced why;
+		int32_t to = plc__best(&st, PLC_KIND_RESTART, vm, -1, &score, &why);
+		if (to < 0) {
+			plc__state_move(&st, vm, PLC__NOWHERE);
+			rc = plc__plan_add_unplaced(plan, &cap_unplaced, &why);
+			continue;
+		}
+		plc__state_move(&st, vm, to);
+		plc_move m = {.vm = vm, .from = (uint32_t)from[i], .to = (uint32_t)to,
+			      .score = score, .wave = tier};
+		rc = plc__plan_add_move(plan, &cap_moves, &m);
+	}
+	plan->n_waves = n ? tier + 1 : 0;
+	free(from);
+out_order:
+	free(order);
+out_state:
+	plc__state_free(&st);
+	if (rc < 0)
+		plc_plan_free(plan);
+	return rc;
+}
+
+int plc_plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_failed,
+		     plc_plan *plan)
+{
+	if (view == NULL || plan == NULL || (failed == NULL && n_failed > 0))
+		return -EINVAL;
+	return plc__plan_restart(view, failed, n_failed, -1, plan);
+}

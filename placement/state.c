@@ -1,0 +1,105 @@
+/*
+ * state.c — the working copy every check and plan runs against.
+ *
+ * A check needs, for one destination, its used memory and vCPUs, the
+ * migrations touching it and which VM groups already live there.  Building
+ * these sums is O(VMs) once; after that each (VM, host) test is O(1), and a
+ * planner keeps them exact by routing every placement through
+ * plc__state_move().  Group membership is counted per (host, group) so that
+ * affinity ("all running members together") and anti-affinity ("none
+ * together") are answered without scanning VMs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "placement_int.h"
+
+uint64_t plc__mem_cap(const plc_config *cfg, const plc_host *h)
+{
+	return h->mem_mib * cfg->mem_overcommit_pct / 100u;
+}
+
+uint64_t plc__vcpu_cap(const plc_config *cfg, const plc_host *h)
+{
+	return (uint64_t)h->cpus * cfg->cpu_overcommit_pct / 100u;
+}
+
+static void account(plc__state *st, uint32_t vm, int32_t pos, int sign)
+{
+	const plc_vm *v = &st->view->vms[vm];
+	if (pos < 0)
+		return;
+	uint32_t h = (uint32_t)pos;
+	if (sign > 0) {
+		st->mem_used[h] += v->mem_mib;
+		st->vcpu_used[h] += v->vcpus;
+	} else {
+		st->mem_used[h] -= v->mem_mib;
+		st->vcpu_used[h] -= v->vcpus;
+	}
+	for (uint32_t g = 0; g < st->n_groups; g++) {
+		if (!plc_set_has(&v->affinity, g) && !plc_set_has(&v->anti_affinity, g))
+			continue;
+		uint32_t *on = &st->grp_on[(size_t)h * st->n_groups + g];
+		if (sign > 0) {
+			(*on)++;
+			st->grp_placed[g]++;
+		} else {
+			(*on)--;
+			st->grp_placed[g]--;
+		}
+	}
+}
+
+void plc__state_move(plc__state *st, uint32_t vm, int32_t pos)
+{
+	account(st, vm, st->pos[vm], -1);
+	st->pos[vm] = pos;
+	account(st, vm, pos, +1);
+}
+
+int plc__state_init(plc__state *st, const plc_view *view)
+{
+	uint32_t nh = view->n_hosts, nv = view->n_vms;
+	memset(st, 0, sizeof(*st));
+	st->view = view;
+	st->n_groups = view->tables[PLC_T_GROUP].n;
+	st->pos = calloc(nv ? nv : 1, sizeof(*st->pos));
+	st->mem_used = calloc(nh ? nh : 1, sizeof(*st->mem_used));
+	st->vcpu_used = calloc(nh ? nh : 1, sizeof(*st->vcpu_used));
+	st->mig = calloc(nh ? nh : 1, sizeof(*st->mig));
+	st->down = calloc(nh ? nh : 1, sizeof(*st->down));
+	st->grp_on = calloc((size_t)(nh ? nh : 1) * (st->n_groups ? st->n_groups : 1),
+			    sizeof(*st->grp_on));
+	st->grp_placed = calloc(st->n_groups ? st->n_groups : 1, sizeof(*st->grp_placed));
+	if (!st->pos || !st->mem_used || !st->vcpu_used || !st->mig || !st->down ||
+	    !st->grp_on || !st->grp_placed) {
+		plc__state_free(st);
+		return -ENOMEM;
+	}
+	for (uint32_t h = 0; h < nh; h++) {
+		const plc_host *host = &view->hosts[h];
+		st->mem_used[h] = host->mem_reserved_mib;
+		st->mig[h] = host->migrations_in + host->migrations_out;
+		st->down[h] = host->health == PLC_HEALTH_DOWN;
+	}
+	for (uint32_t v = 0; v < nv; v++) {
+		int32_t h = view->vms[v].host;
+		st->pos[v] = (h >= 0 && (uint32_t)h < nh) ? h : PLC__NOWHERE;
+		account(st, v, st->pos[v], +1);
+	}
+	return 0;
+}
+
+void plc__state_free(plc__state *st)
+{
+	free(st->pos);
+	free(st->mem_used);
+	free(st->vcpu_used);
+	free(st->mig);
+	free(st->down);
+	free(st->grp_on);
+	free(st->grp_placed);
+	memset(st, 0, sizeof(*st));
+}

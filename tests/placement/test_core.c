@@ -1,0 +1,164 @@
+/*
+ * test_core.c — placement core edge cases the scenarios do not reach:
+ * argument errors, empty views, versions, determinism under reordering.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+
+static void test_versions(void **state)
+{
+	(void)state;
+	plc_version a, b;
+	char buf[16];
+	assert_int_equal(plc_version_parse("9.0.0", &a), 0);
+	assert_int_equal(plc_version_parse("10.1", &b), 0);
+	assert_true(b > a);
+	plc_version_format(b, buf, sizeof(buf));
+	assert_string_equal(buf, "10.1.0");
+	assert_int_equal(plc_version_parse("", &a), -EINVAL);
+	assert_int_equal(plc_version_parse("1..2", &a), -EINVAL);
+	assert_int_equal(plc_version_parse("1.2.3.4", &a), -EINVAL);
+	assert_int_equal(plc_version_parse("1024", &a), -EINVAL);
+	assert_int_equal(plc_version_parse("-1", &a), -EINVAL);
+}
+
+static void test_bad_arguments(void **state)
+{
+	(void)state;
+	plc_view *v = calloc(1, sizeof(*v));
+	assert_non_null(v);
+	plc_view_init(v);
+	plc_report r;
+	plc_ranking rk;
+	plc_plan p;
+	plc_admission a;
+	plc_baseline b;
+	assert_int_equal(plc_check(v, 0, 0, &r), -EINVAL);
+	assert_int_equal(plc_rank(v, 0, &rk), -EINVAL);
+	assert_int_equal(plc_plan_evacuate(v, 0, &p), -EINVAL);
+	uint32_t h = 3;
+	assert_int_equal(plc_plan_restart(v, &h, 1, &p), -EINVAL);
+	/* nothing failed, nothing to do */
+	assert_int_equal(plc_plan_restart(v, NULL, 0, &p), 0);
+	assert_int_equal(p.n_moves, 0);
+	plc_plan_free(&p);
+	assert_int_equal(plc_admission_check(v, &a), 0);
+	assert_true(a.ok);
+	assert_int_equal(plc_cpu_baseline(v, NULL, 0, NULL, 0, &b), -EINVAL);
+	assert_int_equal(plc_view_intern(v, PLC_T_FEATURE, ""), -EINVAL);
+	assert_int_equal(plc_view_intern(v, PLC_T_COUNT, "x"), -EINVAL);
+	assert_int_equal(plc_view_intern(v, PLC_T_FEATURE, "avx"), 0);
+	assert_int_equal(plc_view_intern(v, PLC_T_FEATURE, "avx"), 0);
+	free(v);
+}
+
+static fx *load(const char *text)
+{
+	fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	if (fx_parse(f, "t.txt", text) < 0)
+		fail_msg("%s", f->err);
+	return f;
+}
+
+static void free_fx(fx *f)
+{
+	fx_free(f);
+	free(f);
+}
+
+/* The same cluster with hosts and VMs declared in another order must give
+ * the same plan: ties are broken by name, not by position. */
+static void test_plan_independent_of_order(void **state)
+{
+	(void)state;
+	const char *a = "host h1\nhost h2\nhost h3\nhost h4\n"
+			"vm a host=h1 mem=2048\nvm b host=h1 mem=2048\nvm c host=h1 mem=4096\n"
+			"vm d host=h1 mem=1024 priority=5\nrequest evacuate h1\n";
+	const char *b = "host h4\nhost h3\nhost h2\nhost h1\n"
+			"vm d host=h1 mem=1024 priority=5\nvm c host=h1 mem=4096\n"
+			"vm b host=h1 mem=2048\nvm a host=h1 mem=2048\nrequest evacuate h1\n";
+	fx *fa = load(a), *fb = load(b);
+	char *oa, *ob;
+	assert_int_equal(fx_run(fa, &oa), 0);
+	assert_int_equal(fx_run(fb, &ob), 0);
+	assert_string_equal(oa, ob);
+	free(oa);
+	free(ob);
+	free_fx(fa);
+	free_fx(fb);
+}
+
+static void test_format_truncates_safely(void **state)
+{
+	(void)state;
+	fx *f = load("host h1\nhost h2 admin=cordoned\nvm v host=h1\nrequest check v h2\n");
+	plc_report r;
+	assert_int_equal(plc_check(&f->view, 0, 1, &r), 0);
+	assert_int_equal(r.n_blocking, 1);
+	char small[8];
+	size_t need = plc_format_report(&f->view, 0, 1, &r, small, sizeof(small));
+	assert_true(need > sizeof(small));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+	char *big = malloc(need + 1);
+	assert_non_null(big);
+	assert_int_equal(plc_format_report(&f->view, 0, 1, &r, big, need + 1), need);
+	assert_int_equal(strlen(big), need);
+	free(big);
+	free_fx(f);
+}
+
+static void test_filter_catalogue(void **state)
+{
+	(void)state;
+	size_t n;
+	const plc_filter_info *fi = plc_filters(&n);
+	assert_true(n >= 25);
+	for (size_t i = 0; i < n; i++) {
+		assert_non_null(fi[i].code);
+		assert_non_null(fi[i].hint);
+		assert_non_null(strchr(fi[i].code, '.'));
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(fi[i].code, fi[j].code);
+	}
+}
+
+/* Admission with too many failure combinations says "unknown", not "ok". */
+static void test_admission_limit(void **state)
+{
+	(void)state;
+	fx *f = load("config tolerate=2 combinations_max=5\n"
+		     "host h1\nhost h2\nhost h3\nhost h4\nvm v host=h1 protected=yes\n"
+		     "request admission\n");
+	plc_admission a;
+	assert_int_equal(plc_admission_check(&f->view, &a), 0);
+	assert_false(a.exhaustive);
+	plc_verdict verdict;
+	char reason[256];
+	assert_int_equal(plc_admit_protect(&f->view, 0, &verdict, reason, sizeof(reason)), 0);
+	assert_int_equal(verdict, PLC_ADMIT_UNKNOWN);
+	f->view.cfg.host_failures_to_tolerate = 9;
+	assert_int_equal(plc_admission_check(&f->view, &a), -EINVAL);
+	free_fx(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_plan_independent_of_order),
+		cmocka_unit_test(test_format_truncates_safely),
+		cmocka_unit_test(test_filter_catalogue),
+		cmocka_unit_test(test_admission_limit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
