@@ -414,10 +414,13 @@ static bool f_affinity(ctx *c)
 	const plc_vm *vm = c->vm;
 	uint32_t h = c->host_index;
 	int32_t self = st->pos[c->vm_index];
-	for (uint32_t g = 0; g < st->n_groups; g++) {
+	for (uint32_t w = 0; w < PLC_SET_WORDS; w++) {
+	for (uint64_t bits = vm->affinity.w[w] | vm->anti_affinity.w[w]; bits;
+	     bits &= bits - 1) {
+		uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
+		if (g >= st->n_groups)
+			break;
 		bool aff = plc_set_has(&vm->affinity, g), anti = plc_set_has(&vm->anti_affinity, g);
-		if (!aff && !anti)
-			continue;
 		uint32_t placed = st->grp_placed[g], on = st->grp_on[(size_t)h * st->n_groups + g];
 		if (self >= 0)
 			placed--;
@@ -434,6 +437,7 @@ static bool f_affinity(ctx *c)
 			vm->name, c->report ? peer_name(c, g, (int32_t)h) : "", gname,
 			c->dst->name))
 			return true;
+	}
 	}
 	const plc_table *hg = &c->view->tables[PLC_T_HOSTGROUP];
 	if (!plc_set_empty(&vm->host_must) && !intersects(&vm->host_must, &c->dst->groups)) {

@@ -38,9 +38,12 @@ static void account(plc__state *st, uint32_t vm, int32_t pos, int sign)
 		st->mem_used[h] -= v->mem_mib;
 		st->vcpu_used[h] -= v->vcpus;
 	}
-	for (uint32_t g = 0; g < st->n_groups; g++) {
-		if (!plc_set_has(&v->affinity, g) && !plc_set_has(&v->anti_affinity, g))
-			continue;
+	for (uint32_t w = 0; w < PLC_SET_WORDS; w++) {
+		uint64_t bits = v->affinity.w[w] | v->anti_affinity.w[w];
+		for (; bits; bits &= bits - 1) {
+		uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
+		if (g >= st->n_groups)
+			break;
 		uint32_t *on = &st->grp_on[(size_t)h * st->n_groups + g];
 		if (sign > 0) {
 			(*on)++;
@@ -48,6 +51,7 @@ static void account(plc__state *st, uint32_t vm, int32_t pos, int sign)
 		} else {
 			(*on)--;
 			st->grp_placed[g]--;
+		}
 		}
 	}
 }
