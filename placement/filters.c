@@ -67,6 +67,7 @@ enum {
 
 #define ALL "migrate, restart, start"
 #define MIG "migrate"
+#define MIG_CUSTOM "migrate; restart, start with a custom CPU model"
 
 static const plc_filter_info catalogue[F_COUNT] = {
 	[F_HOST_SAME] = {"host.same", "pick a different destination host", true, MIG},
@@ -94,20 +95,20 @@ static const plc_filter_info catalogue[F_COUNT] = {
 				 "VM on this host",
 				 true, ALL},
 	[F_CPU_VENDOR] = {"cpu.vendor",
-			  "live migration cannot change CPU vendor; stop the VM and start it "
-			  "on the other host",
-			  true, ALL},
+			  "a running guest or a custom CPU model cannot change vendor; use "
+			  "host-model and cold-start the VM there",
+			  true, MIG_CUSTOM},
 	[F_CPU_PASSTHROUGH] = {"cpu.passthrough_mismatch",
 			       "use a host-model or baseline CPU (`drover cpu baseline`) instead "
 			       "of host-passthrough",
 			       true, MIG},
 	[F_CPU_FEATURES] = {"cpu.features_missing",
 			    "define the VM with the cluster baseline CPU (`drover cpu baseline`)",
-			    true, ALL},
+			    true, MIG_CUSTOM},
 	[F_STORAGE_NOT_SHARED] = {"storage.not_shared",
 				  "put the disk on storage every host mounts, or attach that "
 				  "storage to the host",
-				  true, ALL},
+				  true, "restart, start; migrate if storage_migration is off"},
 	[F_STORAGE_NO_SPACE] = {"storage.no_space",
 				"free local disk space on the destination or use shared storage",
 				true, MIG},

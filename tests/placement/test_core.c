@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,6 +151,25 @@ static void test_admission_limit(void **state)
 	free_fx(f);
 }
 
+/* docs/placement.md lists every filter code: a new filter without
+ * documentation fails here. */
+static void test_docs_list_every_code(void **state)
+{
+	(void)state;
+	char *doc = fx_read_file(PLC_DOCS_PATH);
+	if (doc == NULL)
+		fail_msg("cannot read %s", PLC_DOCS_PATH);
+	size_t n;
+	const plc_filter_info *fi = plc_filters(&n);
+	for (size_t i = 0; i < n; i++) {
+		char cell[PLC_NAME_MAX + 8];
+		snprintf(cell, sizeof(cell), "| `%s` |", fi[i].code);
+		if (strstr(doc, cell) == NULL)
+			fail_msg("%s does not document filter %s", PLC_DOCS_PATH, fi[i].code);
+	}
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_format_truncates_safely),
 		cmocka_unit_test(test_filter_catalogue),
 		cmocka_unit_test(test_admission_limit),
+		cmocka_unit_test(test_docs_list_every_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
