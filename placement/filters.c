@@ -542,9 +542,10 @@ int plc_check_kind(const plc_view *view, plc_kind kind, uint32_t vm, uint32_t ho
 		return rc;
 	int32_t src = st.pos[vm];
 	if (kind == PLC_KIND_RESTART) {
-		/* The VM's old host is gone: it no longer counts anywhere. */
+		/* The VM's host is gone, and with it the VMs it ran: protected
+		 * ones are being restarted too and bind nobody yet. */
 		if (src >= 0)
-			st.down[src] = true;
+			plc__state_fail_host(&st, (uint32_t)src);
 		plc__state_move(&st, vm, PLC__PENDING);
 	}
 	plc__check(&st, kind, vm, kind == PLC_KIND_MIGRATE ? src : -1, host, report);

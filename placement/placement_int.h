@@ -32,6 +32,10 @@ void plc__state_free(plc__state *st);
 /* Move VM to POS (host index, PENDING or NOWHERE), keeping counters right. */
 void plc__state_move(plc__state *st, uint32_t vm, int32_t pos);
 
+/* HOST failed: mark it down; its protected VMs become PENDING (about to be
+ * restarted, binding nobody), the others NOWHERE. */
+void plc__state_fail_host(plc__state *st, uint32_t host);
+
 uint64_t plc__mem_cap(const plc_config *cfg, const plc_host *h);
 uint64_t plc__vcpu_cap(const plc_config *cfg, const plc_host *h);
 

@@ -35,7 +35,10 @@ static int evac_cmp(const void *a, const void *b)
 		return p->priority > q->priority ? -1 : 1;
 	if (p->mem_mib != q->mem_mib)
 		return p->mem_mib > q->mem_mib ? -1 : 1;
-	return strcmp(p->name, q->name);
+	int by_name = strcmp(p->name, q->name);
+	if (by_name != 0)
+		return by_name;
+	return x->vm < y->vm ? -1 : x->vm > y->vm; /* duplicate names: still total */
 }
 
 static uint32_t at_least_one(uint32_t v)

@@ -36,7 +36,10 @@ static int restart_cmp(const void *a, const void *b)
 		return p->priority > q->priority ? -1 : 1;
 	if (p->mem_mib != q->mem_mib)
 		return p->mem_mib > q->mem_mib ? -1 : 1;
-	return strcmp(p->name, q->name);
+	int by_name = strcmp(p->name, q->name);
+	if (by_name != 0)
+		return by_name;
+	return x->vm < y->vm ? -1 : x->vm > y->vm; /* duplicate names: still total */
 }
 
 int plc__plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_failed,
@@ -57,17 +60,28 @@ int plc__plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_f
 		rc = -ENOMEM;
 		goto out_state;
 	}
-	for (uint32_t i = 0; i < n_failed; i++)
+	/* Only the VMs of the hosts named as failed are planned; VMs on other
+	 * hosts already down keep their place (conservative for anti-affinity;
+	 * they get their own restart plan). */
+	bool *failing = calloc(view->n_hosts ? view->n_hosts : 1, sizeof(*failing));
+	if (failing == NULL) {
+		rc = -ENOMEM;
+		goto out_order;
+	}
+	for (uint32_t i = 0; i < n_failed; i++) {
 		st.down[failed[i]] = true;
+		failing[failed[i]] = true;
+	}
 	for (uint32_t v = 0; v < view->n_vms && rc == 0; v++) {
 		int32_t p = st.pos[v];
-		if (p < 0 || !st.down[p])
+		if (p < 0 || !failing[p])
 			continue;
 		if (view->vms[v].protected_ || (int32_t)v == extra)
 			order[n++] = (order_key){.view = view, .vm = v};
 		else
 			rc = plc__plan_add_skipped(plan, &cap_skipped, v);
 	}
+	free(failing);
 	from = malloc((size_t)(n ? n : 1) * sizeof(*from));
 	if (rc < 0 || from == NULL) {
 		rc = rc < 0 ? rc : -ENOMEM;

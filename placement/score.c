@@ -47,7 +47,8 @@ static bool better(const plc_view *view, int64_t s1, uint32_t h1, int64_t s2, ui
 {
 	if (s1 != s2)
 		return s1 > s2;
-	return strcmp(view->hosts[h1].name, view->hosts[h2].name) < 0;
+	int by_name = strcmp(view->hosts[h1].name, view->hosts[h2].name);
+	return by_name < 0 || (by_name == 0 && h1 < h2);
 }
 
 static int why_cmp(const void *a, const void *b)
@@ -139,7 +140,10 @@ static int rank_cmp(const void *a, const void *b)
 		return xc ? -1 : 1;
 	if (xc && x->e->score != y->e->score)
 		return x->e->score > y->e->score ? -1 : 1;
-	return strcmp(x->view->hosts[x->e->host].name, y->view->hosts[y->e->host].name);
+	int by_name = strcmp(x->view->hosts[x->e->host].name, y->view->hosts[y->e->host].name);
+	if (by_name != 0)
+		return by_name;
+	return x->e->host < y->e->host ? -1 : x->e->host > y->e->host;
 }
 
 int plc_rank_kind(const plc_view *view, plc_kind kind, uint32_t vm, plc_ranking *ranking)
@@ -153,8 +157,10 @@ int plc_rank_kind(const plc_view *view, plc_kind kind, uint32_t vm, plc_ranking 
 		return rc;
 	int32_t src = st.pos[vm];
 	if (kind == PLC_KIND_RESTART) {
+		/* The VM's host is gone, and with it the VMs it ran: protected
+		 * ones are being restarted too and bind nobody yet. */
 		if (src >= 0)
-			st.down[src] = true;
+			plc__state_fail_host(&st, (uint32_t)src);
 		plc__state_move(&st, vm, PLC__PENDING);
 	}
 	if (kind != PLC_KIND_MIGRATE)

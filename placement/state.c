@@ -63,6 +63,15 @@ void plc__state_move(plc__state *st, uint32_t vm, int32_t pos)
 	account(st, vm, pos, +1);
 }
 
+void plc__state_fail_host(plc__state *st, uint32_t host)
+{
+	st->down[host] = true;
+	for (uint32_t v = 0; v < st->view->n_vms; v++)
+		if (st->pos[v] == (int32_t)host)
+			plc__state_move(st, v,
+					st->view->vms[v].protected_ ? PLC__PENDING : PLC__NOWHERE);
+}
+
 int plc__state_init(plc__state *st, const plc_view *view)
 {
 	uint32_t nh = view->n_hosts, nv = view->n_vms;
