@@ -123,6 +123,7 @@ struct node {
     uint64_t clock_offset; /* local clock at global 0 */
     uint64_t next_tick;    /* local time of next tick */
     unsigned restarts;
+    bool quick_restart; /* nemesis crashed it on purpose: come back within ms */
     /* the "disk" */
     raft_term p_term;
     raft_id p_vote;
@@ -164,7 +165,8 @@ struct netmsg {
 static struct netmsg *heap[NET_QUEUE_MAX];
 static unsigned heap_n;
 static uint64_t net_seq;
-static uint64_t stat_msgs, stat_dropped;
+static uint64_t stat_msgs, stat_dropped, stat_installs, stat_chunks, stat_truncates,
+    stat_changes, stat_transfers, stat_snapshots, stat_mid_crashes;
 
 static bool heap_less(const struct netmsg *a, const struct netmsg *b)
 {
@@ -453,7 +455,7 @@ static uint64_t local_now(const struct node *n)
 static void carry_out(struct node *n, const struct raft_update *up, bool role_to_leader)
 {
     unsigned ni = (unsigned)(n - nodes);
-    int crash_at = !calm && chance(0.0002) ? (int)rnd_below(4) : -1;
+    int crash_at = !calm && chance(0.001) ? (int)rnd_below(4) : -1;
     check_step(n, up, role_to_leader);
     if (crash_at == 0)
         goto crash;
@@ -464,10 +466,12 @@ static void carry_out(struct node *n, const struct raft_update *up, bool role_to
     if (crash_at == 1)
         goto crash;
     if (up->flags & RAFT_UPD_SNAPSHOT_CHUNK) {
+        stat_chunks++;
         n->staging = grow(n->staging, &n->staging_cap, up->chunk.offset + up->chunk.len + 1, 1);
         memcpy(n->staging + up->chunk.offset, up->chunk.data, up->chunk.len);
     }
     if (up->flags & RAFT_UPD_SNAPSHOT_INSTALL) {
+        stat_installs++;
         n->p_snap.index = up->install.index;
         n->p_snap.term = up->install.term;
         n->p_snap.size = up->install.index * 8;
@@ -483,6 +487,9 @@ static void carry_out(struct node *n, const struct raft_update *up, bool role_to
     }
     if (crash_at == 2)
         goto crash;
+    if (up->flags & RAFT_UPD_LOG_TRUNCATE) {
+        stat_truncates += up->truncate_from <= p_last(n);
+    }
     if (up->flags & RAFT_UPD_LOG_TRUNCATE)
         p_truncate(n, up->truncate_from);
     for (unsigned i = 0; i < up->n_append; i++)
@@ -491,8 +498,12 @@ static void carry_out(struct node *n, const struct raft_update *up, bool role_to
         p_drop_upto(n, up->compact_upto);
     if (crash_at == 3)
         goto crash;
-    for (unsigned i = 0; i < up->n_msgs; i++)
+    bool voted = false;
+    for (unsigned i = 0; i < up->n_msgs; i++) {
         net_send(ni, &up->msgs[i]);
+        voted |= up->msgs[i].type == RAFT_MSG_REQUEST_VOTE_RESULT && !up->msgs[i].reject &&
+                 !up->msgs[i].pre_vote;
+    }
     for (unsigned i = 0; i < up->n_apply; i++)
         sm_apply(n, up->apply_first + i, entry_hash(&up->apply[i]));
     if (up->n_append) {
@@ -518,14 +529,22 @@ static void carry_out(struct node *n, const struct raft_update *up, bool role_to
         int rv = raft_step(n->r, &ev, &u2);
         if (rv != 0)
             fail("snapshot_taken: %s", raft_strerror(rv));
+        stat_snapshots++;
         free(n->p_blob);
         n->p_blob = malloc(idx * 8 + 8);
         memcpy(n->p_blob, n->sm, idx * 8);
         n->p_snap = *raft_snapshot_of(n->r);
         carry_out(n, &u2, false);
     }
+    if (voted && !calm && n->up && chance(0.1)) {
+        /* nemesis: die right after granting a vote and come back at once, so a vote
+         * that was not durable would be granted twice in one term */
+        n->quick_restart = true;
+        crash(n);
+    }
     return;
 crash:
+    stat_mid_crashes++;
     TRACE("%6llu crash-mid-update %llu at %d\n", (unsigned long long)now_g,
           (unsigned long long)n->id, crash_at);
     crash(n);
@@ -534,6 +553,8 @@ crash:
 static int step(struct node *n, struct raft_event *ev)
 {
     struct raft_update up;
+    if (!n->up)
+        return RAFT_EINVAL; /* crashed earlier in this same round */
     enum raft_role before = raft_role_of(n->r);
     ev->now_ms = local_now(n);
     int rv = raft_step(n->r, ev, &up);
@@ -634,6 +655,8 @@ static void propose(struct node *n)
 
 static void change(struct node *n)
 {
+    if (!n->up)
+        return;
     /* pick a random server and a random legal role change; the core refuses illegal
      * timing (ECHANGE) itself, which is part of what is tested */
     const struct raft_configuration *c = raft_config_of(n->r);
@@ -650,7 +673,11 @@ static void change(struct node *n)
         ev.change.role = chance(0.5) ? RAFT_LEARNER : 0;
     else
         return;
-    step(n, &ev);
+    if (step(n, &ev) == 0) {
+        stat_changes++;
+        TRACE("%6llu change %llu -> %d\n", (unsigned long long)now_g,
+              (unsigned long long)t->id, ev.change.role);
+    }
 }
 
 static void heal(void)
@@ -795,6 +822,11 @@ static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st)
     base_opts.batch_bytes_max = 64 + (uint32_t)rnd_below(512);
     base_opts.inflight_max = 1 + (uint32_t)rnd_below(6);
     base_opts.uncommitted_max = 64;
+    /* half the seeds run without the liveness refinements so that the bare algorithm's
+     * safety rules (vote up-to-date check, persisted votes, §5.4.2) face the faults
+     * alone instead of being masked by pre-vote and the lease */
+    base_opts.pre_vote = chance(0.5);
+    base_opts.check_quorum = chance(0.5);
     base_opts.snapshot_threshold = 16 + (uint32_t)rnd_below(48);
     base_opts.snapshot_trailing = (uint32_t)rnd_below(16);
     base_opts.snapshot_chunk_bytes = 16 + (uint32_t)rnd_below(200);
@@ -822,9 +854,31 @@ static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st)
     delay_max_ms = 2;
     now_g = 0;
     uint64_t next_fault = 200 + rnd_below(400);
+    uint64_t fault_gap_ms = 50 + rnd_below(650);    /* per-seed intensity */
+    uint64_t down_max_ms = 5 + rnd_below(500);
+    double propose_p = 0.02 + (double)rnd_below(20) / 100.0;
+    uint64_t restart_at[NODES_MAX] = {0};
+    uint64_t leader_crash_at = 0;
     while (now_g < duration_ms) {
+        if (leader_crash_at && now_g >= leader_crash_at) {
+            leader_crash_at = 0;
+            raft_id l = find_leader();
+            if (l) {
+                crash(&nodes[node_index(l)]);
+                st->crashes++;
+            }
+        }
+        for (unsigned i = 0; i < n_nodes; i++) {
+            if (!nodes[i].up && restart_at[i] == 0)
+                restart_at[i] = now_g + 1 + rnd_below(nodes[i].quick_restart ? 3 : down_max_ms);
+            if (!nodes[i].up && now_g >= restart_at[i]) {
+                restart_at[i] = 0;
+                nodes[i].quick_restart = false;
+                start(&nodes[i]);
+            }
+        }
         if (now_g >= next_fault) {
-            next_fault = now_g + 100 + rnd_below(700);
+            next_fault = now_g + 1 + rnd_below(fault_gap_ms);
             unsigned a = (unsigned)rnd_below(8);
             if (a == 0) {
                 heal();
@@ -848,20 +902,26 @@ static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st)
                     crash(&nodes[node_index(l)]);
                     st->crashes++;
                 }
+            } else if (a == 6) {
+                /* a burst of proposals, then the leader dies while they are only
+                 * partly replicated: the setup of paper Figure 8 */
+                raft_id l = find_leader();
+                if (l) {
+                    for (int k = 0; k < 5; k++)
+                        propose(&nodes[node_index(l)]);
+                    leader_crash_at = now_g + 1 + rnd_below(10);
+                }
             }
-            for (unsigned i = 0; i < n_nodes; i++)
-                if (!nodes[i].up && chance(0.5))
-                    start(&nodes[i]);
         }
         raft_id l = find_leader();
-        if (l && chance(0.08)) {
+        if (l && chance(propose_p)) {
             struct node *ln = &nodes[node_index(l)];
             if (chance(0.01))
                 change(ln);
             else if (chance(0.003)) {
                 struct raft_event ev = {.type = RAFT_EV_TRANSFER};
                 ev.transfer.target = nodes[rnd_below(n_nodes)].id;
-                step(ln, &ev);
+                stat_transfers += step(ln, &ev) == 0;
             } else
                 propose(ln);
         }
@@ -954,5 +1014,11 @@ int main(int argc, char **argv)
            (unsigned long long)st.commits, (unsigned long long)st.leaders,
            (unsigned long long)st.crashes, (unsigned long long)st.partitions,
            (unsigned long long)stat_msgs);
+    printf("raft_sim: snapshots_taken=%llu installs=%llu chunks=%llu truncations=%llu "
+           "config_changes=%llu transfers=%llu crashes_mid_update=%llu queue_drops=%llu\n",
+           (unsigned long long)stat_snapshots, (unsigned long long)stat_installs,
+           (unsigned long long)stat_chunks, (unsigned long long)stat_truncates,
+           (unsigned long long)stat_changes, (unsigned long long)stat_transfers,
+           (unsigned long long)stat_mid_crashes, (unsigned long long)stat_dropped);
     return 0;
 }
