@@ -49,6 +49,37 @@ static void name_hosts(const plc_view *view, const uint32_t *h, uint32_t n, char
 	}
 }
 
+/* VMs grouped by host (counting sort), so each failure combination finds
+ * its victims without scanning every VM. */
+typedef struct by_host {
+	uint32_t *start; /* [n_hosts + 1] */
+	uint32_t *vms;
+} by_host;
+
+static int by_host_init(by_host *b, const plc__state *st)
+{
+	const plc_view *view = st->view;
+	b->start = calloc((size_t)view->n_hosts + 2, sizeof(*b->start));
+	b->vms = malloc((size_t)(view->n_vms ? view->n_vms : 1) * sizeof(*b->vms));
+	if (b->start == NULL || b->vms == NULL)
+		return -ENOMEM;
+	for (uint32_t v = 0; v < view->n_vms; v++)
+		if (st->pos[v] >= 0)
+			b->start[st->pos[v] + 2]++;
+	for (uint32_t h = 0; h < view->n_hosts; h++)
+		b->start[h + 2] += b->start[h + 1];
+	for (uint32_t v = 0; v < view->n_vms; v++)
+		if (st->pos[v] >= 0)
+			b->vms[b->start[st->pos[v] + 1]++] = v;
+	return 0;
+}
+
+static void by_host_free(by_host *b)
+{
+	free(b->start);
+	free(b->vms);
+}
+
 static int run(const plc_view *view, int32_t extra, plc_admission *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -57,18 +88,13 @@ static int run(const plc_view *view, int32_t extra, plc_admission *out)
 	uint32_t k = view->cfg.host_failures_to_tolerate;
 	if (k > PLC_TOLERATE_MAX)
 		return -EINVAL;
-	uint32_t *alive = malloc((size_t)(view->n_hosts ? view->n_hosts : 1) * sizeof(*alive));
-	if (alive == NULL)
-		return -ENOMEM;
 	uint32_t na = 0;
 	for (uint32_t h = 0; h < view->n_hosts; h++)
-		if (view->hosts[h].health != PLC_HEALTH_DOWN)
-			alive[na++] = h;
+		na += view->hosts[h].health != PLC_HEALTH_DOWN;
 	if (k > na)
 		k = na; /* losing every host: nothing can be promised beyond that */
 	if (k == 0) {
 		snprintf(out->reason, sizeof(out->reason), "no host failures to tolerate");
-		free(alive);
 		return 0;
 	}
 	if (choose(na, k) > view->cfg.admission_combinations_max) {
@@ -76,18 +102,42 @@ static int run(const plc_view *view, int32_t extra, plc_admission *out)
 		snprintf(out->reason, sizeof(out->reason),
 			 "%u-host failures among %u hosts exceed %u combinations", k, na,
 			 view->cfg.admission_combinations_max);
-		free(alive);
 		return 0;
 	}
+	/* One working state for all combinations: each plan is undone by
+	 * moving its victims back, which costs O(victims), not O(VMs). */
+	plc__state st;
+	by_host bh = {0};
+	int rc = plc__state_init(&st, view);
+	if (rc < 0)
+		return rc;
+	uint32_t *alive = malloc((size_t)(view->n_hosts ? view->n_hosts : 1) * sizeof(*alive));
+	uint32_t *victims = malloc((size_t)(view->n_vms ? view->n_vms : 1) * sizeof(*victims));
+	if (alive == NULL || victims == NULL || (rc = by_host_init(&bh, &st)) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	na = 0;
+	for (uint32_t h = 0; h < view->n_hosts; h++)
+		if (!st.down[h])
+			alive[na++] = h;
 	uint32_t idx[PLC_TOLERATE_MAX], set[PLC_TOLERATE_MAX];
 	for (uint32_t i = 0; i < k; i++)
 		idx[i] = i;
-	int rc = 0;
 	for (;;) {
-		for (uint32_t i = 0; i < k; i++)
+		uint32_t nv = 0;
+		for (uint32_t i = 0; i < k; i++) {
 			set[i] = alive[idx[i]];
+			for (uint32_t j = bh.start[set[i]]; j < bh.start[set[i] + 1]; j++)
+				victims[nv++] = bh.vms[j];
+		}
 		plc_plan plan;
-		rc = plc__plan_restart(view, set, k, extra, &plan);
+		rc = plc__restart_on(&st, set, k, victims, nv, extra, &plan);
+		for (uint32_t i = 0; i < k; i++) {
+			st.down[set[i]] = false;
+			for (uint32_t j = bh.start[set[i]]; j < bh.start[set[i] + 1]; j++)
+				plc__state_move(&st, bh.vms[j], (int32_t)set[i]);
+		}
 		if (rc < 0)
 			break;
 		out->combinations++;
@@ -121,7 +171,11 @@ static int run(const plc_view *view, int32_t extra, plc_admission *out)
 		snprintf(out->reason, sizeof(out->reason),
 			 "every protected VM can restart after any %u host failure%s (%u checked)",
 			 k, k == 1 ? "" : "s", out->combinations);
+out:
+	by_host_free(&bh);
 	free(alive);
+	free(victims);
+	plc__state_free(&st);
 	return rc;
 }
 

@@ -54,6 +54,11 @@ int plc__plan_add_move(plc_plan *plan, uint32_t *cap, const plc_move *m);
 int plc__plan_add_unplaced(plc_plan *plan, uint32_t *cap, const plc_unplaced *u);
 int plc__plan_add_skipped(plc_plan *plan, uint32_t *cap, uint32_t vm);
 
+/* The restart planner on a prepared state: VICTIMS are the VMs running on
+ * FAILED hosts (any order).  ST is left with the plan applied and the failed
+ * hosts down; a caller reusing ST moves the victims back and clears down[]. */
+int plc__restart_on(plc__state *st, const uint32_t *failed, uint32_t n_failed,
+		    const uint32_t *victims, uint32_t n_victims, int32_t extra, plc_plan *plan);
 /* plc_plan_restart with VM EXTRA (or -1) treated as protected (admission). */
 int plc__plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_failed,
 		      int32_t extra, plc_plan *plan);

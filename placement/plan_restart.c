@@ -42,6 +42,66 @@ static int restart_cmp(const void *a, const void *b)
 	return x->vm < y->vm ? -1 : x->vm > y->vm; /* duplicate names: still total */
 }
 
+int plc__restart_on(plc__state *st, const uint32_t *failed, uint32_t n_failed,
+		    const uint32_t *victims, uint32_t n_victims, int32_t extra, plc_plan *plan)
+{
+	const plc_view *view = st->view;
+	uint32_t n = 0, cap_moves = 0, cap_unplaced = 0, cap_skipped = 0;
+	int rc = 0;
+	memset(plan, 0, sizeof(*plan));
+	order_key *order = malloc((size_t)(n_victims ? n_victims : 1) * sizeof(*order));
+	int32_t *from = malloc((size_t)(n_victims ? n_victims : 1) * sizeof(*from));
+	if (order == NULL || from == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < n_failed; i++)
+		st->down[failed[i]] = true;
+	for (uint32_t i = 0; i < n_victims && rc == 0; i++) {
+		uint32_t v = victims[i];
+		if (view->vms[v].protected_ || (int32_t)v == extra)
+			order[n++] = (order_key){.view = view, .vm = v};
+		else
+			rc = plc__plan_add_skipped(plan, &cap_skipped, v);
+	}
+	if (rc < 0)
+		goto out;
+	qsort(order, n, sizeof(*order), restart_cmp);
+	for (uint32_t i = 0; i < n; i++) {
+		from[i] = st->pos[order[i].vm];
+		plc__state_move(st, order[i].vm, PLC__PENDING);
+	}
+	/* Skipped VMs are gone with their host: they no longer bind anyone. */
+	for (uint32_t i = 0; i < plan->n_skipped; i++)
+		plc__state_move(st, plan->skipped[i], PLC__NOWHERE);
+
+	uint32_t tier = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		uint32_t vm = order[i].vm;
+		if (i > 0 && view->vms[vm].restart_order != view->vms[order[i - 1].vm].restart_order)
+			tier++;
+		int64_t score = 0;
+		plc_unplaced why;
+		int32_t to = plc__best(st, PLC_KIND_RESTART, vm, -1, &score, &why);
+		if (to < 0) {
+			plc__state_move(st, vm, PLC__NOWHERE);
+			rc = plc__plan_add_unplaced(plan, &cap_unplaced, &why);
+			continue;
+		}
+		plc__state_move(st, vm, to);
+		plc_move m = {.vm = vm, .from = (uint32_t)from[i], .to = (uint32_t)to,
+			      .score = score, .wave = tier};
+		rc = plc__plan_add_move(plan, &cap_moves, &m);
+	}
+	plan->n_waves = n ? tier + 1 : 0;
+out:
+	free(order);
+	free(from);
+	if (rc < 0)
+		plc_plan_free(plan);
+	return rc;
+}
+
 int plc__plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_failed,
 		      int32_t extra, plc_plan *plan)
 {
@@ -53,75 +113,26 @@ int plc__plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_f
 	int rc = plc__state_init(&st, view);
 	if (rc < 0)
 		return rc;
-	uint32_t n = 0, cap_moves = 0, cap_unplaced = 0, cap_skipped = 0;
-	int32_t *from = NULL;
-	order_key *order = malloc((size_t)(view->n_vms ? view->n_vms : 1) * sizeof(*order));
-	if (order == NULL) {
-		rc = -ENOMEM;
-		goto out_state;
-	}
 	/* Only the VMs of the hosts named as failed are planned; VMs on other
 	 * hosts already down keep their place (conservative for anti-affinity;
 	 * they get their own restart plan). */
+	uint32_t *victims = malloc((size_t)(view->n_vms ? view->n_vms : 1) * sizeof(*victims));
 	bool *failing = calloc(view->n_hosts ? view->n_hosts : 1, sizeof(*failing));
-	if (failing == NULL) {
+	if (victims == NULL || failing == NULL) {
 		rc = -ENOMEM;
-		goto out_order;
+		goto out;
 	}
-	for (uint32_t i = 0; i < n_failed; i++) {
-		st.down[failed[i]] = true;
+	for (uint32_t i = 0; i < n_failed; i++)
 		failing[failed[i]] = true;
-	}
-	for (uint32_t v = 0; v < view->n_vms && rc == 0; v++) {
-		int32_t p = st.pos[v];
-		if (p < 0 || !failing[p])
-			continue;
-		if (view->vms[v].protected_ || (int32_t)v == extra)
-			order[n++] = (order_key){.view = view, .vm = v};
-		else
-			rc = plc__plan_add_skipped(plan, &cap_skipped, v);
-	}
+	uint32_t n = 0;
+	for (uint32_t v = 0; v < view->n_vms; v++)
+		if (st.pos[v] >= 0 && failing[st.pos[v]])
+			victims[n++] = v;
+	rc = plc__restart_on(&st, failed, n_failed, victims, n, extra, plan);
+out:
+	free(victims);
 	free(failing);
-	from = malloc((size_t)(n ? n : 1) * sizeof(*from));
-	if (rc < 0 || from == NULL) {
-		rc = rc < 0 ? rc : -ENOMEM;
-		goto out_order;
-	}
-	qsort(order, n, sizeof(*order), restart_cmp);
-	for (uint32_t i = 0; i < n; i++) {
-		from[i] = st.pos[order[i].vm];
-		plc__state_move(&st, order[i].vm, PLC__PENDING);
-	}
-	/* Skipped VMs are gone with their host: they no longer bind anyone. */
-	for (uint32_t i = 0; i < plan->n_skipped; i++)
-		plc__state_move(&st, plan->skipped[i], PLC__NOWHERE);
-
-	uint32_t tier = 0;
-	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		uint32_t vm = order[i].vm;
-		if (i > 0 && view->vms[vm].restart_order != view->vms[order[i - 1].vm].restart_order)
-			tier++;
-		int64_t score = 0;
-		plc_unplaced why;
-		int32_t to = plc__best(&st, PLC_KIND_RESTART, vm, -1, &score, &why);
-		if (to < 0) {
-			plc__state_move(&st, vm, PLC__NOWHERE);
-			rc = plc__plan_add_unplaced(plan, &cap_unplaced, &why);
-			continue;
-		}
-		plc__state_move(&st, vm, to);
-		plc_move m = {.vm = vm, .from = (uint32_t)from[i], .to = (uint32_t)to,
-			      .score = score, .wave = tier};
-		rc = plc__plan_add_move(plan, &cap_moves, &m);
-	}
-	plan->n_waves = n ? tier + 1 : 0;
-	free(from);
-out_order:
-	free(order);
-out_state:
 	plc__state_free(&st);
-	if (rc < 0)
-		plc_plan_free(plan);
 	return rc;
 }
 
