@@ -10,7 +10,12 @@
 #include "envelope.h"
 #include "identity.h"
 #include "loop.h"
+#include "members.h"
 #include "store.h"
+
+struct tp;
+struct gsp;
+struct ag_gossip;
 
 typedef struct ag_agent {
     ag_config   cfg;
@@ -22,6 +27,14 @@ typedef struct ag_agent {
     uint64_t    started_ms;   /* monotonic */
     /* messages dropped by ag_env_open, by reason (index = -code) */
     uint64_t    rejected[AG_ENV_ERR_COUNT];
+    uint64_t    rejected_mismatch;   /* envelope sender != the CURVE-authenticated host */
+    uint64_t    rejected_payload;    /* envelope fine, payload undecodable or unexpected */
+    /* network (net.c): present when a roster is configured */
+    ag_members  members;
+    ag_peers    peers;          /* signing keys of members, with replay windows */
+    ag_sealer   sealer;
+    struct tp  *tp;
+    struct ag_gossip *gossip;
 } ag_agent;
 
 #endif

@@ -41,6 +41,19 @@ static const struct key keys[] = {
     STR("cluster", "advertise", advertise, "", "address:port peers use (default: bind)"),
     STR("cluster", "seeds", seeds, "", "comma-separated address:port of members to join through"),
     STR("cluster", "failure_domain", failure_domain, "", "rack/room label; voters are spread across them"),
+    STR("cluster", "roster", roster, "",
+        "static member roster (lines from `drover roster line`); empty: run alone"),
+    /* 0 keeps the gossip core's own default, justified in gossip/config.c */
+    DUR("gossip", "probe_interval", probe_interval_ms, 0, 60000, "0ms",
+        "SWIM protocol period, one member probed per interval (0: core default, 200ms)"),
+    DUR("gossip", "probe_timeout", probe_timeout_ms, 0, 30000, "0ms",
+        "wait for a direct ack before indirect probes (0: core default, 100ms)"),
+    DUR("gossip", "gossip_interval", gossip_interval_ms, 0, 60000, "0ms",
+        "extra dissemination rounds between probes (0: core default, 100ms)"),
+    INT("gossip", "suspicion_mult", suspicion_mult, 0, 32, "0",
+        "Lifeguard alpha: suspicion min = alpha * max(1, log10 N) * probe interval (0: core default, 4)"),
+    DUR("gossip", "status_interval", status_interval_ms, 100, 600000, "5s",
+        "how often this host re-signs and spreads its status record"),
     STR("libvirt", "uri", libvirt_uri, "qemu:///system", "libvirt connection URI"),
     DUR("ha", "fence_timeout", fence_timeout_ms, 1000, 600000, "10s",
         "an isolated host destroys its protected VMs after this long without quorum contact"),
@@ -178,7 +191,7 @@ static int handler(void *user, const char *section, const char *name, const char
         snprintf(p->err, p->errlen, "%s:%d: unknown key '%s' in [%s] (see `drover agent --print-config` "
                  "for every key)", p->c->path, p->line, name, section);
     else
-        snprintf(p->err, p->errlen, "%s:%d: unknown section [%s] (known: agent, cluster, libvirt, ha)",
+        snprintf(p->err, p->errlen, "%s:%d: unknown section [%s] (known: agent, cluster, gossip, libvirt, ha)",
                  p->c->path, p->line, section);
     p->failed = 1;
     return 0;

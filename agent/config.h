@@ -26,6 +26,13 @@ typedef struct ag_config {
     char     advertise[AG_CFG_STR];    /* address peers use to reach us; default = bind */
     char     seeds[1024];              /* comma-separated host:port to join through */
     char     failure_domain[64];       /* label for spreading voters */
+    char     roster[AG_CFG_STR];       /* static member roster until `drover join` lands */
+    /* [gossip] */
+    int64_t  probe_interval_ms;
+    int64_t  probe_timeout_ms;
+    int64_t  gossip_interval_ms;
+    int64_t  suspicion_mult;
+    int64_t  status_interval_ms;
     /* [libvirt] */
     char     libvirt_uri[AG_CFG_STR];  /* default qemu:///system */
     /* [ha] */

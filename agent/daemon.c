@@ -3,7 +3,9 @@
 #include "agent.h"
 #include "cli.h"
 #include "exitcodes.h"
+#include "gossip_drv.h"
 #include "log.h"
+#include "net.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,12 +28,29 @@ static const char agent_usage[] =
     "\nSIGTERM or SIGINT stop it cleanly. Exit: 0 clean stop, 78 bad config, 66 no identity,\n"
     "71 cannot open store or socket, 64 usage.\n";
 
+static void on_leave_sent(ag_loop *l, ag_id id, void *ud)
+{
+    (void)id; (void)ud;
+    ag_loop_stop(l);
+}
+
+/* A graceful stop announces LEFT first, so peers do not spend a suspicion timeout on us
+ * (and the HA layer does not fence a host that is merely being restarted). The grace
+ * period lets the announcement go out; a second signal stops at once. */
+#define LEAVE_GRACE_MS 300
+
 static void on_stop(ag_loop *l, int signo, void *ud)
 {
-    (void)ud;
+    ag_agent *a = ud;
+    static int stopping;
     ag_info("signal %d: stopping", signo);
     sd_notify(0, "STOPPING=1");
-    ag_loop_stop(l);
+    if (stopping++ || !a->gossip) {
+        ag_loop_stop(l);
+        return;
+    }
+    ag_gossip_leave(a);
+    ag_loop_timer(l, LEAVE_GRACE_MS, 0, on_leave_sent, a);
 }
 
 static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
@@ -59,6 +78,11 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
         "used_bytes", (json_int_t)s.used_bytes, "last_txnid", (json_int_t)s.last_txnid,
         "grows", (json_int_t)s.grows, "entries", entries,
         "rejected", rej);
+    json_object_set_new(rej, "sender_mismatch", json_integer((json_int_t)a->rejected_mismatch));
+    json_object_set_new(rej, "bad_payload", json_integer((json_int_t)a->rejected_payload));
+    json_t *g = ag_gossip_status_json(a);
+    if (g)
+        json_object_set_new(r, "gossip", g);
     ag_ctl_finish(req, AG_EX_OK, r, NULL);
 }
 
@@ -129,6 +153,14 @@ int ag_daemon_main(int argc, char **argv)
         goto err_after_loop;
     }
     ag_ctl_register(a.ctl, "status", ctl_status, &a);
+    if (a.cfg.roster[0]) {
+        int nrc = ag_net_start(&a, err, sizeof err);
+        if (nrc) {
+            ag_err("%s", err);
+            ex = nrc;
+            goto err_after_ctl;
+        }
+    }
     ag_loop_on_signal(a.loop, SIGTERM, on_stop, &a);
     ag_loop_on_signal(a.loop, SIGINT, on_stop, &a);
     a.started_ms = ag_now_ms();
@@ -143,6 +175,8 @@ int ag_daemon_main(int argc, char **argv)
     ex = rc == 0 ? AG_EX_OK : AG_EX_OSERR;
     if (rc)
         ag_err("event loop failed: %s", strerror(-rc));
+    ag_net_stop(&a);
+err_after_ctl:
     ag_ctl_close(a.ctl);
 err_after_loop:
     ag_loop_free(a.loop);

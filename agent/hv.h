@@ -106,7 +106,7 @@ typedef struct hv_vm {
     unsigned vcpus;
     char cpu_mode[32];         /* host-passthrough, host-model, custom, or "" (default) */
     char cpu_model[HV_NAME_LEN];
-    char cpu_features[HV_LIST_LEN]; /* comma list of required features */
+    char cpu_features[HV_LIST_LEN]; /* comma list; required as is, disabled as -name */
     hv_disk disks[HV_DISKS_MAX];
     unsigned n_disks;
     hv_nic nics[HV_NICS_MAX];
@@ -210,6 +210,10 @@ typedef struct hv_migrate_opts {
      * alone must make it converge) */
     uint32_t postcopy_after_ms;
     uint32_t progress_interval_ms;  /* 0 = 200 ms */
+    /* HV_MOVE_COLD of a paused or managed-saved VM: a directory on shared storage (same
+     * path on both hosts) for its memory image; it is restored paused on the destination
+     * and the image removed. Required for those states, ignored otherwise. */
+    const char *save_dir;
     hv_progress_fn progress;        /* may be NULL */
     void *progress_ctx;
 } hv_migrate_opts;

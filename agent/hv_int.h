@@ -43,6 +43,11 @@ void hv__copy(char *dst, size_t cap, const char *src);
 /* Domain XML -> hv_vm (no state: the caller fills it). Needs libxml2. Returns 0, or
  * HV_EINVAL with the reason in err. */
 int hv__parse_domain(const char *xml, hv_vm *vm, hv_err *err);
+/* libvirt capabilities XML -> uuid, arch, CPU vendor/model/features of h. */
+int hv__parse_caps(const char *xml, hv_host *h, hv_err *err);
+/* The host <cpu> element of capabilities / the <cpu> element of a domain, to free(). */
+char *hv__caps_cpu_xml(const char *xml);
+char *hv__domain_cpu_xml(const char *xml);
 /* Checks that need only the VM record and the destination's facts, in the order an
  * operator would fix them. Shared by both implementations. */
 int hv__precheck(const hv_vm *vm, const hv_host *dst, hv_move_mode mode, hv_err *err);

@@ -1,0 +1,133 @@
+/* cli_members.c — `drover members` and `drover roster line`. */
+#include "cli.h"
+#include "exitcodes.h"
+#include "identity.h"
+#include "members.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char members_usage[] =
+    "Usage: drover members [--json] [--status alive|suspect|dead|left] [--socket PATH | -c FILE]\n"
+    "\n"
+    "List the cluster's hosts as this agent's gossip sees them: name, address, state,\n"
+    "incarnation, and a summary of each host's signed status record (free memory, VMs,\n"
+    "admin state, libvirtd health, agent version).\n"
+    "\nExit: 0 ok, 2 bad --status, 69 agent not reachable.\n";
+
+static int cmd_members(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, 0, 'j'}, {"status", required_argument, 0, 'S'},
+        {"socket", required_argument, 0, 's'}, {"config", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    cli_common cc;
+    cli_common_init(&cc);
+    const char *config = NULL, *status = NULL;
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "jS:s:c:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'j': cc.json = true; break;
+        case 'S': status = optarg; break;
+        case 's': snprintf(cc.socket, sizeof cc.socket, "%s", optarg); break;
+        case 'c': config = optarg; break;
+        case 'h': fputs(members_usage, stdout); return AG_EX_OK;
+        default: return cli_bad_option("members", argv);
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("members", "unexpected argument '%s'", argv[optind]);
+    int rc = cli_common_config(&cc, config);
+    if (rc)
+        return rc;
+    json_t *args = json_object(), *r;
+    if (status)
+        json_object_set_new(args, "status", json_string(status));
+    if ((rc = cli_call(&cc, "members", args, &r)) != 0)
+        return rc;
+    if (cc.json) {
+        cli_print_json(r);
+        json_decref(r);
+        return AG_EX_OK;
+    }
+    printf("%-14s %-24s %-8s %5s %10s %4s %-12s %-8s %s\n", "NAME", "ADDRESS", "STATE", "INC",
+           "FREE MiB", "VMS", "ADMIN", "LIBVIRTD", "VERSION");
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(r, "members"), i, m) {
+        json_t *st = json_object_get(m, "status");
+        char freemem[32] = "-", vms[16] = "-";
+        if (st) {
+            snprintf(freemem, sizeof freemem, "%lld", (long long)json_integer_value(json_object_get(st, "memory_free_mib")));
+            snprintf(vms, sizeof vms, "%lld", (long long)json_integer_value(json_object_get(st, "vm_count")));
+        }
+        printf("%-14s %-24s %-8s %5lld %10s %4s %-12s %-8s %s%s\n",
+               json_string_value(json_object_get(m, "name")),
+               json_string_value(json_object_get(m, "addr")),
+               json_string_value(json_object_get(m, "state")),
+               (long long)json_integer_value(json_object_get(m, "incarnation")), freemem, vms,
+               st ? json_string_value(json_object_get(st, "admin_state")) : "-",
+               st ? (json_is_true(json_object_get(st, "libvirtd_responsive")) ? "ok" : "down") : "-",
+               st ? json_string_value(json_object_get(st, "agent_version")) : "-",
+               json_is_true(json_object_get(m, "self")) ? "  (this host)" : "");
+    }
+    json_decref(r);
+    return AG_EX_OK;
+}
+
+static const char roster_usage[] =
+    "Usage: drover roster line --addr tcp://IP:PORT [--name NAME] [--state-dir DIR]\n"
+    "\n"
+    "Print this host's line for the cluster roster ([cluster] roster): its name, host ID,\n"
+    "signing key, CURVE key with its signature, and address. Until `drover join` lands,\n"
+    "a cluster is the set of hosts listed in one roster file shared by all of them,\n"
+    "plus a line `cluster_id = <32 hex>` (e.g. from `od -An -tx1 -N16 /dev/urandom | tr -d ' \\n'`).\n"
+    "\nExit: 0 ok, 66 no identity (run drover init), 2 bad address or name.\n";
+
+static int cmd_roster_line(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"addr", required_argument, 0, 'a'}, {"name", required_argument, 0, 'n'},
+        {"state-dir", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *addr = NULL, *dir = "/var/lib/drover";
+    char name[64];
+    if (gethostname(name, sizeof name - 1) != 0)
+        snprintf(name, sizeof name, "host");
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "a:n:d:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'a': addr = optarg; break;
+        case 'n': snprintf(name, sizeof name, "%s", optarg); break;
+        case 'd': dir = optarg; break;
+        case 'h': fputs(roster_usage, stdout); return AG_EX_OK;
+        default: return cli_bad_option("roster line", argv);
+        }
+    }
+    if (!addr)
+        return cli_usage_error("roster line", "--addr tcp://IP:PORT is required");
+    ag_identity id;
+    char err[512], line[512];
+    if (ag_identity_load(dir, &id, err, sizeof err) != 0) {
+        fprintf(stderr, "drover roster line: %s\n", err);
+        return AG_EX_NOINPUT;
+    }
+    int rc = ag_members_line(&id, name, addr, line, sizeof line);
+    ag_identity_wipe(&id);
+    if (rc) {
+        fprintf(stderr, "drover roster line: the address must look like tcp://IP:PORT (under %d "
+                "characters) and the name must have no spaces\n", AG_MEMBER_ADDR_MAX);
+        return AG_EX_INVALID;
+    }
+    fputs(line, stdout);
+    return AG_EX_OK;
+}
+
+const ag_cmd ag_cmds_members[] = {
+    {"members", cmd_members, "list cluster hosts and their state (gossip)", members_usage},
+    {"roster line", cmd_roster_line, "print this host's roster line", roster_usage},
+    {NULL, NULL, NULL, NULL},
+};

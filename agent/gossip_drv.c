@@ -1,0 +1,307 @@
+/* gossip_drv.c — the agent side of gossip; see gossip_drv.h.
+ *
+ * The core tells us when it next has work (out.next_tick_ms); we keep exactly one loop
+ * timer armed for that instant instead of ticking on a fixed period, so an idle agent
+ * wakes only when SWIM needs it. Everything the core returns is acted on before the next
+ * gsp_step call, because its output buffers are reused then.
+ */
+#include "gossip_drv.h"
+#include "ctl.h"
+#include "exitcodes.h"
+#include "hoststatus.h"
+#include "log.h"
+#include "net.h"
+#include "transport.h"
+#include "codec.h"
+#include "gossip.h"
+#include "drover.pb-c.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ag_gossip {
+    gsp     *g;
+    ag_id    tick_timer, status_timer;
+    uint64_t tick_at;
+    uint64_t status_version;
+    uint64_t bytes_sent, msgs_sent, send_failed, unknown_dest;
+    uint64_t status_bad;   /* records that failed verification */
+};
+
+static void process(ag_agent *a, const struct gsp_out *out);
+static void on_tick(ag_loop *l, ag_id id, void *ud);
+
+static void step(ag_agent *a, struct gsp_event *ev)
+{
+    struct gsp_out out;
+    ev->now_ms = ag_now_ms();
+    int rc = gsp_step(a->gossip->g, ev, &out);
+    if (rc) {
+        if (rc == -EINVAL && ev->type == GSP_EV_RECV)
+            a->rejected_payload++;
+        else
+            ag_debug("gossip: step(%d) failed: %s", (int)ev->type, strerror(-rc));
+        return;
+    }
+    process(a, &out);
+}
+
+static const char *member_name(ag_agent *a, const uint8_t id[AG_HOST_ID_LEN])
+{
+    const ag_member *m = ag_members_find(&a->members, id);
+    return m ? m->name : "?";
+}
+
+static void process(ag_agent *a, const struct gsp_out *out)
+{
+    struct ag_gossip *G = a->gossip;
+    uint8_t stackbuf[4096];
+    for (size_t i = 0; i < out->n_send; i++) {
+        const struct gsp_send *s = &out->send[i];
+        const ag_member *m = gsp_id_is_zero(s->to) ? ag_members_by_addr(&a->members, s->addr)
+                                                   : ag_members_find(&a->members, s->to.b);
+        if (!m) {
+            G->unknown_dest++;
+            continue;
+        }
+        size_t need = gsp_codec_size(&s->msg), len;
+        uint8_t *buf = need <= sizeof stackbuf ? stackbuf : malloc(need);
+        if (!buf || gsp_codec_encode(&s->msg, buf, need, &len) != 0) {
+            G->send_failed++;
+            if (buf != stackbuf)
+                free(buf);
+            continue;
+        }
+        if (ag_net_send(a, m, DROVER__MSG_TYPE__MSG_GOSSIP, buf, len) == 0) {
+            G->msgs_sent++;
+            G->bytes_sent += len;
+        } else {
+            G->send_failed++;
+        }
+        if (buf != stackbuf)
+            free(buf);
+    }
+    for (size_t i = 0; i < out->n_events; i++) {
+        const struct gsp_member_event *e = &out->events[i];
+        if (e->type == GSP_ME_STATE)
+            ag_info("member %s is %s (incarnation %u)", member_name(a, e->id.b),
+                    gsp_state_name(e->state), e->incarnation);
+    }
+    uint64_t now = ag_now_ms();
+    if (out->next_tick_ms && out->next_tick_ms != G->tick_at) {
+        if (G->tick_timer)
+            ag_loop_cancel(a->loop, G->tick_timer);
+        G->tick_at = out->next_tick_ms;
+        G->tick_timer = ag_loop_timer(a->loop, out->next_tick_ms > now ? out->next_tick_ms - now : 0,
+                                      0, on_tick, a);
+    }
+}
+
+static void on_tick(ag_loop *l, ag_id id, void *ud)
+{
+    (void)l; (void)id;
+    ag_agent *a = ud;
+    a->gossip->tick_timer = 0;
+    a->gossip->tick_at = 0;
+    struct gsp_event ev = {.type = GSP_EV_TICK};
+    step(a, &ev);
+}
+
+static void publish_status(ag_agent *a)
+{
+    uint8_t *rec;
+    size_t len;
+    ag_host_facts facts = {.admin_state = DROVER__ADMIN_STATE__ADMIN_ACTIVE};
+    /* versions must grow across restarts: the epoch is the high half */
+    uint64_t version = (a->epoch << 32) | ++a->gossip->status_version;
+    if (ag_status_make(&a->id, version, ag_wall_ms(), &facts, &rec, &len) != 0)
+        return;
+    if (len <= GSP_STATUS_MAX) {
+        struct gsp_event ev = {.type = GSP_EV_STATUS, .status_version = version,
+                               .status = rec, .status_len = (uint32_t)len};
+        step(a, &ev);
+    }
+    free(rec);
+}
+
+static void on_status_timer(ag_loop *l, ag_id id, void *ud)
+{
+    (void)l; (void)id;
+    publish_status(ud);
+}
+
+void ag_gossip_recv(ag_agent *a, const ag_opened *o)
+{
+    if (!a->gossip)
+        return;
+    struct gsp_codec_msg *m;
+    const char *why = NULL;
+    if (gsp_codec_decode(o->payload, o->payload_len, &m, &why) != 0) {
+        a->rejected_payload++;
+        ag_debug("gossip: undecodable message from %s: %s", member_name(a, o->sender), why ? why : "?");
+        return;
+    }
+    if (memcmp(m->msg.from.b, o->sender, AG_HOST_ID_LEN) != 0) {
+        a->rejected_mismatch++;   /* a member may not speak for another */
+    } else {
+        struct gsp_event ev = {.type = GSP_EV_RECV, .msg = &m->msg};
+        step(a, &ev);
+    }
+    gsp_codec_free(m);
+}
+
+void ag_gossip_leave(ag_agent *a)
+{
+    if (!a->gossip)
+        return;
+    struct gsp_event ev = {.type = GSP_EV_LEAVE};
+    step(a, &ev);
+}
+
+/* ---- drover members --------------------------------------------------------------- */
+
+static const char *admin_name(int s)
+{
+    static const char *n[] = {"active", "cordoned", "draining", "maintenance"};
+    return s >= 0 && s < 4 ? n[s] : "?";
+}
+
+static void ctl_members(ag_ctl_req *req, json_t *args, void *ud)
+{
+    ag_agent *a = ud;
+    if (!a->gossip) {
+        ag_ctl_finish(req, AG_EX_UNAVAILABLE, NULL, "this agent runs without a cluster "
+                      "(no [cluster] roster configured), so it has no members to list");
+        return;
+    }
+    const char *want = json_string_value(json_object_get(args, "status"));
+    if (want && strcmp(want, "alive") && strcmp(want, "suspect") && strcmp(want, "dead") &&
+        strcmp(want, "left")) {
+        ag_ctl_finish(req, AG_EX_INVALID, NULL, "--status takes alive, suspect, dead or left, not '%s'", want);
+        return;
+    }
+    json_t *list = json_array();
+    uint64_t now = ag_now_ms();
+    size_t n = gsp_member_count(a->gossip->g);
+    for (size_t i = 0; i < n; i++) {
+        struct gsp_member_info mi;
+        if (gsp_member_get(a->gossip->g, i, &mi) != 0)
+            continue;
+        const char *state = gsp_state_name(mi.state);
+        if (want && strcmp(want, state) != 0)
+            continue;
+        char hid[AG_HOST_ID_HEXLEN];
+        ag_hex(mi.id.b, AG_HOST_ID_LEN, hid);
+        json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:b}", "name", member_name(a, mi.id.b),
+                              "id", hid, "addr", mi.addr, "state", state,
+                              "incarnation", (json_int_t)mi.incarnation,
+                              "state_for_ms", (json_int_t)(now - mi.state_since_ms),
+                              "self", memcmp(mi.id.b, a->id.host_id, AG_HOST_ID_LEN) == 0);
+        Drover__HostStatus *st;
+        if (mi.status_len && ag_status_open(&a->members, mi.id.b, mi.status, mi.status_len, &st) == 0) {
+            json_object_set_new(m, "status", json_pack(
+                "{s:I,s:I,s:I,s:i,s:f,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:b}",
+                "version", (json_int_t)st->version,
+                "memory_total_mib", (json_int_t)(st->memory_total_kib / 1024),
+                "memory_free_mib", (json_int_t)(st->memory_free_kib / 1024),
+                "vcpus", (int)st->vcpus, "load", st->load_milli / 1000.0,
+                "vm_count", (int)st->vm_count, "admin_state", admin_name(st->admin_state),
+                "cpu_vendor", st->cpu_vendor, "cpu_model", st->cpu_model,
+                "agent_version", st->agent_version, "libvirt_version", st->libvirt_version,
+                "qemu_version", st->qemu_version,
+                "libvirtd_responsive", st->health ? st->health->libvirtd_responsive : 0));
+            drover__host_status__free_unpacked(st, NULL);
+        } else if (mi.status_len) {
+            a->gossip->status_bad++;
+            json_object_set_new(m, "status_error", json_string("status record failed verification"));
+        }
+        json_array_append_new(list, m);
+    }
+    ag_ctl_finish(req, AG_EX_OK, json_pack("{s:o}", "members", list), NULL);
+}
+
+json_t *ag_gossip_status_json(ag_agent *a)
+{
+    if (!a->gossip)
+        return NULL;
+    struct gsp_stats gs;
+    struct tp_stats ts;
+    gsp_stats_get(a->gossip->g, &gs);
+    tp_stats_get(a->tp, &ts);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+        "members", (json_int_t)gsp_member_count(a->gossip->g),
+        "alive", (json_int_t)gsp_alive_count(a->gossip->g),
+        "incarnation", (json_int_t)gsp_incarnation(a->gossip->g),
+        "local_health", (json_int_t)gsp_lhm(a->gossip->g),
+        "msgs_sent", (json_int_t)a->gossip->msgs_sent,
+        "bytes_sent", (json_int_t)a->gossip->bytes_sent,
+        "send_failed", (json_int_t)a->gossip->send_failed,
+        "zap_allowed", (json_int_t)ts.zap_allowed, "zap_denied", (json_int_t)ts.zap_denied,
+        "received", (json_int_t)ts.received, "status_bad", (json_int_t)a->gossip->status_bad);
+}
+
+/* ---- life cycle ----------------------------------------------------------------------- */
+
+int ag_gossip_start(ag_agent *a, char *err, size_t errlen)
+{
+    struct ag_gossip *G = calloc(1, sizeof *G);
+    if (!G)
+        return -ENOMEM;
+    struct gsp_config cfg;
+    gsp_config_default(&cfg);
+    if (a->cfg.probe_interval_ms)
+        cfg.probe_interval_ms = (uint32_t)a->cfg.probe_interval_ms;
+    if (a->cfg.probe_timeout_ms)
+        cfg.probe_timeout_ms = (uint32_t)a->cfg.probe_timeout_ms;
+    if (a->cfg.gossip_interval_ms)
+        cfg.gossip_interval_ms = (uint32_t)a->cfg.gossip_interval_ms;
+    if (a->cfg.suspicion_mult)
+        cfg.suspicion_alpha = (uint32_t)a->cfg.suspicion_mult;
+    cfg.seed = a->epoch ^ ((uint64_t)a->id.host_id[0] << 40 | (uint64_t)a->id.host_id[1] << 32);
+    /* a restarted host comes back with a higher incarnation, so its ALIVE wins at once */
+    uint64_t inc = 0;
+    st_bump_u64(a->store, "gossip_incarnation", &inc);
+    const ag_member *self = ag_members_find(&a->members, a->id.host_id);
+    gsp_id me;
+    memcpy(me.b, a->id.host_id, AG_HOST_ID_LEN);
+    int rc = gsp_new(&cfg, me, self->addr, (uint32_t)inc, &G->g);
+    if (rc) {
+        snprintf(err, errlen, "cannot start gossip: %s", strerror(-rc));
+        free(G);
+        return rc;
+    }
+    a->gossip = G;
+    ag_ctl_register(a->ctl, "members", ctl_members, a);
+    publish_status(a);
+    /* seeds: every other roster member (the roster is the membership until join lands) */
+    const char **seeds = calloc(a->members.n, sizeof *seeds);
+    size_t ns = 0;
+    for (size_t i = 0; seeds && i < a->members.n; i++)
+        if (&a->members.v[i] != self)
+            seeds[ns++] = a->members.v[i].addr;
+    if (ns) {
+        struct gsp_event ev = {.type = GSP_EV_JOIN, .n_seeds = ns, .seeds = seeds};
+        step(a, &ev);
+    }
+    free(seeds);
+    G->status_timer = ag_loop_timer(a->loop, (uint64_t)a->cfg.status_interval_ms,
+                                    (uint64_t)a->cfg.status_interval_ms, on_status_timer, a);
+    struct gsp_event tick = {.type = GSP_EV_TICK};
+    step(a, &tick);
+    return 0;
+}
+
+void ag_gossip_stop(ag_agent *a)
+{
+    struct ag_gossip *G = a->gossip;
+    if (!G)
+        return;
+    if (G->tick_timer)
+        ag_loop_cancel(a->loop, G->tick_timer);
+    ag_loop_cancel(a->loop, G->status_timer);
+    gsp_free(G->g);
+    free(G);
+    a->gossip = NULL;
+}

@@ -1,0 +1,155 @@
+/* hoststatus.c — collect, sign and verify host status records; see hoststatus.h. */
+#include "hoststatus.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STATUS_DOMAIN "drover-status-v1"
+
+static uint64_t meminfo_kib(const char *key)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long v = 0;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            sscanf(line + kl + 1, "%llu", &v);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* vendor, model and a digest of the sorted-as-listed flags (the kernel lists them in a
+ * fixed order, so equal CPUs give equal digests) */
+static void cpuinfo(char *vendor, size_t vl, char *model, size_t ml, uint8_t digest[16])
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    memset(digest, 0, 16);
+    if (!f)
+        return;
+    char line[8192];
+    int got_flags = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        char *v = colon + 1 + strspn(colon + 1, " ");
+        v[strcspn(v, "\n")] = 0;
+        if (!vendor[0] && strncmp(line, "vendor_id", 9) == 0)
+            snprintf(vendor, vl, "%s", v);
+        else if (!model[0] && strncmp(line, "model name", 10) == 0)
+            snprintf(model, ml, "%s", v);
+        else if (!got_flags && strncmp(line, "flags", 5) == 0) {
+            crypto_generichash(digest, 16, (const uint8_t *)v, strlen(v), NULL, 0);
+            got_flags = 1;
+        }
+    }
+    fclose(f);
+}
+
+int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
+                   const ag_host_facts *facts, uint8_t **out, size_t *len)
+{
+    Drover__HostStatus st = DROVER__HOST_STATUS__INIT;
+    Drover__HealthSignals hs = DROVER__HEALTH_SIGNALS__INIT;
+    char vendor[64] = "", model[128] = "";
+    uint8_t digest[16];
+    cpuinfo(vendor, sizeof vendor, model, sizeof model, digest);
+    if (facts && facts->cpu_vendor[0])
+        snprintf(vendor, sizeof vendor, "%s", facts->cpu_vendor);
+    if (facts && facts->cpu_model[0])
+        snprintf(model, sizeof model, "%s", facts->cpu_model);
+    double load = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1)
+            load = 0;
+        fclose(f);
+    }
+    st.host_id.data = (uint8_t *)id->host_id;
+    st.host_id.len = AG_HOST_ID_LEN;
+    st.version = version;
+    st.memory_total_kib = meminfo_kib("MemTotal");
+    st.memory_free_kib = meminfo_kib("MemAvailable");
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    st.vcpus = n > 0 ? (uint32_t)n : 0;
+    st.load_milli = (uint32_t)(load * 1000.0);
+    st.cpu_vendor = vendor;
+    st.cpu_model = model;
+    st.cpu_features_digest.data = digest;
+    st.cpu_features_digest.len = sizeof digest;
+    st.agent_version = (char *)DROVER_VERSION;
+    st.libvirt_version = facts ? (char *)facts->libvirt_version : (char *)"";
+    st.qemu_version = facts ? (char *)facts->qemu_version : (char *)"";
+    st.vm_count = facts ? facts->vm_count : 0;
+    hs.libvirtd_responsive = facts ? facts->libvirtd_responsive : 0;
+    hs.nic_link_up = 1;
+    st.health = &hs;
+    st.admin_state = facts ? (Drover__AdminState)facts->admin_state : DROVER__ADMIN_STATE__ADMIN_ACTIVE;
+    st.updated_at_ms = wall_ms;
+
+    size_t bl = drover__host_status__get_packed_size(&st);
+    uint8_t *body = malloc(bl + sizeof STATUS_DOMAIN);
+    if (!body)
+        return -ENOMEM;
+    memcpy(body, STATUS_DOMAIN, sizeof STATUS_DOMAIN);
+    drover__host_status__pack(&st, body + sizeof STATUS_DOMAIN);
+    uint8_t sig[64];
+    crypto_sign_detached(sig, NULL, body, bl + sizeof STATUS_DOMAIN, id->sign_sk);
+
+    Drover__SignedHostStatus s = DROVER__SIGNED_HOST_STATUS__INIT;
+    s.body.data = body + sizeof STATUS_DOMAIN;
+    s.body.len = bl;
+    s.signature.data = sig;
+    s.signature.len = sizeof sig;
+    *len = drover__signed_host_status__get_packed_size(&s);
+    *out = malloc(*len);
+    if (*out)
+        drover__signed_host_status__pack(&s, *out);
+    free(body);
+    return *out ? 0 : -ENOMEM;
+}
+
+int ag_status_open(const ag_members *m, const uint8_t subject[AG_HOST_ID_LEN],
+                   const uint8_t *buf, size_t len, Drover__HostStatus **out)
+{
+    const ag_member *mb = ag_members_find(m, subject);
+    if (!mb)
+        return -ENOENT;
+    Drover__SignedHostStatus *s = drover__signed_host_status__unpack(NULL, len, buf);
+    if (!s)
+        return -EBADMSG;
+    int rc = -EPERM;
+    if (s->signature.len == 64 && s->body.len < 65536) {
+        uint8_t *msg = malloc(s->body.len + sizeof STATUS_DOMAIN);
+        if (!msg) {
+            drover__signed_host_status__free_unpacked(s, NULL);
+            return -ENOMEM;
+        }
+        memcpy(msg, STATUS_DOMAIN, sizeof STATUS_DOMAIN);
+        memcpy(msg + sizeof STATUS_DOMAIN, s->body.data, s->body.len);
+        if (crypto_sign_verify_detached(s->signature.data, msg, s->body.len + sizeof STATUS_DOMAIN,
+                                        mb->sign_pk) == 0) {
+            Drover__HostStatus *st = drover__host_status__unpack(NULL, s->body.len, s->body.data);
+            if (!st)
+                rc = -EBADMSG;
+            else if (st->host_id.len != AG_HOST_ID_LEN || memcmp(st->host_id.data, subject, AG_HOST_ID_LEN)) {
+                drover__host_status__free_unpacked(st, NULL);
+            } else {
+                *out = st;
+                rc = 0;
+            }
+        }
+        free(msg);
+    }
+    drover__signed_host_status__free_unpacked(s, NULL);
+    return rc;
+}

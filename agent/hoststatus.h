@@ -1,0 +1,37 @@
+/* hoststatus.h — this host's status record (proto/gossip.proto HostStatus), signed by
+ * its identity key, and the check every receiver makes before believing one.
+ *
+ * Gossip relays records it cannot verify (the core is crypto-free), so the signature is
+ * over the record itself, not the hop: whoever relays it, only its host could have made
+ * it. Signed bytes: "drover-status-v1\0" || HostStatus encoding.
+ */
+#ifndef DROVER_HOSTSTATUS_H
+#define DROVER_HOSTSTATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gossip.pb-c.h"
+#include "identity.h"
+#include "members.h"
+
+/* Facts the agent knows beyond /proc (filled by the hypervisor adapter when present). */
+typedef struct ag_host_facts {
+    char     libvirt_version[32], qemu_version[32];
+    char     cpu_vendor[32], cpu_model[64];   /* empty: read from /proc/cpuinfo */
+    uint32_t vm_count;
+    int      libvirtd_responsive;
+    int      admin_state;                    /* Drover__AdminState */
+} ag_host_facts;
+
+/* Build and sign this host's record with the given version; *out is malloc'd. */
+int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
+                   const ag_host_facts *facts, uint8_t **out, size_t *len);
+
+/* Verify a SignedHostStatus claimed to be from subject; on success *st must be freed
+ * with drover__host_status__free_unpacked. -EBADMSG (garbage), -ENOENT (subject not a
+ * member), -EPERM (bad signature or host_id != subject). */
+int ag_status_open(const ag_members *m, const uint8_t subject[AG_HOST_ID_LEN],
+                   const uint8_t *buf, size_t len, Drover__HostStatus **st);
+
+#endif
