@@ -179,6 +179,21 @@ out:
 	return rc;
 }
 
+const char *plc_verdict_name(plc_verdict v)
+{
+	switch (v) {
+	case PLC_ADMIT_OK:
+		return "ok";
+	case PLC_ADMIT_WARN:
+		return "warn";
+	case PLC_ADMIT_REFUSE:
+		return "refuse";
+	case PLC_ADMIT_UNKNOWN:
+		return "unknown";
+	}
+	return "?";
+}
+
 int plc_admission_check(const plc_view *view, plc_admission *out)
 {
 	if (view == NULL || out == NULL)

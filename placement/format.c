@@ -131,3 +131,14 @@ size_t plc_format_baseline(const plc_view *view, const plc_cpu_model *models,
 	put(&o, "\n");
 	return o.used;
 }
+
+size_t plc_format_admission(const plc_view *view, const plc_admission *a, char *buf,
+			    size_t len)
+{
+	(void)view; /* names are already in the reason */
+	out o = out_start(buf, len);
+	put(&o, "admission: %s\ncombinations: %u%s\nreason: %s\n",
+	    !a->exhaustive ? "unknown" : a->ok ? "ok" : "broken", a->combinations,
+	    a->exhaustive ? "" : " (limit reached)", a->reason);
+	return o.used;
+}

@@ -361,6 +361,8 @@ typedef struct plc_admission {
 /* Could every protected VM be restarted after any cfg.host_failures_to_tolerate
  * hosts (among those not down) fail at once? */
 int plc_admission_check(const plc_view *view, plc_admission *out);
+/* "ok", "warn", "refuse", "unknown". */
+const char *plc_verdict_name(plc_verdict v);
 /* "Protect VM now?" — runs admission with VM protected.  REASON explains. */
 int plc_admit_protect(const plc_view *view, uint32_t vm, plc_verdict *verdict,
 		      char *reason, size_t reason_len);
@@ -399,5 +401,20 @@ size_t plc_format_ranking(const plc_view *view, const plc_ranking *ranking, char
 size_t plc_format_plan(const plc_view *view, const plc_plan *plan, char *buf, size_t len);
 size_t plc_format_baseline(const plc_view *view, const plc_cpu_model *models,
 			   const plc_baseline *b, char *buf, size_t len);
+size_t plc_format_admission(const plc_view *view, const plc_admission *a, char *buf,
+			    size_t len);
+
+/* The same as one JSON object each (format_json.c), for --json.  Field names
+ * are part of the contract: see docs/placement.md. */
+size_t plc_format_report_json(const plc_view *view, uint32_t vm, uint32_t host,
+			      const plc_report *report, char *buf, size_t len);
+size_t plc_format_ranking_json(const plc_view *view, const plc_ranking *ranking, char *buf,
+			       size_t len);
+size_t plc_format_plan_json(const plc_view *view, const plc_plan *plan, char *buf, size_t len);
+size_t plc_format_admission_json(const plc_view *view, const plc_admission *a, char *buf,
+				 size_t len);
+size_t plc_format_verdict_json(plc_verdict v, const char *reason, char *buf, size_t len);
+size_t plc_format_baseline_json(const plc_view *view, const plc_cpu_model *models,
+				const plc_baseline *b, char *buf, size_t len);
 
 #endif

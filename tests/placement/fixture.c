@@ -487,8 +487,14 @@ int fx_parse(fx *f, const char *path, const char *text)
 			rc = parse_model(&p, tok, n);
 		else if (!strcmp(tok[0], "request"))
 			rc = parse_request(&p, tok, n);
+		else if (!strcmp(tok[0], "format")) {
+			rc = 0;
+			if (n != 2 || (strcmp(tok[1], "json") && strcmp(tok[1], "text")))
+				rc = fail(&p, "format: want 'format json' or 'format text'");
+			f->json = n == 2 && !strcmp(tok[1], "json");
+		}
 		else
-			rc = fail(&p, "unknown statement '%s' (config, host, vm, model, request, expect)",
+			rc = fail(&p, "unknown statement '%s' (config, host, vm, model, format, request, expect)",
 				  tok[0]);
 		if (rc < 0)
 			return -1;
@@ -582,21 +588,6 @@ static int host_list(fx *f, const char *list, uint32_t *hosts, uint32_t max, uin
 	return 0;
 }
 
-static const char *verdict_name(plc_verdict v)
-{
-	switch (v) {
-	case PLC_ADMIT_OK:
-		return "ok";
-	case PLC_ADMIT_WARN:
-		return "warn";
-	case PLC_ADMIT_REFUSE:
-		return "refuse";
-	case PLC_ADMIT_UNKNOWN:
-		return "unknown";
-	}
-	return "?";
-}
-
 int fx_run(fx *f, char **out)
 {
 	plc_view *view = &f->view;
@@ -617,14 +608,20 @@ int fx_run(fx *f, char **out)
 			goto fail;
 		if ((rc = plc_check_kind(view, kind, vm, host, &r)) < 0)
 			goto fail_rc;
-		plc_format_report(view, vm, host, &r, buf, FX_OUT_MAX);
+		if (f->json)
+			plc_format_report_json(view, vm, host, &r, buf, FX_OUT_MAX);
+		else
+			plc_format_report(view, vm, host, &r, buf, FX_OUT_MAX);
 	} else if (!strcmp(req, "rank")) {
 		plc_ranking rk;
 		if (vm_arg(f, f->args[0], &vm) < 0)
 			goto fail;
 		if ((rc = plc_rank(view, vm, &rk)) < 0)
 			goto fail_rc;
-		plc_format_ranking(view, &rk, buf, FX_OUT_MAX);
+		if (f->json)
+			plc_format_ranking_json(view, &rk, buf, FX_OUT_MAX);
+		else
+			plc_format_ranking(view, &rk, buf, FX_OUT_MAX);
 		plc_ranking_free(&rk);
 	} else if (!strcmp(req, "evacuate") || !strcmp(req, "restart")) {
 		plc_plan plan;
@@ -639,15 +636,19 @@ int fx_run(fx *f, char **out)
 					      : plc_plan_restart(view, hosts, n, &plan);
 		if (rc < 0)
 			goto fail_rc;
-		plc_format_plan(view, &plan, buf, FX_OUT_MAX);
+		if (f->json)
+			plc_format_plan_json(view, &plan, buf, FX_OUT_MAX);
+		else
+			plc_format_plan(view, &plan, buf, FX_OUT_MAX);
 		plc_plan_free(&plan);
 	} else if (!strcmp(req, "admission")) {
 		plc_admission a;
 		if ((rc = plc_admission_check(view, &a)) < 0)
 			goto fail_rc;
-		snprintf(buf, FX_OUT_MAX, "admission: %s\ncombinations: %u%s\nreason: %s\n",
-			 !a.exhaustive ? "unknown" : a.ok ? "ok" : "broken", a.combinations,
-			 a.exhaustive ? "" : " (limit reached)", a.reason);
+		if (f->json)
+			plc_format_admission_json(view, &a, buf, FX_OUT_MAX);
+		else
+			plc_format_admission(view, &a, buf, FX_OUT_MAX);
 	} else if (!strcmp(req, "protect")) {
 		plc_verdict v;
 		char reason[2 * PLC_REASON_MAX];
@@ -655,7 +656,11 @@ int fx_run(fx *f, char **out)
 			goto fail;
 		if ((rc = plc_admit_protect(view, vm, &v, reason, sizeof(reason))) < 0)
 			goto fail_rc;
-		snprintf(buf, FX_OUT_MAX, "verdict: %s\nreason: %s\n", verdict_name(v), reason);
+		if (f->json)
+			plc_format_verdict_json(v, reason, buf, FX_OUT_MAX);
+		else
+			snprintf(buf, FX_OUT_MAX, "verdict: %s\nreason: %s\n",
+				 plc_verdict_name(v), reason);
 	} else if (!strcmp(req, "baseline")) {
 		plc_baseline b;
 		uint32_t hosts[64], n = 0;
@@ -663,12 +668,17 @@ int fx_run(fx *f, char **out)
 			goto fail;
 		rc = plc_cpu_baseline(view, hosts, n, f->models, f->n_models, &b);
 		if (rc == -EDOM)
-			snprintf(buf, FX_OUT_MAX, "error: hosts have different CPU vendors\n");
+			snprintf(buf, FX_OUT_MAX, f->json ? "{\"error\":\"vendor mix\"}"
+							  : "error: hosts have different CPU vendors\n");
 		else if (rc < 0)
 			goto fail_rc;
+		else if (f->json)
+			plc_format_baseline_json(view, f->models, &b, buf, FX_OUT_MAX);
 		else
 			plc_format_baseline(view, f->models, &b, buf, FX_OUT_MAX);
 	}
+	if (f->json) /* one object per line, like every other --json listing */
+		strncat(buf, "\n", FX_OUT_MAX - strlen(buf) - 1);
 	*out = buf;
 	return 0;
 fail_rc:

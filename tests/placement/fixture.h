@@ -9,6 +9,7 @@
  *   host h1 mem=65536 cpus=16 features=sse4_2,avx2 storage=nfs networks=br0
  *   vm web1 host=h1 mem=4096 vcpus=2 disks=nfs:20480 networks=br0 protected=yes
  *   model Skylake vendor=Intel features=sse4_2,avx2
+ *   format json                      (optional: expect the --json form)
  *   request check web1 h2
  *   expect
  *   <exact output, to end of file>
@@ -35,6 +36,7 @@ typedef struct fx {
 	char request[PLC_NAME_MAX];
 	char args[FX_ARGS_MAX][PLC_NAME_MAX];
 	uint32_t n_args;
+	bool json;    /* "format json": use the plc_format_*_json forms */
 	char *expect; /* NULL when the file has no expect section */
 	char err[FX_ERR_MAX];
 } fx;
