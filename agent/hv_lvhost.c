@@ -127,10 +127,12 @@ static int lv_vm_cpu_xml(const hv_vm *vm, char *buf, size_t cap)
 int hv__lv_cpu_compatible(hv_conn *c, const hv_vm *vm, bool *ok, hv_err *err)
 {
     char xml[HV_LIST_LEN * 2 + 256];
-    /* No explicit model: QEMU's default CPU (qemu64) runs everywhere. host-model and
+    /* No explicit model or no feature list: QEMU's default CPU (qemu64, check='none')
+     * which libvirt itself does not check on migration; comparing it against a host model
+     * would refuse what libvirt accepts (kvm_pvm hosts lack svm). host-model and
      * host-passthrough are expanded by libvirt at start; their migration check is libvirt's
      * own, done when the move starts. */
-    if (vm->cpu_model[0] == '\0' || vm->cpu_mode[0] == '\0' || !strcmp(vm->cpu_mode, "host-passthrough") ||
+    if (vm->cpu_model[0] == '\0' || vm->cpu_mode[0] == '\0' || vm->cpu_features[0] == '\0' || !strcmp(vm->cpu_mode, "host-passthrough") ||
         !strcmp(vm->cpu_mode, "host-model")) {
         *ok = true;
         return HV_OK;

@@ -204,6 +204,7 @@ lab_up() {
   install_pkgs
   mkdir -p "$LAB" /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt
   pick_virt
+  local prev_trap; prev_trap=$(trap -p EXIT)
   trap 'rc=$?; if [ $rc -ne 0 ]; then log "up failed, tearing down"; lab_down; fi' EXIT
   t0=$(date +%s%N)
   rm -rf "${LAB:?}/hosts"
@@ -216,7 +217,7 @@ lab_up() {
     v "$i" pool-define-as local dir --target /var/lib/libvirt/images >/dev/null
     v "$i" pool-start local >/dev/null
   done
-  trap - EXIT
+  if [ -n "$prev_trap" ]; then eval "$prev_trap"; else trap - EXIT; fi
   log "lab $NAME up: $n hosts, virt=$(cat "$LAB/virt") in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 }
 

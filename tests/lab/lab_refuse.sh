@@ -1,0 +1,27 @@
+#!/bin/bash
+# A refused migration: the guest uses bridge labbr0 which only host1 has. The move is
+# refused with a clear message (by drover's pre-check, and by libvirt itself when drover
+# has no connection to the destination), and the guest keeps running on host1.
+export LAB_NAME=lrf
+source "$(dirname "$0")/lib.sh"
+lab_up 2
+nsenter -t "$(cat "$(hdir 1)/libvirtd.pid")" -n -- ip link add labbr0 type bridge
+nsenter -t "$(cat "$(hdir 1)/libvirtd.pid")" -n -- ip link set labbr0 up
+guest_make rf1 64 idle shared >/dev/null
+sed -i "s|</devices>|<interface type='bridge'><source bridge='labbr0'/><mac address='52:54:00:77:00:01'/><model type='virtio'/><rom enabled='no'/></interface></devices>|" "$LAB/rf1.xml"
+boot_on 1 rf1
+for how in precheck libvirt; do
+  extra=(--dest "$(uri 2)"); [ $how = libvirt ] && extra=()
+  set +e
+  msg=$(hv 1 migrate rf1 "$(turi 2)" --live "${extra[@]}" 2>&1); rc=$?
+  set -e
+  [ $rc = 15 ] || fail "$how: expected exit 15 (bridge missing), got $rc: $msg"
+  echo "$msg" | grep -q "labbr0" || fail "$how: message does not name the bridge: $msg"
+  log "$how refused: $(echo "$msg" | tail -1)"
+  [ "$(hv 1 state rf1)" = running ] || fail "rf1 not running on host1 after the refusal"
+  hv 2 state rf1 >/dev/null 2>&1 && fail "rf1 defined on host2 after the refusal"
+  [ "$(qemu_count rf1)" = 1 ] || fail "expected 1 QEMU for rf1"
+  n=$(console_ticks rf1); wait_ticks rf1 "$n" 10 || fail "rf1 stopped counting"
+done
+[ "$(console_boots rf1)" = 1 ] || fail "rf1 rebooted"
+log "OK: rf1 untouched on host1"
