@@ -1,0 +1,128 @@
+#!/bin/bash
+# 16 real agents on 127.0.0.1-16 (loopback only) with real zmq + CURVE:
+#  1. all 16 see each other alive;
+#  2. SIGKILL one -> every other agent marks it dead;
+#  3. restart it -> it is alive everywhere again with a higher incarnation;
+#  4. SIGSTOP one for 0.5 s -> nobody marks it dead;
+#  5. a host that is not in the roster cannot join (ZAP refuses it, nobody lists it);
+#  6. forged, replayed and impersonating messages from a member's credentials are rejected
+#     and counted by reason.
+set -euo pipefail
+B=${1:?build dir}
+D=$B/agent/drover
+FORGE=$B/tests/proc/gossip/gossip_forge
+N=16
+PORT=$((17000 + $$ % 1000))
+T=$(mktemp -d /tmp/drover-g16-XXXXXX)
+declare -A PID
+cleanup() {
+  for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; for i in $(seq $N); do echo "--- h$i"; tail -5 "$T/h$i.log" 2>/dev/null; done >&2; exit 1; }
+log() { echo "[gossip16 $(date +%T.%3N)] $*"; }
+
+cid=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+echo "cluster_id = $cid" > "$T/roster"
+for i in $(seq $N) 99; do
+  "$D" init --state-dir "$T/h$i" > /dev/null
+  cat > "$T/h$i.conf" <<CONF
+[agent]
+name = h$i
+state_dir = $T/h$i
+control_socket = $T/h$i.sock
+log_level = debug
+[cluster]
+bind = 127.0.0.$i:$PORT
+roster = $T/roster$([ "$i" = 99 ] && echo 99)
+[gossip]
+status_interval = 1s
+CONF
+  [ "$i" = 99 ] || "$D" roster line --state-dir "$T/h$i" --name "h$i" --addr "tcp://127.0.0.$i:$PORT" >> "$T/roster"
+done
+start() { "$D" agent -c "$T/h$1.conf" 2>> "$T/h$1.log" & PID[$1]=$!; }
+members_json() { "$D" members -c "$T/h$1.conf" --json 2>/dev/null || true; }
+count_state() {  # host, state -> how many members host $1 sees in state $2
+  members_json "$1" | grep -c "\"state\": \"$2\"" || true
+}
+state_of() {  # host, name -> state of name as seen by host
+  members_json "$1" | tr -d '\n ' | grep -o "{[^{}]*\"name\":\"$2\"[^{}]*\"state\":\"[a-z]*\"" | sed 's/.*"state":"\([a-z]*\)"/\1/' | head -1
+}
+inc_of() {
+  members_json "$1" | tr -d '\n ' | grep -o "\"incarnation\":[0-9]*,[^{}]*\"name\":\"$2\"" | sed 's/"incarnation":\([0-9]*\).*/\1/' | head -1
+}
+wait_until() {  # seconds, description, command...
+  local secs=$1 what=$2; shift 2
+  local t0=$SECONDS
+  until "$@"; do
+    [ $((SECONDS - t0)) -lt "$secs" ] || fail "$what (after ${secs}s)"
+    sleep 0.2
+  done
+  log "$what: after $((SECONDS - t0))s"
+}
+all_see() {  # state count, excluding host $3
+  local want=$1 n=$2 skip=${3:-0} i
+  for i in $(seq $N); do
+    [ "$i" = "$skip" ] && continue
+    [ "$(count_state "$i" "$want")" -ge "$n" ] || return 1
+  done
+}
+all_see_as() {  # name state, excluding host $3
+  local name=$1 want=$2 skip=${3:-0} i
+  for i in $(seq $N); do
+    [ "$i" = "$skip" ] && continue
+    [ "$(state_of "$i" "$name")" = "$want" ] || return 1
+  done
+}
+
+for i in $(seq $N); do start "$i"; done
+wait_until 60 "1. all $N agents see $N alive" all_see alive $N
+
+inc_before=$(inc_of 1 h$N)
+kill -KILL "${PID[$N]}"; wait "${PID[$N]}" 2>/dev/null || true; unset "PID[$N]"
+log "2. SIGKILLed h$N (incarnation $inc_before)"
+wait_until 60 "2. every other agent marks h$N dead" all_see_as "h$N" dead $N
+
+start $N
+wait_until 60 "3. restarted h$N is alive everywhere" all_see_as "h$N" alive 0
+inc_after=$(inc_of 1 h$N)
+[ "$inc_after" -gt "$inc_before" ] || fail "incarnation did not grow ($inc_before -> $inc_after)"
+log "3. h$N incarnation $inc_before -> $inc_after"
+
+victim=$((N - 1))
+kill -STOP "${PID[$victim]}"; sleep 0.5; kill -CONT "${PID[$victim]}"
+log "4. paused h$victim for 0.5 s"
+sleep 4   # longer than the suspicion timeout at N=16
+for i in $(seq $N); do
+  grep -q "member h$victim is dead" "$T/h$i.log" && fail "h$i declared the briefly paused h$victim dead"
+done
+all_see alive $N || fail "not everyone alive after the pause"
+log "4. no agent declared h$victim dead"
+
+# h99 believes it is in the cluster (its own roster lists everyone plus itself)
+cp "$T/roster" "$T/roster99"
+"$D" roster line --state-dir "$T/h99" --name h99 --addr "tcp://127.0.0.99:$PORT" >> "$T/roster99"
+start 99
+sleep 3
+for i in $(seq $N); do
+  members_json "$i" | grep -q '"name": "h99"' && fail "h$i lists the non-member h99"
+done
+denied=$("$D" status -c "$T/h1.conf" --json | grep -o '"zap_denied": [0-9]*' | grep -o '[0-9]*$')
+[ "${denied:-0}" -gt 0 ] || fail "h1 counted no refused handshake from h99"
+[ "$(count_state 99 alive)" = 1 ] || fail "h99 sees others alive"
+log "5. non-member h99 refused ($denied handshakes denied at h1), listed by nobody"
+
+# 6. an attacker with h16's credentials (h16 stopped for it) and h15's key as the impersonated one
+kill -KILL "${PID[$N]}"; wait "${PID[$N]}" 2>/dev/null || true; unset "PID[$N]"
+h1_curve=$(sed -n 's/^curve_pk = //p' "$T/h1/host.pub")
+"$FORGE" "$T/h$N" "$T/h$victim" "$cid" "$h1_curve" "tcp://127.0.0.1:$PORT"
+st=$("$D" status -c "$T/h1.conf" --json | tr -d '\n ')
+for reason in decode replay bad_signature sender_mismatch; do
+  v=$(echo "$st" | grep -o "\"$reason\":[0-9]*" | grep -o '[0-9]*$')
+  [ "${v:-0}" -ge 1 ] || fail "h1 did not count a '$reason' rejection ($st)"
+done
+log "6. h1 rejected and counted: $(echo "$st" | grep -o '"rejected":{[^}]*}')"
+all_see alive $((N - 2)) "$N" || fail "cluster disturbed by the forgeries"
+echo "gossip16: all checks passed"
