@@ -805,15 +805,15 @@ static void reset_world(void)
     net_seq = 0;
 }
 
-static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st)
+static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st, bool idle)
 {
     seed_cur = seed;
     if (getenv("DROVER_SIM_TRACE"))
         verbose = strtoull(getenv("DROVER_SIM_TRACE"), NULL, 10) == seed;
     rng_state = seed * 0x9e3779b97f4a7c15ull + 12345;
     reset_world();
-    unsigned voters = chance(0.5) ? 3 : 5;
-    unsigned learners = (unsigned)rnd_below(3);
+    unsigned voters = idle || chance(0.5) ? 5 : 3;
+    unsigned learners = idle ? 2 : (unsigned)rnd_below(3);
     n_nodes = voters + learners + 1; /* + one spare outside the configuration */
     raft_opts_default(&base_opts, 1, 0);
     base_opts.election_timeout_ms = 100;
@@ -825,8 +825,8 @@ static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st)
     /* half the seeds run without the liveness refinements so that the bare algorithm's
      * safety rules (vote up-to-date check, persisted votes, §5.4.2) face the faults
      * alone instead of being masked by pre-vote and the lease */
-    base_opts.pre_vote = chance(0.5);
-    base_opts.check_quorum = chance(0.5);
+    base_opts.pre_vote = idle || chance(0.5);
+    base_opts.check_quorum = idle || chance(0.5);
     base_opts.snapshot_threshold = 16 + (uint32_t)rnd_below(48);
     base_opts.snapshot_trailing = (uint32_t)rnd_below(16);
     base_opts.snapshot_chunk_bytes = 16 + (uint32_t)rnd_below(200);
@@ -853,6 +853,24 @@ static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st)
     p_dup = 0;
     delay_max_ms = 2;
     now_g = 0;
+    if (idle) {
+        /* A healthy but sluggish cluster: 1% loss, up to 30 ms delay (a loaded host's
+         * scheduling), clock drift, a trickle of commands. After the first election
+         * nobody should ever campaign again. */
+        p_loss = 0.01;
+        delay_max_ms = 30;
+        calm = true;
+        while (now_g < duration_ms) {
+            raft_id l = find_leader();
+            if (l && chance(0.01))
+                propose(&nodes[node_index(l)]);
+            run_ms(1);
+        }
+        for (raft_term t = 0; t < leader_of_term_cap; t++)
+            st->leaders += leader_of_term[t] != 0;
+        st->commits += committed_max;
+        return;
+    }
     uint64_t next_fault = 200 + rnd_below(400);
     uint64_t fault_gap_ms = 50 + rnd_below(650);    /* per-seed intensity */
     uint64_t down_max_ms = 5 + rnd_below(500);
@@ -1005,7 +1023,19 @@ int main(int argc, char **argv)
     }
     struct run_stats st = {0};
     for (uint64_t s = first; s < first + seeds; s++)
-        run_seed(s, duration, &st);
+        run_seed(s, duration, &st, false);
+    /* no false elections: one long idle run (10 virtual minutes) after the seeds */
+    struct run_stats idle = {0};
+    uint64_t idle_ms = getenv("DROVER_SIM_SEED") ? 0 : 600000;
+    if (idle_ms) {
+        run_seed(first, idle_ms, &idle, true);
+        if (idle.leaders != 1)
+            fail("idle run: %llu leaders in %llu virtual ms, expected exactly 1",
+                 (unsigned long long)idle.leaders, (unsigned long long)idle_ms);
+        printf("raft_sim: idle %llu virtual ms, 5 voters + 2 learners, 1%% loss, <=30 ms delay: "
+               "%llu election(s), %llu entries committed\n", (unsigned long long)idle_ms,
+               (unsigned long long)idle.leaders, (unsigned long long)idle.commits);
+    }
     reset_world();
     printf("raft_sim: OK seeds=%llu..%llu (%llu) virtual_ms_each=%llu commits=%llu "
            "leaders=%llu crashes=%llu partitions=%llu msgs=%llu\n",
