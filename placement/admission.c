@@ -54,13 +54,15 @@ static void name_hosts(const plc_view *view, const uint32_t *h, uint32_t n, char
 typedef struct by_host {
 	uint32_t *start; /* [n_hosts + 1] */
 	uint32_t *vms;
+	const plc_allocator *alloc;
 } by_host;
 
 static int by_host_init(by_host *b, const plc__state *st)
 {
 	const plc_view *view = st->view;
-	b->start = calloc((size_t)view->n_hosts + 2, sizeof(*b->start));
-	b->vms = malloc((size_t)(view->n_vms ? view->n_vms : 1) * sizeof(*b->vms));
+	b->alloc = view->alloc;
+	b->start = plc__calloc(b->alloc, (size_t)view->n_hosts + 2, sizeof(*b->start));
+	b->vms = plc__calloc(b->alloc, view->n_vms, sizeof(*b->vms));
 	if (b->start == NULL || b->vms == NULL)
 		return -ENOMEM;
 	for (uint32_t v = 0; v < view->n_vms; v++)
@@ -76,8 +78,8 @@ static int by_host_init(by_host *b, const plc__state *st)
 
 static void by_host_free(by_host *b)
 {
-	free(b->start);
-	free(b->vms);
+	plc__free(b->alloc, b->start);
+	plc__free(b->alloc, b->vms);
 }
 
 static int run(const plc_view *view, int32_t extra, plc_admission *out)
@@ -111,8 +113,8 @@ static int run(const plc_view *view, int32_t extra, plc_admission *out)
 	int rc = plc__state_init(&st, view);
 	if (rc < 0)
 		return rc;
-	uint32_t *alive = malloc((size_t)(view->n_hosts ? view->n_hosts : 1) * sizeof(*alive));
-	uint32_t *victims = malloc((size_t)(view->n_vms ? view->n_vms : 1) * sizeof(*victims));
+	uint32_t *alive = plc__calloc(view->alloc, view->n_hosts, sizeof(*alive));
+	uint32_t *victims = plc__calloc(view->alloc, view->n_vms, sizeof(*victims));
 	if (alive == NULL || victims == NULL || (rc = by_host_init(&bh, &st)) < 0) {
 		rc = -ENOMEM;
 		goto out;
@@ -173,8 +175,8 @@ static int run(const plc_view *view, int32_t extra, plc_admission *out)
 			 k, k == 1 ? "" : "s", out->combinations);
 out:
 	by_host_free(&bh);
-	free(alive);
-	free(victims);
+	plc__free(view->alloc, alive);
+	plc__free(view->alloc, victims);
 	plc__state_free(&st);
 	return rc;
 }

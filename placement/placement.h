@@ -203,8 +203,17 @@ typedef struct plc_vm {
 	plc_set host_must_not; /* host must carry none of these labels */
 } plc_vm;
 
+/* Memory for working state and results.  NULL in plc_view.alloc means libc;
+ * tests plug in one that fails on demand to prove every -ENOMEM path. */
+typedef struct plc_allocator {
+	void *(*realloc)(void *ctx, void *ptr, size_t size); /* size 0 never asked */
+	void (*free)(void *ctx, void *ptr);
+	void *ctx;
+} plc_allocator;
+
 typedef struct plc_view {
 	plc_config cfg;
+	const plc_allocator *alloc; /* NULL: malloc/realloc/free */
 	plc_host *hosts; /* caller-owned arrays */
 	uint32_t n_hosts;
 	plc_vm *vms;
@@ -284,6 +293,7 @@ typedef struct plc_ranking {
 	plc_rank_entry *entries; /* candidates first (best first), then rejected by name */
 	uint32_t n;
 	uint32_t n_candidates;
+	const plc_allocator *alloc; /* frees entries */
 } plc_ranking;
 
 /* Rank every host for VM (its own host excluded when running). */
@@ -321,6 +331,7 @@ typedef struct plc_plan {
 	uint32_t *skipped; /* VMs not restarted because they are not protected */
 	uint32_t n_skipped;
 	uint32_t n_waves;
+	const plc_allocator *alloc; /* frees the arrays */
 } plc_plan;
 
 /* Evacuation of HOST (drain / maintenance): every VM running there, ordered

@@ -27,6 +27,13 @@ typedef struct plc__state {
 	uint32_t n_groups;
 } plc__state;
 
+/* Allocation through the view's allocator (libc when NULL).  plc__calloc
+ * zeroes, treats a count of 0 as 1 (so NULL always means failure) and
+ * refuses products that overflow. */
+void *plc__calloc(const plc_allocator *a, size_t n, size_t size);
+void *plc__realloc(const plc_allocator *a, void *p, size_t n, size_t size);
+void plc__free(const plc_allocator *a, void *p);
+
 int plc__state_init(plc__state *st, const plc_view *view);
 void plc__state_free(plc__state *st);
 /* Move VM to POS (host index, PENDING or NOWHERE), keeping counters right. */

@@ -12,12 +12,12 @@
 
 #define PLC_PLAN_CAP_MIN 16u
 
-static int grow(void **arr, uint32_t *cap, uint32_t n, size_t size)
+static int grow(const plc_allocator *a, void **arr, uint32_t *cap, uint32_t n, size_t size)
 {
 	if (n < *cap)
 		return 0;
 	uint32_t ncap = *cap ? *cap * 2 : PLC_PLAN_CAP_MIN;
-	void *p = realloc(*arr, (size_t)ncap * size);
+	void *p = plc__realloc(a, *arr, ncap, size);
 	if (p == NULL)
 		return -ENOMEM;
 	*arr = p;
@@ -28,7 +28,7 @@ static int grow(void **arr, uint32_t *cap, uint32_t n, size_t size)
 int plc__plan_add_move(plc_plan *plan, uint32_t *cap, const plc_move *m)
 {
 	void *arr = plan->moves;
-	int rc = grow(&arr, cap, plan->n_moves, sizeof(*m));
+	int rc = grow(plan->alloc, &arr, cap, plan->n_moves, sizeof(*m));
 	plan->moves = arr;
 	if (rc == 0)
 		plan->moves[plan->n_moves++] = *m;
@@ -38,7 +38,7 @@ int plc__plan_add_move(plc_plan *plan, uint32_t *cap, const plc_move *m)
 int plc__plan_add_unplaced(plc_plan *plan, uint32_t *cap, const plc_unplaced *u)
 {
 	void *arr = plan->unplaced;
-	int rc = grow(&arr, cap, plan->n_unplaced, sizeof(*u));
+	int rc = grow(plan->alloc, &arr, cap, plan->n_unplaced, sizeof(*u));
 	plan->unplaced = arr;
 	if (rc == 0)
 		plan->unplaced[plan->n_unplaced++] = *u;
@@ -48,7 +48,7 @@ int plc__plan_add_unplaced(plc_plan *plan, uint32_t *cap, const plc_unplaced *u)
 int plc__plan_add_skipped(plc_plan *plan, uint32_t *cap, uint32_t vm)
 {
 	void *arr = plan->skipped;
-	int rc = grow(&arr, cap, plan->n_skipped, sizeof(vm));
+	int rc = grow(plan->alloc, &arr, cap, plan->n_skipped, sizeof(vm));
 	plan->skipped = arr;
 	if (rc == 0)
 		plan->skipped[plan->n_skipped++] = vm;
@@ -57,8 +57,10 @@ int plc__plan_add_skipped(plc_plan *plan, uint32_t *cap, uint32_t vm)
 
 void plc_plan_free(plc_plan *plan)
 {
-	free(plan->moves);
-	free(plan->unplaced);
-	free(plan->skipped);
+	const plc_allocator *a = plan->alloc;
+	plc__free(a, plan->moves);
+	plc__free(a, plan->unplaced);
+	plc__free(a, plan->skipped);
 	memset(plan, 0, sizeof(*plan));
+	plan->alloc = a;
 }

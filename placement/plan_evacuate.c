@@ -50,14 +50,14 @@ static int assign_waves(const plc_view *view, uint32_t src, plc_plan *plan)
 {
 	const plc_config *cfg = &view->cfg;
 	uint32_t nm = plan->n_moves, nh = view->n_hosts, nw = nm + 1;
-	uint32_t *out = calloc(nw, sizeof(*out));
-	uint32_t *all = calloc(nw, sizeof(*all));
-	uint32_t *in = calloc((size_t)nw * (nh ? nh : 1), sizeof(*in));
+	const plc_allocator *a = view->alloc;
+	uint32_t *out = plc__calloc(a, nw, sizeof(*out));
+	uint32_t *all = plc__calloc(a, nw, sizeof(*all));
+	uint32_t *in = plc__calloc(a, (size_t)nw * nh, sizeof(*in));
+	int rc = 0;
 	if (!out || !all || !in) {
-		free(out);
-		free(all);
-		free(in);
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto out;
 	}
 	uint32_t max_out = at_least_one(cfg->max_out_per_host);
 	uint32_t max_in = at_least_one(cfg->max_in_per_host);
@@ -81,10 +81,11 @@ static int assign_waves(const plc_view *view, uint32_t src, plc_plan *plan)
 		if (w + 1 > plan->n_waves)
 			plan->n_waves = w + 1;
 	}
-	free(out);
-	free(all);
-	free(in);
-	return 0;
+out:
+	plc__free(a, out);
+	plc__free(a, all);
+	plc__free(a, in);
+	return rc;
 }
 
 int plc_plan_evacuate(const plc_view *view, uint32_t host, plc_plan *plan)
@@ -92,12 +93,13 @@ int plc_plan_evacuate(const plc_view *view, uint32_t host, plc_plan *plan)
 	if (view == NULL || plan == NULL || host >= view->n_hosts)
 		return -EINVAL;
 	memset(plan, 0, sizeof(*plan));
+	plan->alloc = view->alloc;
 	plc__state st;
 	int rc = plc__state_init(&st, view);
 	if (rc < 0)
 		return rc;
 	uint32_t n = 0, cap_moves = 0, cap_unplaced = 0;
-	order_key *order = malloc((size_t)(view->n_vms ? view->n_vms : 1) * sizeof(*order));
+	order_key *order = plc__calloc(view->alloc, view->n_vms, sizeof(*order));
 	if (order == NULL) {
 		rc = -ENOMEM;
 		goto out_state;
@@ -128,7 +130,7 @@ int plc_plan_evacuate(const plc_view *view, uint32_t host, plc_plan *plan)
 	}
 	if (rc == 0)
 		rc = assign_waves(view, host, plan);
-	free(order);
+	plc__free(view->alloc, order);
 out_state:
 	plc__state_free(&st);
 	if (rc < 0)

@@ -49,8 +49,9 @@ int plc__restart_on(plc__state *st, const uint32_t *failed, uint32_t n_failed,
 	uint32_t n = 0, cap_moves = 0, cap_unplaced = 0, cap_skipped = 0;
 	int rc = 0;
 	memset(plan, 0, sizeof(*plan));
-	order_key *order = malloc((size_t)(n_victims ? n_victims : 1) * sizeof(*order));
-	int32_t *from = malloc((size_t)(n_victims ? n_victims : 1) * sizeof(*from));
+	plan->alloc = view->alloc;
+	order_key *order = plc__calloc(view->alloc, n_victims, sizeof(*order));
+	int32_t *from = plc__calloc(view->alloc, n_victims, sizeof(*from));
 	if (order == NULL || from == NULL) {
 		rc = -ENOMEM;
 		goto out;
@@ -95,8 +96,8 @@ int plc__restart_on(plc__state *st, const uint32_t *failed, uint32_t n_failed,
 	}
 	plan->n_waves = n ? tier + 1 : 0;
 out:
-	free(order);
-	free(from);
+	plc__free(view->alloc, order);
+	plc__free(view->alloc, from);
 	if (rc < 0)
 		plc_plan_free(plan);
 	return rc;
@@ -106,6 +107,7 @@ int plc__plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_f
 		      int32_t extra, plc_plan *plan)
 {
 	memset(plan, 0, sizeof(*plan));
+	plan->alloc = view->alloc;
 	for (uint32_t i = 0; i < n_failed; i++)
 		if (failed[i] >= view->n_hosts)
 			return -EINVAL;
@@ -116,8 +118,8 @@ int plc__plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_f
 	/* Only the VMs of the hosts named as failed are planned; VMs on other
 	 * hosts already down keep their place (conservative for anti-affinity;
 	 * they get their own restart plan). */
-	uint32_t *victims = malloc((size_t)(view->n_vms ? view->n_vms : 1) * sizeof(*victims));
-	bool *failing = calloc(view->n_hosts ? view->n_hosts : 1, sizeof(*failing));
+	uint32_t *victims = plc__calloc(view->alloc, view->n_vms, sizeof(*victims));
+	bool *failing = plc__calloc(view->alloc, view->n_hosts, sizeof(*failing));
 	if (victims == NULL || failing == NULL) {
 		rc = -ENOMEM;
 		goto out;
@@ -130,8 +132,8 @@ int plc__plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_f
 			victims[n++] = v;
 	rc = plc__restart_on(&st, failed, n_failed, victims, n, extra, plan);
 out:
-	free(victims);
-	free(failing);
+	plc__free(view->alloc, victims);
+	plc__free(view->alloc, failing);
 	plc__state_free(&st);
 	return rc;
 }

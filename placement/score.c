@@ -166,13 +166,14 @@ int plc_rank_kind(const plc_view *view, plc_kind kind, uint32_t vm, plc_ranking 
 	if (kind != PLC_KIND_MIGRATE)
 		src = -1;
 	uint32_t n = view->n_hosts;
-	plc_rank_entry *entries = calloc(n ? n : 1, sizeof(*entries));
-	rank_key *keys = calloc(n ? n : 1, sizeof(*keys));
-	plc_rank_entry *sorted = calloc(n ? n : 1, sizeof(*sorted));
+	const plc_allocator *a = view->alloc;
+	plc_rank_entry *entries = plc__calloc(a, n, sizeof(*entries));
+	rank_key *keys = plc__calloc(a, n, sizeof(*keys));
+	plc_rank_entry *sorted = plc__calloc(a, n, sizeof(*sorted));
 	if (!entries || !keys || !sorted) {
-		free(entries);
-		free(keys);
-		free(sorted);
+		plc__free(a, entries);
+		plc__free(a, keys);
+		plc__free(a, sorted);
 		plc__state_free(&st);
 		return -ENOMEM;
 	}
@@ -193,10 +194,11 @@ int plc_rank_kind(const plc_view *view, plc_kind kind, uint32_t vm, plc_ranking 
 	qsort(keys, k, sizeof(keys[0]), rank_cmp);
 	for (uint32_t i = 0; i < k; i++)
 		sorted[i] = *keys[i].e;
-	free(keys);
-	free(entries);
+	plc__free(a, keys);
+	plc__free(a, entries);
 	plc__state_free(&st);
 	ranking->entries = sorted;
+	ranking->alloc = a;
 	ranking->n = k;
 	return 0;
 }
@@ -211,6 +213,6 @@ int plc_rank(const plc_view *view, uint32_t vm, plc_ranking *ranking)
 
 void plc_ranking_free(plc_ranking *ranking)
 {
-	free(ranking->entries);
+	plc__free(ranking->alloc, ranking->entries);
 	memset(ranking, 0, sizeof(*ranking));
 }

@@ -72,20 +72,47 @@ void plc__state_fail_host(plc__state *st, uint32_t host)
 					st->view->vms[v].protected_ ? PLC__PENDING : PLC__NOWHERE);
 }
 
+void *plc__realloc(const plc_allocator *a, void *p, size_t n, size_t size)
+{
+	if (n == 0)
+		n = 1;
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	return a ? a->realloc(a->ctx, p, n * size) : realloc(p, n * size);
+}
+
+void *plc__calloc(const plc_allocator *a, size_t n, size_t size)
+{
+	void *p = plc__realloc(a, NULL, n, size);
+	if (p)
+		memset(p, 0, (n ? n : 1) * size);
+	return p;
+}
+
+void plc__free(const plc_allocator *a, void *p)
+{
+	if (p == NULL)
+		return;
+	if (a)
+		a->free(a->ctx, p);
+	else
+		free(p);
+}
+
 int plc__state_init(plc__state *st, const plc_view *view)
 {
 	uint32_t nh = view->n_hosts, nv = view->n_vms;
 	memset(st, 0, sizeof(*st));
 	st->view = view;
 	st->n_groups = view->tables[PLC_T_GROUP].n;
-	st->pos = calloc(nv ? nv : 1, sizeof(*st->pos));
-	st->mem_used = calloc(nh ? nh : 1, sizeof(*st->mem_used));
-	st->vcpu_used = calloc(nh ? nh : 1, sizeof(*st->vcpu_used));
-	st->mig = calloc(nh ? nh : 1, sizeof(*st->mig));
-	st->down = calloc(nh ? nh : 1, sizeof(*st->down));
-	st->grp_on = calloc((size_t)(nh ? nh : 1) * (st->n_groups ? st->n_groups : 1),
-			    sizeof(*st->grp_on));
-	st->grp_placed = calloc(st->n_groups ? st->n_groups : 1, sizeof(*st->grp_placed));
+	const plc_allocator *a = view->alloc;
+	st->pos = plc__calloc(a, nv, sizeof(*st->pos));
+	st->mem_used = plc__calloc(a, nh, sizeof(*st->mem_used));
+	st->vcpu_used = plc__calloc(a, nh, sizeof(*st->vcpu_used));
+	st->mig = plc__calloc(a, nh, sizeof(*st->mig));
+	st->down = plc__calloc(a, nh, sizeof(*st->down));
+	st->grp_on = plc__calloc(a, (size_t)nh * st->n_groups, sizeof(*st->grp_on));
+	st->grp_placed = plc__calloc(a, st->n_groups, sizeof(*st->grp_placed));
 	if (!st->pos || !st->mem_used || !st->vcpu_used || !st->mig || !st->down ||
 	    !st->grp_on || !st->grp_placed) {
 		plc__state_free(st);
@@ -107,12 +134,13 @@ int plc__state_init(plc__state *st, const plc_view *view)
 
 void plc__state_free(plc__state *st)
 {
-	free(st->pos);
-	free(st->mem_used);
-	free(st->vcpu_used);
-	free(st->mig);
-	free(st->down);
-	free(st->grp_on);
-	free(st->grp_placed);
+	const plc_allocator *a = st->view ? st->view->alloc : NULL;
+	plc__free(a, st->pos);
+	plc__free(a, st->mem_used);
+	plc__free(a, st->vcpu_used);
+	plc__free(a, st->mig);
+	plc__free(a, st->down);
+	plc__free(a, st->grp_on);
+	plc__free(a, st->grp_placed);
 	memset(st, 0, sizeof(*st));
 }

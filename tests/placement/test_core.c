@@ -170,6 +170,100 @@ static void test_docs_list_every_code(void **state)
 	free(doc);
 }
 
+/* An allocator that fails the Nth request and counts what is live. */
+typedef struct failing_alloc {
+	long fail_at; /* -1: never */
+	long calls;
+	long live;
+} failing_alloc;
+
+static void *fa_realloc(void *ctx, void *p, size_t size)
+{
+	failing_alloc *fa = ctx;
+	if (fa->calls++ == fa->fail_at)
+		return NULL;
+	void *q = realloc(p, size);
+	if (q && p == NULL)
+		fa->live++;
+	return q;
+}
+
+static void fa_free(void *ctx, void *p)
+{
+	failing_alloc *fa = ctx;
+	fa->live--;
+	free(p);
+}
+
+/* Every allocation of every entry point fails once, in turn: each failure
+ * must return -ENOMEM with nothing leaked, and the call must then succeed. */
+static void test_every_allocation_failure(void **state)
+{
+	(void)state;
+	fx *f = load("config tolerate=2\n"
+		     "host h1 storage=nfs\nhost h2 storage=nfs\nhost h3 storage=nfs\n"
+		     "host h4 storage=nfs mem=2048\n"
+		     "vm a host=h1 protected=yes mem=8192 anti=g disks=nfs:1\n"
+		     "vm b host=h1 protected=yes mem=8192 anti=g disks=nfs:1\n"
+		     "vm c host=h1 mem=4096 affinity=p\nvm d host=h2 mem=4096 affinity=p\n"
+		     "vm e host=h1 protected=yes mem=60000 disks=nfs:1\n"
+		     "vm f host=h3 protected=yes\nvm g host=h1 protected=yes\n"
+		     "request admission\n");
+	failing_alloc fa;
+	plc_allocator alloc = {.realloc = fa_realloc, .free = fa_free, .ctx = &fa};
+	f->view.alloc = &alloc;
+	for (int entry = 0; entry < 5; entry++) {
+		int successes = 0;
+		for (long n = 0; n < 1000 && successes == 0; n++) {
+			fa = (failing_alloc){.fail_at = n};
+			plc_plan p;
+			plc_ranking rk;
+			plc_admission a;
+			plc_verdict v;
+			char reason[256];
+			uint32_t failed = 0;
+			int rc;
+			switch (entry) {
+			case 0:
+				rc = plc_plan_evacuate(&f->view, 0, &p);
+				if (rc == 0)
+					plc_plan_free(&p);
+				break;
+			case 1:
+				rc = plc_plan_restart(&f->view, &failed, 1, &p);
+				if (rc == 0)
+					plc_plan_free(&p);
+				break;
+			case 2:
+				rc = plc_rank(&f->view, 0, &rk);
+				if (rc == 0)
+					plc_ranking_free(&rk);
+				break;
+			case 3:
+				rc = plc_admission_check(&f->view, &a);
+				break;
+			default:
+				rc = plc_admit_protect(&f->view, 2, &v, reason, sizeof(reason));
+				break;
+			}
+			if (rc != 0 && rc != -ENOMEM)
+				fail_msg("entry %d, failing allocation %ld: rc %d", entry, n, rc);
+			if (fa.live != 0)
+				fail_msg("entry %d, failing allocation %ld: %ld blocks leaked", entry,
+					 n, fa.live);
+			if (rc == 0) {
+				successes++;
+				assert_true(n > 0); /* at least one failure was tried */
+				if (fa.calls > n)
+					fail_msg("entry %d: succeeded although allocation %ld failed",
+						 entry, n);
+			}
+		}
+		assert_int_equal(successes, 1);
+	}
+	free_fx(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_filter_catalogue),
 		cmocka_unit_test(test_admission_limit),
 		cmocka_unit_test(test_docs_list_every_code),
+		cmocka_unit_test(test_every_allocation_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
