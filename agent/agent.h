@@ -27,7 +27,6 @@ typedef struct ag_agent {
     uint64_t    started_ms;   /* monotonic */
     /* messages dropped by ag_env_open, by reason (index = -code) */
     uint64_t    rejected[AG_ENV_ERR_COUNT];
-    uint64_t    rejected_mismatch;   /* envelope sender != the CURVE-authenticated host */
     uint64_t    rejected_payload;    /* envelope fine, payload undecodable or unexpected */
     /* network (net.c): present when a roster is configured */
     ag_members  members;

@@ -78,7 +78,6 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
         "used_bytes", (json_int_t)s.used_bytes, "last_txnid", (json_int_t)s.last_txnid,
         "grows", (json_int_t)s.grows, "entries", entries,
         "rejected", rej);
-    json_object_set_new(rej, "sender_mismatch", json_integer((json_int_t)a->rejected_mismatch));
     json_object_set_new(rej, "bad_payload", json_integer((json_int_t)a->rejected_payload));
     json_t *g = ag_gossip_status_json(a);
     if (g)

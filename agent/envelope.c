@@ -32,6 +32,7 @@ static const struct {
     {"too_old", "sequence number fell behind the replay window"},
     {"bad_field", "a field has a wrong length or value"},
     {"nomem", "out of memory"},
+    {"sender_mismatch", "signed by a member other than the host on this connection"},
 };
 
 const char *ag_env_strerror(int code)
@@ -240,7 +241,7 @@ int ag_env_seal(ag_sealer *s, uint32_t type, const void *payload, size_t len,
 }
 
 int ag_env_open(ag_peers *peers, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
-                const uint8_t *buf, size_t len, ag_opened *out)
+                const uint8_t *via, const uint8_t *buf, size_t len, ag_opened *out)
 {
     if (len > AG_ENV_MAX_BYTES)
         return AG_ENV_E_OVERSIZE;
@@ -260,6 +261,10 @@ int ag_env_open(ag_peers *peers, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
     }
     if (e->sender_id.len != AG_HOST_ID_LEN || !(p = ag_peers_find(peers, e->sender_id.data))) {
         rc = AG_ENV_E_SENDER;
+        goto err_after_unpack;
+    }
+    if (via && memcmp(e->sender_id.data, via, AG_HOST_ID_LEN) != 0) {
+        rc = AG_ENV_E_MISMATCH;
         goto err_after_unpack;
     }
     if (e->signature.len != 64) {

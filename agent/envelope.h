@@ -10,7 +10,10 @@
  * every agent start, so seq may restart at 1 without reopening old windows.
  *
  * Order of checks in ag_env_open (cheap first, state updated only after the signature):
- *   size -> decode -> version -> cluster -> sender known -> signature -> epoch -> window.
+ *   size -> decode -> version -> cluster -> sender known -> sender is the authenticated
+ *   peer -> signature -> epoch -> window.
+ * The authenticated-peer check must come before the window is touched: otherwise one
+ * member could push another member's window forward and silence it.
  */
 #ifndef DROVER_ENVELOPE_H
 #define DROVER_ENVELOPE_H
@@ -44,7 +47,8 @@ enum ag_env_err {
     AG_ENV_E_TOO_OLD      = -9,  /* seq fell behind the window */
     AG_ENV_E_FIELD        = -10, /* a field has a wrong length or value (seq 0, ...) */
     AG_ENV_E_NOMEM        = -11,
-    AG_ENV_ERR_COUNT      = 12,  /* number of codes incl. OK, for counters */
+    AG_ENV_E_MISMATCH     = -12, /* signed by a member other than the authenticated peer */
+    AG_ENV_ERR_COUNT      = 13,  /* number of codes incl. OK, for counters */
 };
 
 /* Human text for an ag_env_err: what was wrong, for logs and `drover status`. */
@@ -102,10 +106,12 @@ typedef struct ag_opened {
     void          *msg_;    /* owned decoded message; release with ag_env_release */
 } ag_opened;
 
-/* Verify and decode. On success (0) the sender's window records (epoch, seq) and *out
- * must be released; on error nothing is recorded and nothing needs releasing. */
+/* Verify and decode. via, when not NULL, is the host the transport authenticated; the
+ * envelope must be signed by that same host. On success (0) the sender's window records
+ * (epoch, seq) and *out must be released; on error nothing is recorded and nothing needs
+ * releasing. */
 int ag_env_open(ag_peers *peers, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
-                const uint8_t *buf, size_t len, ag_opened *out);
+                const uint8_t *via, const uint8_t *buf, size_t len, ag_opened *out);
 void ag_env_release(ag_opened *o);
 
 /* The window alone (exposed for tests and for persisting high-water marks).

@@ -144,7 +144,7 @@ void ag_gossip_recv(ag_agent *a, const ag_opened *o)
         return;
     }
     if (memcmp(m->msg.from.b, o->sender, AG_HOST_ID_LEN) != 0) {
-        a->rejected_mismatch++;   /* a member may not speak for another */
+        a->rejected[-AG_ENV_E_MISMATCH]++;   /* a member may not speak for another */
     } else {
         struct gsp_event ev = {.type = GSP_EV_RECV, .msg = &m->msg};
         step(a, &ev);

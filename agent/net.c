@@ -14,16 +14,10 @@ static void on_recv(void *ud, const uint8_t sender[AG_HOST_ID_LEN], const uint8_
 {
     ag_agent *a = ud;
     ag_opened o;
-    int rc = ag_env_open(&a->peers, a->members.cluster_id, bytes, len, &o);
+    int rc = ag_env_open(&a->peers, a->members.cluster_id, sender, bytes, len, &o);
     if (rc != AG_ENV_OK) {
         a->rejected[-rc]++;
         ag_debug("net: dropped message: %s", ag_env_strerror(rc));
-        return;
-    }
-    if (memcmp(o.sender, sender, AG_HOST_ID_LEN) != 0) {
-        a->rejected_mismatch++;
-        ag_debug("net: dropped message: envelope sender differs from the authenticated host");
-        ag_env_release(&o);
         return;
     }
     switch (o.type) {

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
             uint64_t a = ag_now_ms();
             for (int i = 0; i < BATCH; i++) {
                 ag_opened o;
-                if (ag_env_open(&peers, s.cluster_id, msgs[i], lens[i], &o) != AG_ENV_OK) {
+                if (ag_env_open(&peers, s.cluster_id, NULL, msgs[i], lens[i], &o) != AG_ENV_OK) {
                     fprintf(stderr, "open failed\n");
                     return 1;
                 }

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ag_peers_put(&peers, id, pk);
     }
     ag_opened o;
-    if (ag_env_open(&peers, cluster, data, size, &o) == AG_ENV_OK)
+    if (ag_env_open(&peers, cluster, NULL, data, size, &o) == AG_ENV_OK)
         abort();   /* nobody holds the private key of seed {1} in a fuzz corpus */
     return 0;
 }

@@ -123,6 +123,8 @@ for reason in decode replay bad_signature sender_mismatch; do
   v=$(echo "$st" | grep -o "\"$reason\":[0-9]*" | grep -o '[0-9]*$')
   [ "${v:-0}" -ge 1 ] || fail "h1 did not count a '$reason' rejection ($st)"
 done
+old=$(echo "$st" | grep -o '"old_epoch":[0-9]*' | grep -o '[0-9]*$')
+[ "${old:-0}" = 0 ] || fail "impersonation moved h$victim's replay window ($old old_epoch rejections)"
 log "6. h1 rejected and counted: $(echo "$st" | grep -o '"rejected":{[^}]*}')"
 all_see alive $((N - 2)) "$N" || fail "cluster disturbed by the forgeries"
 echo "gossip16: all checks passed"

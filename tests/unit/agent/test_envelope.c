@@ -67,7 +67,7 @@ static void good_roundtrip(void **state)
     size_t len;
     assert_int_equal(seal(f, &f->sa, "hello", &buf, &len), AG_ENV_OK);
     ag_opened o;
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, buf, len, &o), AG_ENV_OK);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, buf, len, &o), AG_ENV_OK);
     assert_int_equal(o.type, 2);
     assert_int_equal(o.epoch, 5);
     assert_int_equal(o.seq, 1);
@@ -77,7 +77,7 @@ static void good_roundtrip(void **state)
     assert_memory_equal(o.payload, "hello", 5);
     ag_env_release(&o);
     /* the same bytes again: a replay */
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, buf, len, &o), AG_ENV_E_REPLAY);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, buf, len, &o), AG_ENV_E_REPLAY);
     free(buf);
 }
 
@@ -91,12 +91,12 @@ static void any_tamper_rejected(void **state)
     for (size_t i = 0; i < len; i++) {
         buf[i] ^= 0x41;
         ag_opened o;
-        int rc = ag_env_open(&f->peers, f->cluster, buf, len, &o);
+        int rc = ag_env_open(&f->peers, f->cluster, NULL, buf, len, &o);
         assert_int_not_equal(rc, AG_ENV_OK);
         buf[i] ^= 0x41;
     }
     ag_opened o;   /* untouched message still opens: rejections recorded nothing */
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, buf, len, &o), AG_ENV_OK);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, buf, len, &o), AG_ENV_OK);
     ag_env_release(&o);
     free(buf);
 }
@@ -113,7 +113,7 @@ static void bad_signature(void **state)
     size_t n = drover__envelope__pack(e, out);
     drover__envelope__free_unpacked(e, NULL);
     ag_opened o;
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, out, n, &o), AG_ENV_E_SIGNATURE);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, out, n, &o), AG_ENV_E_SIGNATURE);
     /* signed by b but claiming to be a */
     ag_sealer sb = {.id = &f->b, .epoch = 1};
     memcpy(sb.cluster_id, f->cluster, sizeof f->cluster);
@@ -123,7 +123,7 @@ static void bad_signature(void **state)
     memcpy(e->sender_id.data, f->a.host_id, AG_HOST_ID_LEN);
     n = drover__envelope__pack(e, out);
     drover__envelope__free_unpacked(e, NULL);
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, out, n, &o), AG_ENV_E_SIGNATURE);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, out, n, &o), AG_ENV_E_SIGNATURE);
     free(buf);
 }
 
@@ -136,15 +136,34 @@ static void unknown_sender(void **state)
     size_t len;
     assert_int_equal(seal(f, &s, "x", &buf, &len), AG_ENV_OK);
     ag_opened o;
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, buf, len, &o), AG_ENV_E_SENDER);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, buf, len, &o), AG_ENV_E_SENDER);
     /* once removed, a former member is a stranger too */
     ag_peers_del(&f->peers, f->a.host_id);
     free(buf);
     assert_int_equal(seal(f, &f->sa, "x", &buf, &len), AG_ENV_OK);
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, buf, len, &o), AG_ENV_E_SENDER);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, buf, len, &o), AG_ENV_E_SENDER);
     free(buf);
     /* a key whose hash is not the claimed id is refused by the table */
     assert_int_equal(ag_peers_put(&f->peers, f->b.host_id, f->a.sign_pk), -EINVAL);
+}
+
+/* An envelope signed by a arriving over b's authenticated connection is refused before
+ * a's window moves: b must not be able to push a's epoch forward and silence a. */
+static void authenticated_peer_mismatch(void **state)
+{
+    fx *f = *state;
+    ag_sealer future = f->sa;
+    future.epoch = 1000;
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(seal(f, &future, "x", &buf, &len), AG_ENV_OK);
+    ag_opened o;
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, f->b.host_id, buf, len, &o), AG_ENV_E_MISMATCH);
+    free(buf);
+    assert_int_equal(seal(f, &f->sa, "x", &buf, &len), AG_ENV_OK);   /* a's real epoch 5 */
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, f->a.host_id, buf, len, &o), AG_ENV_OK);
+    ag_env_release(&o);
+    free(buf);
 }
 
 static void wrong_cluster(void **state)
@@ -157,7 +176,7 @@ static void wrong_cluster(void **state)
     memcpy(other, f->cluster, sizeof other);
     other[0] ^= 1;
     ag_opened o;
-    assert_int_equal(ag_env_open(&f->peers, other, buf, len, &o), AG_ENV_E_CLUSTER);
+    assert_int_equal(ag_env_open(&f->peers, other, NULL, buf, len, &o), AG_ENV_E_CLUSTER);
     free(buf);
 }
 
@@ -172,11 +191,11 @@ static void replay_and_epochs(void **state)
     /* out of order inside the window is fine, each exactly once */
     int order[5] = {2, 0, 4, 1, 3};
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(ag_env_open(&f->peers, f->cluster, m[order[i]], l[order[i]], &o), AG_ENV_OK);
+        assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, m[order[i]], l[order[i]], &o), AG_ENV_OK);
         ag_env_release(&o);
     }
     for (int i = 0; i < 5; i++)
-        assert_int_equal(ag_env_open(&f->peers, f->cluster, m[i], l[i], &o), AG_ENV_E_REPLAY);
+        assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, m[i], l[i], &o), AG_ENV_E_REPLAY);
     /* the sender restarts: new epoch, seq from 1 again */
     ag_sealer s2 = f->sa;
     s2.epoch = 6;
@@ -184,13 +203,13 @@ static void replay_and_epochs(void **state)
     uint8_t *n1;
     size_t nl;
     assert_int_equal(seal(f, &s2, "x", &n1, &nl), AG_ENV_OK);
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, n1, nl, &o), AG_ENV_OK);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, n1, nl, &o), AG_ENV_OK);
     ag_env_release(&o);
     /* anything from the old epoch is now stale, even unseen seqs */
     uint8_t *late;
     size_t ll;
     assert_int_equal(seal(f, &f->sa, "x", &late, &ll), AG_ENV_OK);
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, late, ll, &o), AG_ENV_E_OLD_EPOCH);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, late, ll, &o), AG_ENV_E_OLD_EPOCH);
     for (int i = 0; i < 5; i++)
         free(m[i]);
     free(n1);
@@ -226,16 +245,16 @@ static void truncated_garbage_oversize(void **state)
     assert_int_equal(seal(f, &f->sa, "some payload", &buf, &len), AG_ENV_OK);
     ag_opened o;
     for (size_t cut = 0; cut < len; cut++) {
-        int rc = ag_env_open(&f->peers, f->cluster, buf, cut, &o);
-        assert_true(rc == AG_ENV_E_DECODE || rc == AG_ENV_E_CLUSTER || rc == AG_ENV_E_SENDER ||
+        int rc = ag_env_open(&f->peers, f->cluster, NULL, buf, cut, &o);
+        assert_true(rc == AG_ENV_E_DECODE || rc == AG_ENV_E_CLUSTER || rc == AG_ENV_E_MISMATCH || rc == AG_ENV_E_SENDER ||
                     rc == AG_ENV_E_VERSION || rc == AG_ENV_E_SIGNATURE || rc == AG_ENV_E_FIELD);
     }
     uint8_t junk[300];
     for (int i = 0; i < 200; i++) {
         randombytes_buf(junk, sizeof junk);
-        assert_int_not_equal(ag_env_open(&f->peers, f->cluster, junk, sizeof junk, &o), AG_ENV_OK);
+        assert_int_not_equal(ag_env_open(&f->peers, f->cluster, NULL, junk, sizeof junk, &o), AG_ENV_OK);
     }
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, buf, AG_ENV_MAX_BYTES + 1, &o),
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, buf, AG_ENV_MAX_BYTES + 1, &o),
                      AG_ENV_E_OVERSIZE);
     void *big = calloc(1, AG_ENV_MAX_BYTES);
     uint8_t *out;
@@ -256,11 +275,11 @@ static void wrong_version_and_fields(void **state)
     uint8_t out[512];
     size_t n = drover__envelope__pack(e, out);
     ag_opened o;
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, out, n, &o), AG_ENV_E_VERSION);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, out, n, &o), AG_ENV_E_VERSION);
     e->version = 1;
     e->signature.len = 10;
     n = drover__envelope__pack(e, out);
-    assert_int_equal(ag_env_open(&f->peers, f->cluster, out, n, &o), AG_ENV_E_SIGNATURE);
+    assert_int_equal(ag_env_open(&f->peers, f->cluster, NULL, out, n, &o), AG_ENV_E_SIGNATURE);
     drover__envelope__free_unpacked(e, NULL);
     free(buf);
     for (int c = 0; c > -AG_ENV_ERR_COUNT; c--) {
@@ -277,6 +296,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_signature, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_cluster, setup, teardown),
+        cmocka_unit_test_setup_teardown(authenticated_peer_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(replay_and_epochs, setup, teardown),
         cmocka_unit_test(window_edges),
         cmocka_unit_test_setup_teardown(truncated_garbage_oversize, setup, teardown),
