@@ -54,6 +54,7 @@ enum {
 	F_VERSION_QEMU,
 	F_AFFINITY_VM,
 	F_ANTI_AFFINITY_VM,
+	F_ANTI_AFFINITY_DOMAIN,
 	F_AFFINITY_HOST,
 	F_ANTI_AFFINITY_HOST,
 	F_CAPACITY_MEMORY,
@@ -133,6 +134,10 @@ static const plc_filter_info catalogue[F_COUNT] = {
 	[F_ANTI_AFFINITY_VM] = {"anti_affinity.vm",
 				"pick a host without members of the group, or relax the rule",
 				true, ALL},
+	[F_ANTI_AFFINITY_DOMAIN] = {"anti_affinity.domain",
+				    "pick a host in another failure domain, or add hosts to more "
+				    "domains",
+				    true, ALL},
 	[F_AFFINITY_HOST] = {"affinity.host",
 			     "label the host with a required host group, or relax the VM's rule",
 			     true, ALL},
@@ -440,6 +445,22 @@ static bool f_affinity(ctx *c)
 			return true;
 	}
 	}
+	uint32_t d = plc__domain(st, h);
+	bool self_here = self >= 0 && plc__domain(st, (uint32_t)self) == d;
+	for (uint32_t w = 0; w < PLC_SET_WORDS; w++)
+		for (uint64_t bits = vm->anti_domain.w[w]; bits; bits &= bits - 1) {
+			uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			if (g >= st->n_groups)
+				break;
+			uint32_t on = st->dom_on[(size_t)d * st->n_groups + g] - (self_here ? 1u : 0u);
+			const plc_table *dt = &c->view->tables[PLC_T_DOMAIN];
+			if (on > 0 &&
+			    add(c, F_ANTI_AFFINITY_DOMAIN,
+				"VM %s must not share failure domain %s with another member of group %s",
+				vm->name, dt->n ? dt->name[d] : c->dst->name,
+				c->view->tables[PLC_T_GROUP].name[g]))
+				return true;
+		}
 	const plc_table *hg = &c->view->tables[PLC_T_HOSTGROUP];
 	if (!plc_set_empty(&vm->host_must) && !intersects(&vm->host_must, &c->dst->groups)) {
 		char need[PLC_REASON_MAX / 2];

@@ -199,6 +199,9 @@ typedef struct plc_vm {
 	/* rules: groups (PLC_T_GROUP) and host groups (PLC_T_HOSTGROUP) */
 	plc_set affinity;      /* must share a host with running members */
 	plc_set anti_affinity; /* must not share a host with members */
+	plc_set anti_domain;   /* must not share a failure domain with members
+				* (hosts' domain; with no domains declared,
+				* each host is its own domain) */
 	plc_set host_must;     /* host must carry one of these labels (empty = any) */
 	plc_set host_must_not; /* host must carry none of these labels */
 } plc_vm;

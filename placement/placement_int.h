@@ -24,7 +24,9 @@ typedef struct plc__state {
 	bool *down;          /* per host: treated as failed */
 	uint32_t *grp_on;    /* [host * PLC_SET_BITS + group] members placed there */
 	uint32_t *grp_placed;/* [group] members placed anywhere */
+	uint32_t *dom_on;    /* [domain * n_groups + group] anti_domain members there */
 	uint32_t n_groups;
+	uint32_t n_domains;  /* failure domains, or n_hosts when none declared */
 } plc__state;
 
 /* Allocation through the view's allocator (libc when NULL).  plc__calloc
@@ -42,6 +44,9 @@ void plc__state_move(plc__state *st, uint32_t vm, int32_t pos);
 /* HOST failed: mark it down; its protected VMs become PENDING (about to be
  * restarted, binding nobody), the others NOWHERE. */
 void plc__state_fail_host(plc__state *st, uint32_t host);
+
+/* Failure domain of HOST as an index below st->n_domains. */
+uint32_t plc__domain(const plc__state *st, uint32_t host);
 
 uint64_t plc__mem_cap(const plc_config *cfg, const plc_host *h);
 uint64_t plc__vcpu_cap(const plc_config *cfg, const plc_host *h);

@@ -25,6 +25,14 @@ uint64_t plc__vcpu_cap(const plc_config *cfg, const plc_host *h)
 	return (uint64_t)h->cpus * cfg->cpu_overcommit_pct / 100u;
 }
 
+uint32_t plc__domain(const plc__state *st, uint32_t host)
+{
+	if (st->view->tables[PLC_T_DOMAIN].n == 0)
+		return host;
+	uint32_t d = st->view->hosts[host].domain;
+	return d < st->n_domains ? d : 0;
+}
+
 static void account(plc__state *st, uint32_t vm, int32_t pos, int sign)
 {
 	const plc_vm *v = &st->view->vms[vm];
@@ -54,6 +62,18 @@ static void account(plc__state *st, uint32_t vm, int32_t pos, int sign)
 		}
 		}
 	}
+	uint32_t d = plc__domain(st, h);
+	for (uint32_t w = 0; w < PLC_SET_WORDS; w++)
+		for (uint64_t bits = v->anti_domain.w[w]; bits; bits &= bits - 1) {
+			uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			if (g >= st->n_groups)
+				break;
+			uint32_t *on = &st->dom_on[(size_t)d * st->n_groups + g];
+			if (sign > 0)
+				(*on)++;
+			else
+				(*on)--;
+		}
 }
 
 void plc__state_move(plc__state *st, uint32_t vm, int32_t pos)
@@ -113,8 +133,10 @@ int plc__state_init(plc__state *st, const plc_view *view)
 	st->down = plc__calloc(a, nh, sizeof(*st->down));
 	st->grp_on = plc__calloc(a, (size_t)nh * st->n_groups, sizeof(*st->grp_on));
 	st->grp_placed = plc__calloc(a, st->n_groups, sizeof(*st->grp_placed));
+	st->n_domains = view->tables[PLC_T_DOMAIN].n ? view->tables[PLC_T_DOMAIN].n : nh;
+	st->dom_on = plc__calloc(a, (size_t)st->n_domains * st->n_groups, sizeof(*st->dom_on));
 	if (!st->pos || !st->mem_used || !st->vcpu_used || !st->mig || !st->down ||
-	    !st->grp_on || !st->grp_placed) {
+	    !st->grp_on || !st->grp_placed || !st->dom_on) {
 		plc__state_free(st);
 		return -ENOMEM;
 	}
@@ -142,5 +164,6 @@ void plc__state_free(plc__state *st)
 	plc__free(a, st->down);
 	plc__free(a, st->grp_on);
 	plc__free(a, st->grp_placed);
+	plc__free(a, st->dom_on);
 	memset(st, 0, sizeof(*st));
 }

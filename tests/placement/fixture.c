@@ -368,6 +368,8 @@ static int parse_vm(parser *p, char **tok, int n)
 			rc = parse_set(p, k, v, PLC_T_GROUP, &vm->affinity);
 		else if (!strcmp(k, "anti"))
 			rc = parse_set(p, k, v, PLC_T_GROUP, &vm->anti_affinity);
+		else if (!strcmp(k, "anti_domain"))
+			rc = parse_set(p, k, v, PLC_T_GROUP, &vm->anti_domain);
 		else if (!strcmp(k, "hosts"))
 			rc = parse_set(p, k, v, PLC_T_HOSTGROUP, &vm->host_must);
 		else if (!strcmp(k, "not_hosts"))

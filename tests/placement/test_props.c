@@ -5,7 +5,7 @@
  * hold for every cluster: a plan never sends a VM to a down, non-active or
  * over-full host, never puts two anti-affinity members together, accounts
  * for every VM of the host (moved, unplaced or skipped), respects the
- * migration limits in every wave, and is identical when computed twice.
+ * migration limits in every wave, keeps failure-domain spread, and is identical when computed twice.
  * A failure prints the seed; PLC_PROP_SEEDS bounds the loop.
  */
 #include <stdarg.h>
@@ -63,6 +63,23 @@ static bool anti_ok(const plc_view *v, uint32_t h)
 	return true;
 }
 
+/* No two anti_domain members share the failure domain of host H. */
+static bool domain_ok(const plc_view *v, uint32_t h)
+{
+	uint32_t d = v->hosts[h].domain;
+	for (uint32_t i = 0; i < v->n_vms; i++)
+		for (uint32_t j = i + 1; j < v->n_vms; j++) {
+			const plc_vm *a = &v->vms[i], *b = &v->vms[j];
+			if (a->host < 0 || b->host < 0 || v->hosts[a->host].domain != d ||
+			    v->hosts[b->host].domain != d)
+				continue;
+			for (size_t w = 0; w < PLC_SET_WORDS; w++)
+				if (a->anti_domain.w[w] & b->anti_domain.w[w])
+					return false;
+		}
+	return true;
+}
+
 static void build(cluster *c)
 {
 	plc_view *v = &c->view;
@@ -75,6 +92,7 @@ static void build(cluster *c)
 	v->cfg.max_cluster = 1 + rnd(6);
 	static const char *const feats[] = {"sse4_2", "avx2", "avx512f"};
 	static const char *const groups[] = {"g0", "g1", "g2"};
+	static const char *const racks[] = {"r0", "r1", "r2"};
 	v->n_hosts = 3 + rnd(PROP_HOSTS_MAX - 2);
 	for (uint32_t h = 0; h < v->n_hosts; h++) {
 		plc_host *host = &c->hosts[h];
@@ -94,6 +112,7 @@ static void build(cluster *c)
 		host->health = rnd(10) == 0 ? PLC_HEALTH_DEGRADED : PLC_HEALTH_OK;
 		host->migrations_in = rnd(3) == 0 ? 1 : 0;
 		host->migrations_out = rnd(3) == 0 ? 1 : 0;
+		host->domain = (uint32_t)plc_view_intern(v, PLC_T_DOMAIN, racks[rnd(3)]);
 	}
 	uint32_t n = 5 + rnd(PROP_VMS_MAX - 5);
 	v->n_vms = 0;
@@ -112,21 +131,31 @@ static void build(cluster *c)
 		if (rnd(5) == 0)
 			plc_set_add(&vm->anti_affinity,
 				    (uint32_t)plc_view_intern(v, PLC_T_GROUP, groups[rnd(3)]));
+		if (rnd(6) == 0)
+			plc_set_add(&vm->anti_domain,
+				    (uint32_t)plc_view_intern(v, PLC_T_GROUP, groups[rnd(3)]));
 		/* place it only where it fits and breaks no rule, so the
 		 * starting cluster is valid */
 		uint32_t h = rnd(v->n_hosts);
 		vm->host = (int32_t)h;
 		v->n_vms++;
-		if (mem_used(v, h) > c->hosts[h].mem_mib || !anti_ok(v, h))
+		if (mem_used(v, h) > c->hosts[h].mem_mib || !anti_ok(v, h) || !domain_ok(v, h))
 			vm->host = -1;
 	}
 }
 
-static void check_plan_common(const cluster *c, const plc_plan *p, uint32_t seed, bool restart)
+/* FAILED >= 0: a restart plan; that host's VMs are gone unless moved. */
+static void check_plan_common(const cluster *c, const plc_plan *p, uint32_t seed, int32_t failed)
 {
-	cluster after = *c;
-	after.view.hosts = after.hosts;
-	after.view.vms = after.vms;
+	bool restart = failed >= 0;
+	cluster *after = malloc(sizeof(*after));
+	assert_non_null(after);
+	*after = *c;
+	after->view.hosts = after->hosts;
+	after->view.vms = after->vms;
+	for (uint32_t i = 0; i < c->view.n_vms && restart; i++)
+		if (after->vms[i].host == failed)
+			after->vms[i].host = -1;
 	bool *touched = calloc(c->view.n_hosts, sizeof(*touched));
 	assert_non_null(touched);
 	for (uint32_t i = 0; i < p->n_moves; i++) {
@@ -134,7 +163,7 @@ static void check_plan_common(const cluster *c, const plc_plan *p, uint32_t seed
 		const plc_host *d = &c->hosts[m->to];
 		if (m->to == m->from || d->admin != PLC_ADMIN_ACTIVE || d->health != PLC_HEALTH_OK)
 			fail_msg("seed %u: move %u to unusable host %s", seed, i, d->name);
-		after.vms[m->vm].host = (int32_t)m->to;
+		after->vms[m->vm].host = (int32_t)m->to;
 		touched[m->to] = true;
 	}
 	for (uint32_t h = 0; h < c->view.n_hosts; h++) {
@@ -143,12 +172,16 @@ static void check_plan_common(const cluster *c, const plc_plan *p, uint32_t seed
 		uint64_t cap = c->hosts[h].mem_mib;
 		if (!restart)
 			cap = cap * (100 - c->view.cfg.reserve_pct) / 100;
-		if (mem_used(&after.view, h) > cap)
+		if (mem_used(&after->view, h) > cap)
 			fail_msg("seed %u: host %s over capacity after plan", seed, c->hosts[h].name);
-		if (!anti_ok(&after.view, h))
+		if (!anti_ok(&after->view, h))
 			fail_msg("seed %u: anti-affinity broken on %s", seed, c->hosts[h].name);
+		if (!domain_ok(&after->view, h))
+			fail_msg("seed %u: domain anti-affinity broken at %s", seed,
+				 c->hosts[h].name);
 	}
 	free(touched);
+	free(after);
 }
 
 static bool plans_equal(const plc_plan *a, const plc_plan *b)
@@ -182,7 +215,7 @@ static void test_evacuation_invariants(void **state)
 		if (p.n_moves + p.n_unplaced != on_src)
 			fail_msg("seed %u: %u VMs on source, %u moved + %u unplaced", seed, on_src,
 				 p.n_moves, p.n_unplaced);
-		check_plan_common(c, &p, seed, false);
+		check_plan_common(c, &p, seed, -1);
 		moved += p.n_moves;
 		stuck += p.n_unplaced;
 		waves += p.n_waves > 1;
@@ -248,7 +281,7 @@ static void test_restart_invariants(void **state)
 			if (c->vms[p.moves[i].vm].restart_order <
 			    c->vms[p.moves[i - 1].vm].restart_order)
 				fail_msg("seed %u: restart order not respected", seed);
-		check_plan_common(c, &p, seed, true);
+		check_plan_common(c, &p, seed, (int32_t)failed);
 		/* admission agrees with the planner for this failure */
 		plc_admission a;
 		assert_int_equal(plc_admission_check(&c->view, &a), 0);
