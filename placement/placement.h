@@ -237,6 +237,11 @@ int plc_view_intern(plc_view *view, plc_table_kind kind, const char *name);
 int plc_view_lookup(const plc_view *view, plc_table_kind kind, const char *name);
 int plc_view_find_host(const plc_view *view, const char *name);
 int plc_view_find_vm(const plc_view *view, const char *name);
+/* Is the view well-formed (indices in range, names unique and terminated,
+ * config sane)?  0, or -EINVAL with a one-line explanation in ERR (may be
+ * NULL), or -ENOMEM.  Other calls do not require it: they treat bad indices
+ * as absent rather than reading out of bounds. */
+int plc_view_check(const plc_view *view, char *err, size_t len);
 void plc_host_init(plc_host *h); /* zero + sane defaults (resolves, enabled) */
 void plc_vm_init(plc_vm *vm);    /* zero + host -1, migratable */
 

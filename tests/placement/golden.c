@@ -85,6 +85,11 @@ static int run_one(const char *path, bool print)
 		printf("%s\n", f->err);
 		goto done;
 	}
+	char err[256];
+	if (plc_view_check(&f->view, err, sizeof(err)) != 0) {
+		printf("%s: invalid view: %s\n", path, err);
+		goto done;
+	}
 	if (print) {
 		fputs(out, stdout);
 		rc = 0;

@@ -264,6 +264,50 @@ static void test_every_allocation_failure(void **state)
 	free_fx(f);
 }
 
+static void expect_invalid(plc_view *v, const char *msg)
+{
+	char err[256];
+	assert_int_equal(plc_view_check(v, err, sizeof(err)), -EINVAL);
+	if (strstr(err, msg) == NULL)
+		fail_msg("'%s' does not contain '%s'", err, msg);
+}
+
+static void test_view_check(void **state)
+{
+	(void)state;
+	fx *f = load("host h1 domain=r1\nhost h2 domain=r2\nvm a host=h1 disks=nfs:1\nvm b\n"
+		     "request admission\n");
+	plc_view *v = &f->view;
+	char err[256];
+	assert_int_equal(plc_view_check(v, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	v->vms[1].host = 2;
+	expect_invalid(v, "vm b: host index 2 out of range (2 hosts)");
+	v->vms[1].host = -1;
+	v->vms[0].disks[0].storage = 5;
+	expect_invalid(v, "vm a: disk 0 on storage 5 not in the table (1)");
+	v->vms[0].disks[0].storage = 0;
+	strcpy(v->vms[1].name, "a");
+	expect_invalid(v, "vm name a is used twice");
+	strcpy(v->vms[1].name, "b");
+	strcpy(v->hosts[1].name, "h1");
+	expect_invalid(v, "host name h1 is used twice");
+	strcpy(v->hosts[1].name, "h2");
+	v->hosts[1].domain = 9;
+	expect_invalid(v, "host h2: failure domain 9 not in the table (2)");
+	v->hosts[1].domain = 1;
+	v->cfg.reserve_pct = 101;
+	expect_invalid(v, "reserve_pct 101 is over 100");
+	v->cfg.reserve_pct = 0;
+	v->vms[0].n_disks = PLC_DISKS_MAX + 1;
+	expect_invalid(v, "vm a: 17 disks (max 16)");
+	v->vms[0].n_disks = 1;
+	v->hosts[0].name[0] = '\0';
+	expect_invalid(v, "host 0: empty or unterminated name");
+	assert_int_equal(plc_view_check(NULL, NULL, 0), -EINVAL);
+	free_fx(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_admission_limit),
 		cmocka_unit_test(test_docs_list_every_code),
 		cmocka_unit_test(test_every_allocation_failure),
+		cmocka_unit_test(test_view_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

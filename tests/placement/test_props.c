@@ -94,10 +94,13 @@ static void build(cluster *c)
 	static const char *const groups[] = {"g0", "g1", "g2"};
 	static const char *const racks[] = {"r0", "r1", "r2"};
 	v->n_hosts = 3 + rnd(PROP_HOSTS_MAX - 2);
+	/* unique names in an order unrelated to the arrays' (37 is coprime to
+	 * 100 and there are fewer than 100 of each) */
+	uint32_t host_off = rnd(100), vm_off = rnd(100);
 	for (uint32_t h = 0; h < v->n_hosts; h++) {
 		plc_host *host = &c->hosts[h];
 		plc_host_init(host);
-		snprintf(host->name, sizeof(host->name), "h%02u", rnd(100));
+		snprintf(host->name, sizeof(host->name), "h%02u", (h * 37 + host_off) % 100);
 		host->mem_mib = 8192u * (1 + rnd(8));
 		host->mem_reserved_mib = 512 * rnd(3);
 		host->cpus = 4u * (1 + rnd(4));
@@ -119,7 +122,7 @@ static void build(cluster *c)
 	for (uint32_t i = 0; i < n; i++) {
 		plc_vm *vm = &c->vms[v->n_vms];
 		plc_vm_init(vm);
-		snprintf(vm->name, sizeof(vm->name), "vm%02u", rnd(60));
+		snprintf(vm->name, sizeof(vm->name), "vm%02u", (v->n_vms * 37 + vm_off) % 100);
 		vm->mem_mib = 512u * (1 + rnd(16));
 		vm->vcpus = 1 + rnd(4);
 		vm->priority = (int32_t)rnd(3);
@@ -189,9 +192,12 @@ static bool plans_equal(const plc_plan *a, const plc_plan *b)
 	if (a->n_moves != b->n_moves || a->n_unplaced != b->n_unplaced ||
 	    a->n_skipped != b->n_skipped || a->n_waves != b->n_waves)
 		return false;
-	for (uint32_t i = 0; i < a->n_moves; i++)
-		if (memcmp(&a->moves[i], &b->moves[i], sizeof(a->moves[i])) != 0)
+	for (uint32_t i = 0; i < a->n_moves; i++) {
+		const plc_move *x = &a->moves[i], *y = &b->moves[i];
+		if (x->vm != y->vm || x->from != y->from || x->to != y->to ||
+		    x->score != y->score || x->wave != y->wave)
 			return false;
+	}
 	return true;
 }
 
@@ -204,6 +210,9 @@ static void test_evacuation_invariants(void **state)
 	for (uint32_t seed = 1; seed <= PLC_PROP_SEEDS; seed++) {
 		rng = seed * 0x9E3779B97F4A7C15ULL;
 		build(c);
+		char err[256];
+		if (plc_view_check(&c->view, err, sizeof(err)) != 0)
+			fail_msg("seed %u: generated view is invalid: %s", seed, err);
 		uint32_t src = rnd(c->view.n_hosts), on_src = 0;
 		for (uint32_t i = 0; i < c->view.n_vms; i++)
 			on_src += c->vms[i].host == (int32_t)src;
@@ -261,6 +270,9 @@ static void test_restart_invariants(void **state)
 	for (uint32_t seed = 1; seed <= PLC_PROP_SEEDS; seed++) {
 		rng = seed * 0xD1B54A32D192ED03ULL;
 		build(c);
+		char err[256];
+		if (plc_view_check(&c->view, err, sizeof(err)) != 0)
+			fail_msg("seed %u: generated view is invalid: %s", seed, err);
 		uint32_t failed = rnd(c->view.n_hosts), prot = 0, unprot = 0;
 		for (uint32_t i = 0; i < c->view.n_vms; i++)
 			if (c->vms[i].host == (int32_t)failed)
