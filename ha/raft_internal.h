@@ -73,6 +73,8 @@ struct raft {
     raft_index rx_index;
     raft_term rx_term;
     uint64_t rx_offset;
+    raft_id rx_leader;        /* the stream's sender and its term identify the blob */
+    raft_term rx_leader_term;
     struct raft_configuration rx_conf;
 
     /* per-step scratch, turned into the update at the end of raft_step */

@@ -7,7 +7,8 @@
  * from its stored snapshot just before sending. One chunk is outstanding per follower;
  * the follower answers with the next offset it wants, so a lost or duplicated chunk
  * costs one resend on the next heartbeat and chunks from a superseded snapshot are
- * answered with "start over at 0".
+ * answered with "start over at 0". Only an answer that advances the offset triggers
+ * the next chunk, so duplicated messages cannot multiply into a chunk storm.
  *
  * A follower writes each accepted chunk through the update into a staging area and, on
  * the last chunk, installs: if its log already holds the snapshot's last entry with the
@@ -68,14 +69,20 @@ void raft__recv_snapshot(struct raft *r, const struct raft_message *m)
         r->anomalies++;
         return;
     }
-    if (m->snapshot.offset == 0) {
+    /* A stream is one leader's one blob: (index, term) alone is not enough, since two
+     * servers' snapshots of the same state need not be byte-identical. A chunk at
+     * offset 0 of the stream in progress is a stale duplicate, not a restart. */
+    bool same = r->rx_index == m->index && r->rx_term == m->log_term &&
+                r->rx_leader == m->from && r->rx_leader_term == m->term;
+    if (m->snapshot.offset == 0 && (!same || r->rx_offset == 0)) {
         r->rx_index = m->index;
         r->rx_term = m->log_term;
+        r->rx_leader = m->from;
+        r->rx_leader_term = m->term;
         r->rx_offset = 0;
+        same = true;
     }
-    if (r->rx_index != m->index || r->rx_term != m->log_term ||
-        r->rx_offset != m->snapshot.offset) {
-        bool same = r->rx_index == m->index && r->rx_term == m->log_term;
+    if (!same || r->rx_offset != m->snapshot.offset) {
         reply_snapshot(r, m, same ? r->rx_offset : 0, false);
         return;
     }
@@ -141,8 +148,13 @@ void raft__recv_snapshot_result(struct raft *r, const struct raft_message *m)
     }
     if (p->mode != RAFT__SNAPSHOT || m->index != p->snap_index)
         return;
+    /* Only progress triggers the next chunk. Answers that do not advance (duplicates,
+     * or a follower that lost its partial stream) wait for the heartbeat resend;
+     * otherwise every duplicate would start another chunk/answer ping-pong. */
+    bool progress = m->snapshot.offset > p->snap_offset;
     p->snap_offset = m->snapshot.offset;
-    raft__send_snapshot(r, p);
+    if (progress)
+        raft__send_snapshot(r, p);
 }
 
 int raft__snapshot_taken(struct raft *r, raft_index index, uint64_t size)

@@ -42,6 +42,9 @@
 
 static uint64_t seed_cur;
 static bool verbose;
+static bool long_mode;
+static bool idle_mode;
+static uint64_t msg_trace_from; /* DROVER_SIM_MSGTRACE=ms: log deliveries after ms */
 static uint64_t rng_state;
 
 static uint64_t rnd(void)
@@ -63,8 +66,8 @@ static void fail(const char *fmt, ...)
     va_start(ap, fmt);
     fprintf(stderr, "raft_sim: FAIL seed=%llu: ", (unsigned long long)seed_cur);
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nraft_sim: replay with DROVER_SIM_SEED=%llu %s\n",
-            (unsigned long long)seed_cur, "tests/sim/raft/raft_sim");
+    fprintf(stderr, "\nraft_sim: replay with %sDROVER_SIM_SEED=%llu tests/sim/raft/raft_sim\n",
+            long_mode ? "DROVER_SIM_LONG=1 " : "", (unsigned long long)seed_cur);
     va_end(ap);
     exit(1);
 }
@@ -745,6 +748,15 @@ static void deliver_due(void)
             } else {
                 ev.type = RAFT_EV_RECEIVE;
                 ev.receive = m->m;
+                if (verbose && msg_trace_from && now_g >= msg_trace_from)
+                    printf("%6llu %llu->%llu type %u term %llu index %llu logterm %llu commit %llu "
+                           "hint %llu reject %d n %u off %llu len %u done %d\n",
+                           (unsigned long long)now_g, (unsigned long long)m->m.from,
+                           (unsigned long long)m->m.to, m->m.type, (unsigned long long)m->m.term,
+                           (unsigned long long)m->m.index, (unsigned long long)m->m.log_term,
+                           (unsigned long long)m->m.commit, (unsigned long long)m->m.hint,
+                           m->m.reject, m->m.n_entries, (unsigned long long)m->m.snapshot.offset,
+                           m->m.snapshot.len, m->m.snapshot.done);
             }
             step(n, &ev);
         }
@@ -764,9 +776,29 @@ static void tick_all(void)
     }
 }
 
+/* drover revokes a removed host's keys when its removal commits (ZAP stops
+ * admitting it), so after healing, servers outside the leader's configuration are cut
+ * off; without that a removed server that still believes it is a voter keeps
+ * deposing leaders whenever the lease (check-quorum) is off (diss. §4.2.3). */
+static void revoke_non_members(void)
+{
+    raft_id l = find_leader();
+    if (!l)
+        return;
+    const struct raft_configuration *c = raft_config_of(nodes[node_index(l)].r);
+    bool member[NODES_MAX];
+    for (unsigned i = 0; i < n_nodes; i++)
+        member[i] = raft_config_get(c, nodes[i].id) != NULL;
+    for (unsigned i = 0; i < n_nodes; i++)
+        for (unsigned j = 0; j < n_nodes; j++)
+            blocked[i][j] = !(member[i] && member[j]);
+}
+
 static void run_ms(uint64_t ms)
 {
     for (uint64_t k = 0; k < ms; k++) {
+        if (calm && !idle_mode)
+            revoke_non_members();
         now_g++;
         deliver_due();
         tick_all();
@@ -801,6 +833,7 @@ static void reset_world(void)
     heal();
     now_g = 0;
     calm = false;
+    idle_mode = false;
     cmd_counter = 0;
     net_seq = 0;
 }
@@ -860,6 +893,7 @@ static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st, 
         p_loss = 0.01;
         delay_max_ms = 30;
         calm = true;
+        idle_mode = true;
         while (now_g < duration_ms) {
             raft_id l = find_leader();
             if (l && chance(0.01))
@@ -1008,6 +1042,7 @@ int main(int argc, char **argv)
     const char *e;
     if ((e = getenv("DROVER_SIM_LONG")) && *e && *e != '0') {
         seeds = 20000;
+        long_mode = true;
         duration = 10000;
     }
     if ((e = getenv("DROVER_SIM_SEEDS")))
@@ -1016,6 +1051,8 @@ int main(int argc, char **argv)
         seeds = strtoull(argv[1], NULL, 10);
     if (argc > 2)
         first = strtoull(argv[2], NULL, 10);
+    if ((e = getenv("DROVER_SIM_MSGTRACE")))
+        msg_trace_from = strtoull(e, NULL, 10);
     if ((e = getenv("DROVER_SIM_SEED"))) {
         first = strtoull(e, NULL, 10);
         seeds = 1;
