@@ -151,7 +151,7 @@ static const plc_filter_info catalogue[F_COUNT] = {
 			      "move VMs away or raise cpu_overcommit_pct", true, ALL},
 	[F_RESERVE] = {"reserve.failover",
 		       "this capacity is held back for restarts; add hosts or lower reserve_pct",
-		       true, "migrate, start"},
+		       true, "migrate, start; restart if restarts_use_reserve is off"},
 	[F_MTU] = {"network.mtu_mismatch",
 		   "set the same MTU on both hosts' migration network", false, MIG},
 	[F_BANDWIDTH] = {"network.bandwidth_low",
@@ -501,7 +501,8 @@ static bool f_capacity(ctx *c)
 								    : 0),
 		c->vm->name, c->vm->vcpus))
 		return true;
-	if (short_mem || short_cpu || c->kind == PLC_KIND_RESTART || cfg->reserve_pct == 0)
+	if (short_mem || short_cpu || cfg->reserve_pct == 0 ||
+	    (c->kind == PLC_KIND_RESTART && cfg->restarts_use_reserve))
 		return false;
 	uint64_t keep = 100u - (cfg->reserve_pct > 100 ? 100 : cfg->reserve_pct);
 	if (mem * 100 > mem_cap * keep || cpu * 100 > cpu_cap * keep)

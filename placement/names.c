@@ -24,6 +24,7 @@ void plc_config_default(plc_config *cfg)
 	cfg->mem_overcommit_pct = 100;
 	cfg->cpu_overcommit_pct = 400;
 	cfg->reserve_pct = 0;
+	cfg->restarts_use_reserve = true;
 	cfg->max_out_per_host = 2;
 	cfg->max_in_per_host = 2;
 	cfg->max_cluster = 5;

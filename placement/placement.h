@@ -125,8 +125,11 @@ typedef struct plc_config {
 	uint32_t cpu_overcommit_pct;
 	/* Failover reserve: migrations and starts may fill a host only up to
 	 * (100 - reserve_pct)% of its capacity; restarts may use the rest.  This
-	 * is vSphere's "percentage of cluster resources" admission policy. */
+	 * is vSphere's "percentage of cluster resources" admission policy.
+	 * With restarts_use_reserve false, restarts stay below it too (for
+	 * clusters that keep the reserve for a second failure). */
 	uint32_t reserve_pct;
+	bool restarts_use_reserve;
 	/* Concurrency of planned migrations.  KubeVirt: 2 outbound per node,
 	 * 5 per cluster; inbound per node 2 keeps one destination from becoming
 	 * the bottleneck of a drain. */

@@ -94,7 +94,7 @@ int plc__restart_on(plc__state *st, const uint32_t *failed, uint32_t n_failed,
 			      .score = score, .wave = tier};
 		rc = plc__plan_add_move(plan, &cap_moves, &m);
 	}
-	plan->n_waves = n ? tier + 1 : 0;
+	plan->n_waves = plan->n_moves ? plan->moves[plan->n_moves - 1].wave + 1 : 0;
 out:
 	plc__free(view->alloc, order);
 	plc__free(view->alloc, from);

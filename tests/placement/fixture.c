@@ -155,6 +155,8 @@ static int parse_config(parser *p, char **tok, int n)
 			rc = parse_u32(p, k, v, &c->cpu_overcommit_pct);
 		else if (!strcmp(k, "reserve_pct"))
 			rc = parse_u32(p, k, v, &c->reserve_pct);
+		else if (!strcmp(k, "restarts_use_reserve"))
+			rc = parse_bool(p, k, v, &c->restarts_use_reserve);
 		else if (!strcmp(k, "max_out"))
 			rc = parse_u32(p, k, v, &c->max_out_per_host);
 		else if (!strcmp(k, "max_in"))
