@@ -16,6 +16,7 @@
 struct tp;
 struct gsp;
 struct ag_gossip;
+struct ag_raft;
 
 typedef struct ag_agent {
     ag_config   cfg;
@@ -34,6 +35,7 @@ typedef struct ag_agent {
     ag_sealer   sealer;
     struct tp  *tp;
     struct ag_gossip *gossip;
+    struct ag_raft *raft;
 } ag_agent;
 
 #endif

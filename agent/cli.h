@@ -20,6 +20,7 @@ typedef struct ag_cmd {
 /* Tables, one per file that adds commands; main.c lists them. NULL-name terminated. */
 extern const ag_cmd ag_cmds_core[];
 extern const ag_cmd ag_cmds_members[];
+extern const ag_cmd ag_cmds_kv[];
 
 /* Options every client command accepts: --socket PATH, -c/--config FILE, --json.
  * cli_common_opt() handles one getopt result; returns true when it consumed it. */

@@ -130,6 +130,27 @@ static int cmd_status(int argc, char **argv)
     print_bytes("", json_integer_value(json_object_get(store, "used_bytes")));
     print_bytes(" used of ", json_integer_value(json_object_get(store, "map_bytes")));
     printf(" map, last txn %lld\n", (long long)json_integer_value(json_object_get(store, "last_txnid")));
+    json_t *raft = json_object_get(r, "raft"), *g = json_object_get(r, "gossip");
+    if (g)
+        printf("members     %lld known, %lld alive; incarnation %lld\n",
+               (long long)json_integer_value(json_object_get(g, "members")),
+               (long long)json_integer_value(json_object_get(g, "alive")),
+               (long long)json_integer_value(json_object_get(g, "incarnation")));
+    if (raft) {
+        printf("raft        %s, term %lld, leader %s, commit %lld, applied %lld\n",
+               json_string_value(json_object_get(raft, "role")),
+               (long long)json_integer_value(json_object_get(raft, "term")),
+               json_string_value(json_object_get(raft, "leader")),
+               (long long)json_integer_value(json_object_get(raft, "commit")),
+               (long long)json_integer_value(json_object_get(raft, "applied")));
+        printf("voters     ");
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(raft, "voters"), i, v) printf(" %s", json_string_value(v));
+        printf("\nlearners   ");
+        json_array_foreach(json_object_get(raft, "learners"), i, v) printf(" %s", json_string_value(v));
+        printf("\n");
+    }
     json_t *rej = json_object_get(r, "rejected");
     const char *k;
     json_t *v;

@@ -57,6 +57,13 @@ static const struct key keys[] = {
     STR("libvirt", "uri", libvirt_uri, "qemu:///system", "libvirt connection URI"),
     DUR("ha", "fence_timeout", fence_timeout_ms, 1000, 600000, "10s",
         "an isolated host destroys its protected VMs after this long without quorum contact"),
+    INT("ha", "voters", voters, 1, 7, "3",
+        "Raft voters chosen among the hosts (3 or 5; every other host is a learner)"),
+    /* 500 ms: a dead coordinator is replaced in ~0.5-1.1 s (target <= 1 s, etcd 1.3-1.6 s)
+     * while a loaded host still answers heartbeats (every 50 ms) well within it */
+    DUR("ha", "election_timeout", election_timeout_ms, 50, 60000, "500ms",
+        "Raft election timeout base (actual: random in [base, 2*base))"),
+    DUR("ha", "heartbeat", heartbeat_ms, 10, 10000, "50ms", "Raft leader heartbeat period"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -37,6 +37,9 @@ typedef struct ag_config {
     char     libvirt_uri[AG_CFG_STR];  /* default qemu:///system */
     /* [ha] */
     int64_t  fence_timeout_ms;
+    int64_t  voters;                 /* Raft voters: 3 or 5 (fewer when fewer hosts) */
+    int64_t  election_timeout_ms;
+    int64_t  heartbeat_ms;
     /* where it was read from, for messages */
     char     path[AG_CFG_STR];
 } ag_config;

@@ -6,6 +6,7 @@
 #include "gossip_drv.h"
 #include "log.h"
 #include "net.h"
+#include "raft_drv.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -82,6 +83,9 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
     json_t *g = ag_gossip_status_json(a);
     if (g)
         json_object_set_new(r, "gossip", g);
+    json_t *rs = ag_raft_status_json(a);
+    if (rs)
+        json_object_set_new(r, "raft", rs);
     ag_ctl_finish(req, AG_EX_OK, r, NULL);
 }
 

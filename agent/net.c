@@ -3,6 +3,7 @@
 #include "exitcodes.h"
 #include "gossip_drv.h"
 #include "log.h"
+#include "raft_drv.h"
 #include "transport.h"
 #include "drover.pb-c.h"
 
@@ -23,6 +24,12 @@ static void on_recv(void *ud, const uint8_t sender[AG_HOST_ID_LEN], const uint8_
     switch (o.type) {
     case DROVER__MSG_TYPE__MSG_GOSSIP:
         ag_gossip_recv(a, &o);
+        break;
+    case DROVER__MSG_TYPE__MSG_RAFT:
+        ag_raft_recv(a, &o);
+        break;
+    case DROVER__MSG_TYPE__MSG_FORWARD:
+        ag_raft_forward(a, &o);
         break;
     default:
         a->rejected_payload++;
@@ -72,6 +79,14 @@ int ag_net_start(ag_agent *a, char *err, size_t errlen)
     }
     if ((rc = ag_gossip_start(a, err, errlen)) != 0)
         goto err_after_tp;
+    if ((rc = ag_raft_start(a, err, errlen)) != 0) {
+        ag_gossip_stop(a);
+        tp_free(a->tp);
+        a->tp = NULL;
+        ag_peers_free(&a->peers);
+        ag_members_free(&a->members);
+        return rc;
+    }
     return 0;
 
 err_after_tp:
@@ -87,6 +102,7 @@ void ag_net_stop(ag_agent *a)
 {
     if (!a->tp)
         return;
+    ag_raft_stop(a);
     ag_gossip_stop(a);
     tp_free(a->tp);
     a->tp = NULL;

@@ -170,7 +170,8 @@ static int get_fn(MDB_txn *txn, const MDB_dbi *dbi, void *ctx)
         return rc;
     if (a->len)
         *a->len = v.mv_size;
-    memcpy(a->out, v.mv_data, v.mv_size < a->cap ? v.mv_size : a->cap);
+    if (a->cap)   /* cap 0: the caller only asks for the length */
+        memcpy(a->out, v.mv_data, v.mv_size < a->cap ? v.mv_size : a->cap);
     return 0;
 }
 

@@ -62,7 +62,7 @@ int st_write(st_store *s, st_write_fn fn, void *ctx);
 int st_read(st_store *s, st_read_fn fn, void *ctx);
 
 /* Conveniences, each one transaction. st_get returns MDB_NOTFOUND when absent and
- * copies at most cap bytes (*len gets the full length). */
+ * copies at most cap bytes (*len gets the full length; cap 0 asks for the length only). */
 int st_put(st_store *s, st_db db, const void *k, size_t klen, const void *v, size_t vlen);
 int st_get(st_store *s, st_db db, const void *k, size_t klen, void *v, size_t cap, size_t *len);
 int st_del(st_store *s, st_db db, const void *k, size_t klen);

@@ -1,0 +1,958 @@
+/* raft_drv.c — the agent side of Raft; see raft_drv.h for the persistence and
+ * forwarding design.
+ *
+ * One raft_step at a time, each update carried out completely (persist -> send ->
+ * apply -> PERSISTED feedback -> snapshot) before the next step, because the core reuses
+ * the update's buffers on the next call.
+ */
+#include "raft_drv.h"
+#include "ctl.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "net.h"
+#include "raft.h"
+#include "raft_codec.h"
+#include "drover.pb-c.h"
+#include "state.pb-c.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The core wants a tick "often"; 10 ms keeps timeouts accurate to 2% of a 500 ms
+ * election timeout and costs nothing when there is nothing to do. */
+#define RAFT_TICK_MS        10
+/* How long a client waits for its request to commit and apply before hearing
+ * "no quorum": 10 election timeouts cover a leader change or two. */
+#define RAFT_REQUEST_TIMEOUT_MS 5000
+#define RAFT_PENDING_MAX    1024   /* outstanding requests per host */
+
+struct pending {
+    uint64_t req_id;
+    uint64_t index, term;   /* 0 until known */
+    uint64_t deadline;
+    int forwarded_in;       /* leader side: reply to origin when applied */
+    uint8_t origin[AG_HOST_ID_LEN];
+    ag_raft_done_fn done;   /* local requests */
+    void *ud;
+    struct pending *next;
+};
+
+struct ag_raft {
+    struct raft *r;
+    ag_id tick;
+    uint64_t next_req;
+    struct pending *pend;
+    unsigned npend;
+    uint64_t applied;
+    uint64_t leader_changes, msgs_sent, msgs_bad;
+    raft_id last_leader;
+};
+
+static raft_id raft_id_of_host(const uint8_t id[AG_HOST_ID_LEN])
+{
+    uint64_t v;
+    memcpy(&v, id, 8);
+    v = be64toh(v);
+    return v ? v : 1;
+}
+
+static const ag_member *member_of(ag_agent *a, raft_id id)
+{
+    for (size_t i = 0; i < a->members.n; i++)
+        if (raft_id_of_host(a->members.v[i].id) == id)
+            return &a->members.v[i];
+    return NULL;
+}
+
+static const char *name_of(ag_agent *a, raft_id id)
+{
+    const ag_member *m = member_of(a, id);
+    return m ? m->name : (id ? "?" : "none");
+}
+
+/* ---- LMDB persistence ---------------------------------------------------------- */
+
+static void u64be(uint8_t *p, uint64_t v) { v = htobe64(v); memcpy(p, &v, 8); }
+static uint64_t getu64(const void *p) { uint64_t v; memcpy(&v, p, 8); return be64toh(v); }
+
+static int put_u64(MDB_txn *t, MDB_dbi db, const char *k, uint64_t v)
+{
+    uint8_t b[8];
+    u64be(b, v);
+    MDB_val key = {strlen(k), (void *)k}, val = {8, b};
+    return mdb_put(t, db, &key, &val, 0);
+}
+
+static int get_u64(MDB_txn *t, MDB_dbi db, const char *k, uint64_t *v)
+{
+    MDB_val key = {strlen(k), (void *)k}, val;
+    int rc = mdb_get(t, db, &key, &val);
+    if (rc == 0 && val.mv_size == 8)
+        *v = getu64(val.mv_data);
+    return rc;
+}
+
+static int put_blob(MDB_txn *t, MDB_dbi db, const char *k, const void *b, size_t n)
+{
+    MDB_val key = {strlen(k), (void *)k}, val = {n, (void *)b};
+    return mdb_put(t, db, &key, &val, 0);
+}
+
+/* delete log entries with index >= from (upto = 0) or <= upto (from = 0) */
+static int log_delete(MDB_txn *t, MDB_dbi db, uint64_t from, uint64_t upto)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t, db, &c);
+    if (rc)
+        return rc;
+    uint8_t kb[8];
+    u64be(kb, from ? from : 1);
+    MDB_val k = {8, kb}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0) {
+        if (upto && getu64(k.mv_data) > upto)
+            break;
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+        rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+        if (rc == EINVAL || rc == MDB_NOTFOUND) /* deleted the last one */
+            rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* state snapshot blob: repeated [u32 klen][key][u32 vlen][value] */
+static int state_serialize(MDB_txn *t, MDB_dbi db, uint8_t **out, size_t *len)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t, db, &c);
+    if (rc)
+        return rc;
+    size_t cap = 4096, n = 0;
+    uint8_t *b = malloc(cap);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && b; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        size_t need = n + 8 + k.mv_size + v.mv_size;
+        if (need > cap) {
+            while (cap < need)
+                cap *= 2;
+            uint8_t *nb = realloc(b, cap);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+        }
+        uint32_t kl = htobe32((uint32_t)k.mv_size), vl = htobe32((uint32_t)v.mv_size);
+        memcpy(b + n, &kl, 4);
+        memcpy(b + n + 4, k.mv_data, k.mv_size);
+        n += 4 + k.mv_size;
+        memcpy(b + n, &vl, 4);
+        memcpy(b + n + 4, v.mv_data, v.mv_size);
+        n += 4 + v.mv_size;
+    }
+    mdb_cursor_close(c);
+    if (!b)
+        return ENOMEM;
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+static int state_restore(MDB_txn *t, MDB_dbi db, const uint8_t *b, size_t n)
+{
+    int rc = mdb_drop(t, db, 0);
+    size_t o = 0;
+    while (rc == 0 && o < n) {
+        uint32_t kl, vl;
+        if (n - o < 4)
+            return MDB_CORRUPTED;
+        memcpy(&kl, b + o, 4);
+        kl = be32toh(kl);
+        if (n - o - 4 < kl + 4u)
+            return MDB_CORRUPTED;
+        MDB_val k = {kl, (void *)(b + o + 4)};
+        o += 4 + kl;
+        memcpy(&vl, b + o, 4);
+        vl = be32toh(vl);
+        if (n - o - 4 < vl)
+            return MDB_CORRUPTED;
+        MDB_val v = {vl, (void *)(b + o + 4)};
+        o += 4 + vl;
+        rc = mdb_put(t, db, &k, &v, 0);
+    }
+    return rc;
+}
+
+static int snap_meta_put(MDB_txn *t, MDB_dbi db, const struct raft_snapshot_meta *m)
+{
+    uint8_t b[24 + RAFT_CONFIG_ENCODED_MAX];
+    u64be(b, m->index);
+    u64be(b + 8, m->term);
+    u64be(b + 16, m->size);
+    size_t n = raft_config_encode(&m->config, b + 24);
+    return put_blob(t, db, "snap_meta", b, 24 + n);
+}
+
+struct persist_ctx {
+    const struct raft_update *up;
+};
+
+static int persist_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
+{
+    const struct raft_update *up = ((struct persist_ctx *)ctx)->up;
+    MDB_dbi R = dbi[ST_DB_RAFT], L = dbi[ST_DB_LOG];
+    int rc = 0;
+    if (up->flags & RAFT_UPD_HARD_STATE) {
+        if ((rc = put_u64(t, R, "term", up->term)) || (rc = put_u64(t, R, "vote", up->vote)))
+            return rc;
+    }
+    if (up->flags & RAFT_UPD_SNAPSHOT_CHUNK) {
+        uint64_t si = 0, st = 0;
+        MDB_val key = {7, "staging"}, val = {0, NULL};
+        get_u64(t, R, "staging_index", &si);
+        get_u64(t, R, "staging_term", &st);
+        size_t have = 0;
+        if (si == up->chunk.index && st == up->chunk.term && mdb_get(t, R, &key, &val) == 0)
+            have = val.mv_size;
+        size_t end = (size_t)up->chunk.offset + up->chunk.len, n = have > end ? have : end;
+        uint8_t *b = calloc(1, n ? n : 1);
+        if (!b)
+            return ENOMEM;
+        if (have)
+            memcpy(b, val.mv_data, have);
+        memcpy(b + up->chunk.offset, up->chunk.data, up->chunk.len);
+        rc = put_blob(t, R, "staging", b, n);
+        free(b);
+        if (rc || (rc = put_u64(t, R, "staging_index", up->chunk.index)) ||
+            (rc = put_u64(t, R, "staging_term", up->chunk.term)))
+            return rc;
+    }
+    if (up->flags & RAFT_UPD_SNAPSHOT_INSTALL) {
+        MDB_val key = {7, "staging"}, val;
+        if ((rc = mdb_get(t, R, &key, &val)) != 0)
+            return rc;
+        if ((rc = state_restore(t, dbi[ST_DB_STATE], val.mv_data, val.mv_size)) != 0)
+            return rc;
+        struct raft_snapshot_meta m = {.index = up->install.index, .term = up->install.term,
+                                       .size = val.mv_size, .config = *up->install.config};
+        /* copy before the staging value is overwritten by our own puts below */
+        uint8_t *copy = malloc(val.mv_size ? val.mv_size : 1);
+        if (!copy)
+            return ENOMEM;
+        memcpy(copy, val.mv_data, val.mv_size);
+        rc = put_blob(t, R, "snapshot", copy, m.size);
+        free(copy);
+        if (rc || (rc = snap_meta_put(t, R, &m)) || (rc = put_u64(t, R, "applied_index", m.index)))
+            return rc;
+        mdb_del(t, R, &key, NULL);
+        rc = up->install.drop_log ? mdb_drop(t, L, 0) : log_delete(t, L, 0, m.index);
+        if (rc)
+            return rc;
+    }
+    if (up->flags & RAFT_UPD_LOG_TRUNCATE) {
+        if ((rc = log_delete(t, L, up->truncate_from, 0)) != 0)
+            return rc;
+    }
+    for (unsigned i = 0; i < up->n_append; i++) {
+        const struct raft_entry *e = &up->append[i];
+        uint8_t kb[8];
+        u64be(kb, up->append_first + i);
+        MDB_val k = {8, kb}, v = {9 + (size_t)e->len, NULL};
+        if ((rc = mdb_put(t, L, &k, &v, MDB_RESERVE)) != 0)
+            return rc;
+        u64be(v.mv_data, e->term);
+        ((uint8_t *)v.mv_data)[8] = e->type;
+        if (e->len)
+            memcpy((uint8_t *)v.mv_data + 9, e->buf, e->len);
+    }
+    return 0;
+}
+
+/* ---- apply ------------------------------------------------------------------------ */
+
+struct apply_ctx {
+    const struct raft_update *up;
+    uint64_t applied;
+};
+
+static int apply_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
+{
+    struct apply_ctx *c = ctx;
+    const struct raft_update *up = c->up;
+    uint64_t applied = 0;
+    get_u64(t, dbi[ST_DB_RAFT], "applied_index", &applied);
+    for (unsigned i = 0; i < up->n_apply; i++) {
+        uint64_t idx = up->apply_first + i;
+        if (idx <= applied)
+            continue;   /* applied before a restart: exactly once */
+        const struct raft_entry *e = &up->apply[i];
+        if (e->type == RAFT_ENTRY_COMMAND) {
+            Drover__Command *cmd = drover__command__unpack(NULL, e->len, e->buf);
+            if (cmd && cmd->key && cmd->key[0]) {
+                MDB_val k = {strlen(cmd->key), cmd->key}, v = {cmd->value.len, cmd->value.data};
+                int rc = 0;
+                if (cmd->op == DROVER__COMMAND_OP__CMD_PUT)
+                    rc = mdb_put(t, dbi[ST_DB_STATE], &k, &v, 0);
+                else if (cmd->op == DROVER__COMMAND_OP__CMD_DEL)
+                    rc = mdb_del(t, dbi[ST_DB_STATE], &k, NULL);
+                if (rc == MDB_NOTFOUND)
+                    rc = 0;
+                if (rc) {
+                    drover__command__free_unpacked(cmd, NULL);
+                    return rc;
+                }
+            }
+            /* an undecodable command was validated by its proposer; skipping it keeps every
+             * host identical, since every host skips it the same way */
+            if (cmd)
+                drover__command__free_unpacked(cmd, NULL);
+        }
+        applied = idx;
+    }
+    c->applied = applied;
+    return put_u64(t, dbi[ST_DB_RAFT], "applied_index", applied);
+}
+
+/* ---- pending requests ------------------------------------------------------------- */
+
+static void send_forward_reply(ag_agent *a, const uint8_t origin[AG_HOST_ID_LEN], uint64_t req_id,
+                               uint64_t index, int code, const char *error)
+{
+    const ag_member *m = ag_members_find(&a->members, origin);
+    if (!m)
+        return;
+    Drover__Forward f = DROVER__FORWARD__INIT;
+    f.req_id = req_id;
+    f.is_reply = 1;
+    f.index = index;
+    f.code = code;
+    f.error = (char *)(error ? error : "");
+    uint8_t buf[512];
+    size_t n = drover__forward__pack(&f, buf);
+    ag_net_send(a, m, DROVER__MSG_TYPE__MSG_FORWARD, buf, n);
+}
+
+static void resolve(ag_agent *a, struct pending **pp, int code, const char *error)
+{
+    struct pending *p = *pp;
+    *pp = p->next;
+    a->raft->npend--;
+    if (p->forwarded_in)
+        send_forward_reply(a, p->origin, p->req_id, p->index, code, error);
+    else if (p->done)
+        p->done(a, p->ud, code, p->index, error);
+    free(p);
+}
+
+/* Called after every step: settle what is applied, failed or overdue. */
+static void settle(ag_agent *a, uint64_t now)
+{
+    struct ag_raft *R = a->raft;
+    for (struct pending **pp = &R->pend; *pp;) {
+        struct pending *p = *pp;
+        if (p->index && p->index <= R->applied) {
+            /* the entry at that index is ours only if its term is the one we proposed in
+             * (forwarded replies are checked by the leader, term 0 here) */
+            raft_term t = raft_term_at(R->r, p->index);
+            if (p->term && t && t != p->term)
+                resolve(a, pp, AG_EX_QUORUM, "leadership changed before the request committed; retry");
+            else
+                resolve(a, pp, AG_EX_OK, NULL);
+            continue;
+        }
+        if (now >= p->deadline) {
+            resolve(a, pp, AG_EX_QUORUM, "no quorum: the request was not committed within 5 s "
+                    "(are a majority of the voters up? see `drover status`)");
+            continue;
+        }
+        pp = &p->next;
+    }
+}
+
+/* ---- the step loop ---------------------------------------------------------------- */
+
+static void send_msgs(ag_agent *a, const struct raft_update *up)
+{
+    struct ag_raft *R = a->raft;
+    for (unsigned i = 0; i < up->n_msgs; i++) {
+        struct raft_message *m = &up->msgs[i];
+        const ag_member *to = member_of(a, m->to);
+        if (!to)
+            continue;
+        uint8_t *chunk = NULL;
+        if (m->type == RAFT_MSG_INSTALL_SNAPSHOT && !m->snapshot.data) {
+            uint8_t *blob = NULL;
+            size_t blen = 0;
+            st_get(a->store, ST_DB_RAFT, "snapshot", 8, NULL, 0, &blen);
+            blob = malloc(blen ? blen : 1);
+            if (!blob || st_get(a->store, ST_DB_RAFT, "snapshot", 8, blob, blen, &blen) != 0 ||
+                m->snapshot.offset + m->snapshot.len > blen) {
+                free(blob);
+                continue;
+            }
+            chunk = blob;
+            m->snapshot.data = blob + m->snapshot.offset;
+        }
+        uint8_t *buf;
+        size_t n;
+        if (raft_codec_encode(m, &buf, &n) == RAFT_OK) {
+            if (ag_net_send(a, to, DROVER__MSG_TYPE__MSG_RAFT, buf, n) == 0)
+                R->msgs_sent++;
+            free(buf);
+        }
+        free(chunk);
+    }
+}
+
+static void handle(ag_agent *a, struct raft_update *up);
+static void take_snapshot(ag_agent *a, uint64_t index);
+
+static void step(ag_agent *a, struct raft_event *ev)
+{
+    struct raft_update up;
+    ev->now_ms = ag_now_ms();
+    int rc = raft_step(a->raft->r, ev, &up);
+    if (rc && rc != RAFT_ENOTLEADER)
+        ag_debug("raft: step %u: %s", ev->type, raft_strerror(rc));
+    handle(a, &up);
+}
+
+struct snapbuf {
+    uint8_t *blob;
+    size_t len;
+};
+
+struct snapwrite {
+    struct snapbuf b;
+    const struct raft_snapshot_meta *meta;
+    uint64_t compact;
+};
+
+static int read_state(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
+{
+    struct snapbuf *sb = ctx;
+    return state_serialize(t, dbi[ST_DB_STATE], &sb->blob, &sb->len);
+}
+
+static int write_snap(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
+{
+    struct snapwrite *w = ctx;
+    int rc = put_blob(t, dbi[ST_DB_RAFT], "snapshot", w->b.blob, w->b.len);
+    if (!rc)
+        rc = snap_meta_put(t, dbi[ST_DB_RAFT], w->meta);
+    if (!rc && w->compact)
+        rc = log_delete(t, dbi[ST_DB_LOG], 0, w->compact);
+    return rc;
+}
+
+static void take_snapshot(ag_agent *a, uint64_t index)
+{
+    struct ag_raft *R = a->raft;
+    if (R->applied != index)
+        return;   /* we apply synchronously, so this only happens after a failed apply */
+    struct snapwrite w = {0};
+    if (st_read(a->store, read_state, &w.b) != 0)
+        return;
+    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
+    ev.snapshot_taken.index = index;
+    ev.snapshot_taken.size = w.b.len;
+    struct raft_update up;
+    ev.now_ms = ag_now_ms();
+    raft_step(R->r, &ev, &up);
+    /* the blob and its metadata are durable before the log below it may go */
+    w.meta = raft_snapshot_of(R->r);
+    w.compact = up.compact_upto;
+    if (st_write(a->store, write_snap, &w) != 0)
+        ag_warn("raft: could not store the snapshot at index %llu", (unsigned long long)index);
+    up.compact_upto = 0;
+    up.flags &= ~(unsigned)RAFT_UPD_SNAPSHOT_TAKE;
+    free(w.b.blob);
+    handle(a, &up);
+}
+
+static void handle(ag_agent *a, struct raft_update *up)
+{
+    struct ag_raft *R = a->raft;
+    bool need_persist = (up->flags & (RAFT_UPD_HARD_STATE | RAFT_UPD_SNAPSHOT_CHUNK |
+                                      RAFT_UPD_SNAPSHOT_INSTALL | RAFT_UPD_LOG_TRUNCATE)) ||
+                        up->n_append;
+    if (need_persist) {
+        struct persist_ctx pc = {up};
+        int rc = st_write(a->store, persist_fn, &pc);
+        if (rc) {
+            /* nothing of this update may leave the host: stop rather than lie */
+            ag_err("raft: cannot persist to %s: %s; stopping the agent so no vote or "
+                   "acknowledgement goes out undurable", st_path(a->store), mdb_strerror(rc));
+            ag_loop_stop(a->loop);
+            return;
+        }
+        if (up->flags & RAFT_UPD_SNAPSHOT_INSTALL)
+            R->applied = up->install.index;
+    }
+    send_msgs(a, up);
+    if (up->n_apply) {
+        struct apply_ctx ac = {up, R->applied};
+        int rc = st_write(a->store, apply_fn, &ac);
+        if (rc) {
+            ag_err("raft: cannot apply to %s: %s; stopping", st_path(a->store), mdb_strerror(rc));
+            ag_loop_stop(a->loop);
+            return;
+        }
+        R->applied = ac.applied;
+    }
+    if (up->leader != R->last_leader) {
+        if (up->leader)
+            ag_info("raft: leader is %s (term %llu)%s", name_of(a, up->leader),
+                    (unsigned long long)up->term,
+                    up->leader == raft_id_of_host(a->id.host_id) ? " — this host coordinates" : "");
+        R->last_leader = up->leader;
+        R->leader_changes++;
+    }
+    bool persisted = up->n_append > 0;
+    raft_index last = up->append_first + up->n_append - 1;
+    raft_term last_term = persisted ? up->append[up->n_append - 1].term : 0;
+    bool snap = up->flags & RAFT_UPD_SNAPSHOT_TAKE;
+    raft_index snap_at = up->snapshot_take_index;
+    settle(a, ag_now_ms());
+    /* the update's buffers are dead from here on: every further step makes a new one */
+    if (persisted) {
+        struct raft_event ev = {.type = RAFT_EV_PERSISTED};
+        ev.persisted.index = last;
+        ev.persisted.term = last_term;
+        step(a, &ev);
+    }
+    if (snap)
+        take_snapshot(a, snap_at);
+}
+
+static void on_tick(ag_loop *l, ag_id id, void *ud)
+{
+    (void)l; (void)id;
+    ag_agent *a = ud;
+    struct raft_event ev = {.type = RAFT_EV_TICK};
+    step(a, &ev);
+}
+
+/* ---- requests -------------------------------------------------------------------- */
+
+static int encode_command(ag_agent *a, uint64_t req_id, int op, const char *key, const void *val,
+                          size_t vlen, uint8_t **out, size_t *len)
+{
+    Drover__Command c = DROVER__COMMAND__INIT;
+    c.op = (Drover__CommandOp)op;
+    c.key = (char *)key;
+    c.value.data = (uint8_t *)val;
+    c.value.len = vlen;
+    c.origin.data = a->id.host_id;
+    c.origin.len = AG_HOST_ID_LEN;
+    c.req_id = req_id;
+    *len = drover__command__get_packed_size(&c);
+    *out = malloc(*len ? *len : 1);
+    if (!*out)
+        return -ENOMEM;
+    drover__command__pack(&c, *out);
+    return 0;
+}
+
+/* Propose on the leader; fills p->index/term. Returns 0 or an ag_exit code. */
+static int propose(ag_agent *a, struct pending *p, const uint8_t *cmd, size_t len)
+{
+    struct raft_event ev = {.type = RAFT_EV_PROPOSE};
+    ev.propose.buf = cmd;
+    ev.propose.len = (uint32_t)len;
+    struct raft_update up;
+    ev.now_ms = ag_now_ms();
+    int rc = raft_step(a->raft->r, &ev, &up);
+    if (rc == RAFT_OK) {
+        p->index = up.proposed_index;
+        p->term = up.proposed_term;
+    }
+    handle(a, &up);
+    if (rc == RAFT_ENOTLEADER)
+        return AG_EX_QUORUM;
+    if (rc == RAFT_EBUSY)
+        return AG_EX_TEMPFAIL;
+    return rc ? AG_EX_ERROR : 0;
+}
+
+void ag_raft_submit(ag_agent *a, int op, const char *key, const void *val, size_t vlen,
+                    ag_raft_done_fn done, void *ud)
+{
+    struct ag_raft *R = a->raft;
+    if (!R) {
+        done(a, ud, AG_EX_UNAVAILABLE, 0, "this agent runs without a cluster (no [cluster] roster)");
+        return;
+    }
+    if (R->npend >= RAFT_PENDING_MAX) {
+        done(a, ud, AG_EX_TEMPFAIL, 0, "too many requests in flight on this host; retry");
+        return;
+    }
+    struct pending *p = calloc(1, sizeof *p);
+    uint8_t *cmd;
+    size_t len;
+    if (!p || encode_command(a, ++R->next_req, op, key, val, vlen, &cmd, &len) != 0) {
+        free(p);
+        done(a, ud, AG_EX_ERROR, 0, "out of memory");
+        return;
+    }
+    p->req_id = R->next_req;
+    p->deadline = ag_now_ms() + RAFT_REQUEST_TIMEOUT_MS;
+    p->done = done;
+    p->ud = ud;
+    /* linked first: handle() inside propose() may already settle it */
+    p->next = R->pend;
+    R->pend = p;
+    R->npend++;
+    raft_id leader = raft_leader_of(R->r), me = raft_id_of_host(a->id.host_id);
+    int code = 0;
+    if (leader == me) {
+        code = propose(a, p, cmd, len);
+    } else if (leader && member_of(a, leader)) {
+        Drover__Forward f = DROVER__FORWARD__INIT;
+        f.req_id = p->req_id;
+        f.command.data = cmd;
+        f.command.len = len;
+        size_t n = drover__forward__get_packed_size(&f);
+        uint8_t *buf = malloc(n);
+        if (buf) {
+            drover__forward__pack(&f, buf);
+            ag_net_send(a, member_of(a, leader), DROVER__MSG_TYPE__MSG_FORWARD, buf, n);
+            free(buf);
+        }
+    }
+    /* with no known leader the request waits for its deadline: a leader may appear */
+    free(cmd);
+    if (code) {
+        for (struct pending **pp = &R->pend; *pp; pp = &(*pp)->next)
+            if (*pp == p) {
+                resolve(a, pp, code, code == AG_EX_QUORUM ? "no quorum: this host lost leadership"
+                                                          : "the coordinator refused the request");
+                break;
+            }
+    }
+}
+
+void ag_raft_forward(ag_agent *a, const ag_opened *o)
+{
+    struct ag_raft *R = a->raft;
+    if (!R)
+        return;
+    Drover__Forward *f = drover__forward__unpack(NULL, o->payload_len, o->payload);
+    if (!f) {
+        a->rejected_payload++;
+        return;
+    }
+    if (f->is_reply) {
+        for (struct pending **pp = &R->pend; *pp; pp = &(*pp)->next) {
+            struct pending *p = *pp;
+            if (p->req_id != f->req_id || p->forwarded_in)
+                continue;
+            if (f->code)
+                resolve(a, pp, f->code, f->error);
+            else {
+                p->index = f->index;   /* now wait until applied here too */
+                settle(a, ag_now_ms());
+            }
+            break;
+        }
+    } else {
+        Drover__Command *c = drover__command__unpack(NULL, f->command.len, f->command.data);
+        if (!c || !c->key || !c->key[0] || c->origin.len != AG_HOST_ID_LEN ||
+            memcmp(c->origin.data, o->sender, AG_HOST_ID_LEN) != 0) {
+            a->rejected_payload++;   /* a member may only forward its own requests */
+        } else if (R->npend >= RAFT_PENDING_MAX) {
+            send_forward_reply(a, o->sender, f->req_id, 0, AG_EX_TEMPFAIL, "coordinator busy; retry");
+        } else {
+            struct pending *p = calloc(1, sizeof *p);
+            if (p) {
+                p->req_id = f->req_id;
+                p->forwarded_in = 1;
+                memcpy(p->origin, o->sender, AG_HOST_ID_LEN);
+                p->deadline = ag_now_ms() + RAFT_REQUEST_TIMEOUT_MS;
+                p->next = R->pend;
+                R->pend = p;
+                R->npend++;
+                int code = propose(a, p, f->command.data, f->command.len);
+                if (code) {
+                    for (struct pending **pp = &R->pend; *pp; pp = &(*pp)->next)
+                        if (*pp == p) {
+                            resolve(a, pp, code, "not the coordinator any more; retry");
+                            break;
+                        }
+                }
+            }
+        }
+        if (c)
+            drover__command__free_unpacked(c, NULL);
+    }
+    drover__forward__free_unpacked(f, NULL);
+}
+
+void ag_raft_recv(ag_agent *a, const ag_opened *o)
+{
+    struct ag_raft *R = a->raft;
+    if (!R)
+        return;
+    struct raft_wire w;
+    char why[128];
+    if (raft_codec_decode(o->payload, o->payload_len, &w, why, sizeof why) != RAFT_OK) {
+        a->rejected_payload++;
+        R->msgs_bad++;
+        ag_debug("raft: bad message: %s", why);
+        return;
+    }
+    if (w.m.from != raft_id_of_host(o->sender) || w.m.to != raft_id_of_host(a->id.host_id)) {
+        a->rejected[-AG_ENV_E_MISMATCH]++;
+    } else {
+        struct raft_event ev = {.type = RAFT_EV_RECEIVE};
+        ev.receive = w.m;
+        step(a, &ev);
+    }
+    raft_wire_free(&w);
+}
+
+/* ---- control socket: state.put / state.get ------------------------------------------- */
+
+struct put_req {
+    ag_ctl_req *req;
+    int closed;
+};
+
+static void put_done(ag_agent *a, void *ud, int code, uint64_t index, const char *error)
+{
+    (void)a;
+    struct put_req *pr = ud;
+    if (!pr->closed)
+        ag_ctl_finish(pr->req, code, code ? NULL : json_pack("{s:I}", "index", (json_int_t)index),
+                      "%s", error ? error : "");
+    free(pr);
+}
+
+static void put_closed(ag_ctl_req *req, void *ud)
+{
+    (void)req;
+    ((struct put_req *)ud)->closed = 1;   /* the request still commits; nobody to tell */
+}
+
+static void ctl_put(ag_ctl_req *req, json_t *args, void *ud)
+{
+    ag_agent *a = ud;
+    const char *key = json_string_value(json_object_get(args, "key"));
+    const char *val = json_string_value(json_object_get(args, "value"));
+    int del = json_is_true(json_object_get(args, "delete"));
+    if (!key || !key[0] || (!val && !del)) {
+        ag_ctl_finish(req, AG_EX_INVALID, NULL, "state.put needs key and value (or delete)");
+        return;
+    }
+    struct put_req *pr = calloc(1, sizeof *pr);
+    pr->req = req;
+    ag_ctl_on_close(req, put_closed, pr);
+    ag_raft_submit(a, del ? DROVER__COMMAND_OP__CMD_DEL : DROVER__COMMAND_OP__CMD_PUT, key,
+                   val, val ? strlen(val) : 0, put_done, pr);
+}
+
+static void ctl_get(ag_ctl_req *req, json_t *args, void *ud)
+{
+    ag_agent *a = ud;
+    const char *key = json_string_value(json_object_get(args, "key"));
+    if (!key) {
+        ag_ctl_finish(req, AG_EX_INVALID, NULL, "state.get needs a key");
+        return;
+    }
+    char val[4096];
+    size_t len;
+    int rc = st_get(a->store, ST_DB_STATE, key, strlen(key), val, sizeof val - 1, &len);
+    if (rc == MDB_NOTFOUND) {
+        ag_ctl_finish(req, AG_EX_NOSUCH, NULL, "no key '%s' in the replicated state", key);
+        return;
+    }
+    val[len < sizeof val ? len : sizeof val - 1] = 0;
+    ag_ctl_finish(req, rc ? AG_EX_IOERR : 0, rc ? NULL : json_pack("{s:s,s:s}", "key", key, "value", val),
+                  rc ? "cannot read the store" : NULL);
+}
+
+json_t *ag_raft_status_json(ag_agent *a)
+{
+    struct ag_raft *R = a->raft;
+    if (!R)
+        return NULL;
+    const struct raft_configuration *c = raft_config_of(R->r);
+    json_t *voters = json_array(), *learners = json_array(), *lag = json_object();
+    bool leader = raft_role_of(R->r) == RAFT_LEADER;
+    for (unsigned i = 0; c && i < c->n; i++) {
+        const char *n = name_of(a, c->servers[i].id);
+        json_array_append_new(c->servers[i].role == RAFT_VOTER ? voters : learners, json_string(n));
+        if (leader)
+            json_object_set_new(lag, n, json_integer((json_int_t)(raft_last_index(R->r) -
+                                                                  raft_match_of(R->r, c->servers[i].id))));
+    }
+    json_t *j = json_pack("{s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:I,s:I}",
+        "role", raft_role_name(raft_role_of(R->r)), "term", (json_int_t)raft_term_of(R->r),
+        "leader", name_of(a, raft_leader_of(R->r)), "commit", (json_int_t)raft_commit_of(R->r),
+        "applied", (json_int_t)R->applied, "last_index", (json_int_t)raft_last_index(R->r),
+        "snapshot_index", (json_int_t)raft_snapshot_index(R->r),
+        "voters", voters, "learners", learners,
+        "leader_changes", (json_int_t)R->leader_changes, "anomalies", (json_int_t)raft_anomalies(R->r));
+    if (leader)
+        json_object_set_new(j, "lag", lag);
+    else
+        json_decref(lag);
+    return j;
+}
+
+/* ---- start / stop ------------------------------------------------------------------- */
+
+struct loadctx {
+    uint64_t term, vote, applied;
+    struct raft_snapshot_meta snap;
+    int have_snap;
+    struct raft_entry *e;
+    uint8_t **bufs;
+    unsigned n, cap;
+    uint64_t first;
+};
+
+static int load_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
+{
+    struct loadctx *l = ctx;
+    MDB_dbi R = dbi[ST_DB_RAFT];
+    get_u64(t, R, "term", &l->term);
+    get_u64(t, R, "vote", &l->vote);
+    get_u64(t, R, "applied_index", &l->applied);
+    MDB_val k = {9, "snap_meta"}, v;
+    if (mdb_get(t, R, &k, &v) == 0 && v.mv_size >= 24) {
+        l->snap.index = getu64(v.mv_data);
+        l->snap.term = getu64((uint8_t *)v.mv_data + 8);
+        l->snap.size = getu64((uint8_t *)v.mv_data + 16);
+        if (raft_config_decode((uint8_t *)v.mv_data + 24, v.mv_size - 24, &l->snap.config) != 0)
+            return MDB_CORRUPTED;
+        l->have_snap = 1;
+    }
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t, dbi[ST_DB_LOG], &c);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8 || v.mv_size < 9) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        uint64_t idx = getu64(k.mv_data);
+        if (l->n == 0)
+            l->first = idx;
+        else if (idx != l->first + l->n) {
+            rc = MDB_CORRUPTED;   /* a hole in the log */
+            break;
+        }
+        if (l->n == l->cap) {
+            l->cap = l->cap ? l->cap * 2 : 256;
+            l->e = realloc(l->e, l->cap * sizeof *l->e);
+            l->bufs = realloc(l->bufs, l->cap * sizeof *l->bufs);
+            if (!l->e || !l->bufs) {
+                rc = ENOMEM;
+                break;
+            }
+        }
+        size_t len = v.mv_size - 9;
+        l->bufs[l->n] = malloc(len ? len : 1);
+        memcpy(l->bufs[l->n], (uint8_t *)v.mv_data + 9, len);
+        l->e[l->n] = (struct raft_entry){.term = getu64(v.mv_data), .type = ((uint8_t *)v.mv_data)[8],
+                                         .len = (uint32_t)len, .buf = l->bufs[l->n]};
+        l->n++;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int cmp_member(const void *x, const void *y)
+{
+    raft_id a = raft_id_of_host(((const ag_member *)x)->id), b = raft_id_of_host(((const ag_member *)y)->id);
+    return a < b ? -1 : a > b;
+}
+
+int ag_raft_start(ag_agent *a, char *err, size_t errlen)
+{
+    struct ag_raft *R = calloc(1, sizeof *R);
+    if (!R)
+        return AG_EX_OSERR;
+    struct raft_opts o;
+    raft_id me = raft_id_of_host(a->id.host_id);
+    raft_opts_default(&o, me, a->epoch * 0x9E3779B97F4A7C15ull ^ me);
+    o.election_timeout_ms = (uint32_t)a->cfg.election_timeout_ms;
+    o.heartbeat_ms = (uint32_t)a->cfg.heartbeat_ms;
+    R->r = raft_new(&o);
+    if (!R->r) {
+        snprintf(err, errlen, "invalid Raft timings: [ha] heartbeat must be well below election_timeout");
+        free(R);
+        return AG_EX_CONFIG;
+    }
+    struct loadctx l = {0};
+    int rc = st_read(a->store, load_fn, &l);
+    int ex = 0;
+    if (rc) {
+        snprintf(err, errlen, "cannot load the Raft log from %s: %s", st_path(a->store), mdb_strerror(rc));
+        ex = AG_EX_DATAERR;
+    } else if (!l.have_snap && l.n == 0 && l.term == 0) {
+        /* brand-new: every host derives the same bootstrap entry from the same roster */
+        ag_member *sorted = malloc(a->members.n * sizeof *sorted);
+        memcpy(sorted, a->members.v, a->members.n * sizeof *sorted);
+        qsort(sorted, a->members.n, sizeof *sorted, cmp_member);
+        struct raft_configuration conf = {0};
+        for (size_t i = 0; i < a->members.n && i < RAFT_SERVERS_MAX; i++)
+            conf.servers[conf.n++] = (struct raft_server){
+                raft_id_of_host(sorted[i].id), (uint8_t)(i < (size_t)a->cfg.voters ? RAFT_VOTER : RAFT_LEARNER)};
+        free(sorted);
+        uint8_t buf[RAFT_CONFIG_ENCODED_MAX];
+        struct raft_entry boot;
+        raft_bootstrap_entry(&conf, buf, &boot);
+        struct raft_update fake = {.n_append = 1, .append_first = 1, .append = &boot};
+        struct persist_ctx pc = {&fake};
+        rc = st_write(a->store, persist_fn, &pc);
+        if (rc == 0)
+            rc = raft_load(R->r, 0, 0, NULL, 1, &boot, 1);
+        if (rc) {
+            snprintf(err, errlen, "cannot bootstrap the Raft log: %s", rc > 0 ? mdb_strerror(rc) : raft_strerror(rc));
+            ex = AG_EX_OSERR;
+        }
+    } else {
+        rc = raft_load(R->r, l.term, l.vote, l.have_snap ? &l.snap : NULL, l.first, l.e, l.n);
+        if (rc) {
+            snprintf(err, errlen, "the Raft state in %s does not load: %s", st_path(a->store), raft_strerror(rc));
+            ex = AG_EX_DATAERR;
+        }
+    }
+    for (unsigned i = 0; i < l.n; i++)
+        free(l.bufs[i]);
+    free(l.bufs);
+    free(l.e);
+    if (ex) {
+        raft_free(R->r);
+        free(R);
+        return ex;
+    }
+    R->applied = l.applied;
+    a->raft = R;
+    ag_ctl_register(a->ctl, "state.put", ctl_put, a);
+    ag_ctl_register(a->ctl, "state.get", ctl_get, a);
+    R->tick = ag_loop_timer(a->loop, RAFT_TICK_MS, RAFT_TICK_MS, on_tick, a);
+    return 0;
+}
+
+void ag_raft_stop(ag_agent *a)
+{
+    struct ag_raft *R = a->raft;
+    if (!R)
+        return;
+    ag_loop_cancel(a->loop, R->tick);
+    while (R->pend)
+        resolve(a, &R->pend, AG_EX_UNAVAILABLE, "the agent is stopping");
+    raft_free(R->r);
+    free(R);
+    a->raft = NULL;
+}

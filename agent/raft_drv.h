@@ -1,0 +1,36 @@
+/* raft_drv.h — runs the Raft core (ha/raft.h) inside the agent.
+ *
+ * Persistence: term, vote, snapshot metadata and the log live in LMDB (ST_DB_RAFT,
+ * ST_DB_LOG); steps 1-4 of each raft_update are written in ONE durable transaction before
+ * any message of that update leaves, which is the order raft.h demands. The state machine
+ * is ST_DB_STATE, applied in its own transaction together with "applied_index", so an
+ * entry is applied exactly once across crashes.
+ *
+ * Admin requests enter on any host: the leader proposes them; a follower forwards them
+ * to the leader (MSG_FORWARD) and answers its client once the entry is committed AND
+ * applied locally (read-your-writes), or fails with exit 106 (no quorum) after a timeout.
+ *
+ * Raft server ids are the first 8 bytes of the host ID (big-endian). The first
+ * configuration is derived from the roster the same way on every host: members sorted
+ * by id, the first [ha] voters are voters, every other host a learner.
+ */
+#ifndef DROVER_RAFT_DRV_H
+#define DROVER_RAFT_DRV_H
+
+#include <jansson.h>
+
+#include "agent.h"
+
+int  ag_raft_start(ag_agent *a, char *err, size_t errlen);
+void ag_raft_stop(ag_agent *a);
+void ag_raft_recv(ag_agent *a, const ag_opened *o);      /* MSG_RAFT */
+void ag_raft_forward(ag_agent *a, const ag_opened *o);   /* MSG_FORWARD */
+json_t *ag_raft_status_json(ag_agent *a);
+
+/* Propose a state change from this host; done(ud, code, index, error) is called once,
+ * on the loop thread, after it is applied here (code 0) or failed (ag_exit code). */
+typedef void (*ag_raft_done_fn)(ag_agent *a, void *ud, int code, uint64_t index, const char *error);
+void ag_raft_submit(ag_agent *a, int op, const char *key, const void *val, size_t vlen,
+                    ag_raft_done_fn done, void *ud);
+
+#endif
