@@ -19,9 +19,6 @@
 
 #include "placement_int.h"
 
-/* worst[] in plc_admission bounds how many failures we can name. */
-#define PLC_TOLERATE_MAX 8u
-
 static uint64_t choose(uint64_t n, uint64_t k)
 {
 	uint64_t r = 1;

@@ -22,6 +22,8 @@
  * interned once per view into small tables so hot checks are bit operations;
  * use plc_view_intern() to fill them.
  *
+ * Calls only read the view, so one view may be shared by threads.
+ *
  * Errors: functions returning int give 0 on success or a negative errno value:
  *   -EINVAL  bad argument (index out of range, NULL view),
  *   -ENOSPC  a fixed-size table or list is full (see PLC_*_MAX),
@@ -55,6 +57,10 @@
 #define PLC_REASON_MAX 192
 /* Distinct rejection codes summarised per unplaceable VM. */
 #define PLC_WHY_MAX 8
+/* Simultaneous host failures admission control can be asked to tolerate:
+ * vSphere allows up to 31 but enumerating C(hosts, k) plans is only sane
+ * for small k; 8 names the worst failure set in plc_admission. */
+#define PLC_TOLERATE_MAX 8
 
 /* ---- small value types --------------------------------------------------- */
 
@@ -373,7 +379,7 @@ typedef struct plc_admission {
 	bool ok;
 	bool exhaustive;         /* false: combination limit reached */
 	uint32_t combinations;   /* failure sets examined */
-	uint32_t worst[8];       /* first failure set that breaks it */
+	uint32_t worst[PLC_TOLERATE_MAX]; /* first failure set that breaks it */
 	uint32_t n_worst;
 	uint32_t victim;         /* a VM that could not be restarted, when !ok */
 	const char *victim_code; /* most common rejection for it */

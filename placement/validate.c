@@ -15,9 +15,6 @@
 
 #include "placement_int.h"
 
-/* Admission enumerates at most this many simultaneous failures (admission.c). */
-#define PLC_TOLERATE_LIMIT 8u
-
 __attribute__((format(printf, 3, 4))) static int bad(char *err, size_t len, const char *fmt,
 						     ...)
 {
@@ -51,9 +48,9 @@ int plc_view_check(const plc_view *view, char *err, size_t len)
 	const plc_config *cfg = &view->cfg;
 	if (cfg->reserve_pct > 100)
 		return bad(err, len, "reserve_pct %u is over 100", cfg->reserve_pct);
-	if (cfg->host_failures_to_tolerate > PLC_TOLERATE_LIMIT)
-		return bad(err, len, "host_failures_to_tolerate %u is over %u",
-			   cfg->host_failures_to_tolerate, PLC_TOLERATE_LIMIT);
+	if (cfg->host_failures_to_tolerate > PLC_TOLERATE_MAX)
+		return bad(err, len, "host_failures_to_tolerate %u is over %d",
+			   cfg->host_failures_to_tolerate, PLC_TOLERATE_MAX);
 	for (int t = 0; t < PLC_T_COUNT; t++)
 		if (view->tables[t].n > PLC_SET_BITS)
 			return bad(err, len, "name table %d has %u entries (max %d)", t,
