@@ -37,6 +37,9 @@ struct pending {
     uint8_t origin[AG_HOST_ID_LEN];
     ag_raft_done_fn done;   /* local requests */
     void *ud;
+    uint8_t *cmd;           /* local requests: the encoded Command, re-sent to a new leader */
+    size_t cmdlen;
+    raft_id sent_to;        /* leader it was last handed to (0: not yet) */
     struct pending *next;
 };
 
@@ -49,7 +52,14 @@ struct ag_raft {
     uint64_t applied;
     uint64_t leader_changes, msgs_sent, msgs_bad;
     raft_id last_leader;
+    bool resending;
 };
+
+/* A client request may be re-sent to a new leader after it already reached the old one,
+ * so the state machine applies each (origin, req_id) once: it remembers the newest
+ * DEDUP_WINDOW request ids per origin. Request ids are epoch-scoped (the epoch is the
+ * high half), so a restarted host never reuses one. */
+#define DEDUP_WINDOW 64
 
 static raft_id raft_id_of_host(const uint8_t id[AG_HOST_ID_LEN])
 {
@@ -276,6 +286,38 @@ static int persist_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
 
 /* ---- apply ------------------------------------------------------------------------ */
 
+/* 1 if (origin, req_id) was applied before, 0 if not (and now it is recorded), -errno. */
+static int seen_before(MDB_txn *t, MDB_dbi db, const Drover__Command *c)
+{
+    if (c->origin.len != AG_HOST_ID_LEN || !c->req_id)
+        return 0;
+    char key[8 + AG_HOST_ID_HEXLEN];
+    memcpy(key, "dedup/", 6);
+    ag_hex(c->origin.data, AG_HOST_ID_LEN, key + 6);
+    MDB_val k = {strlen(key), key}, v;
+    uint64_t ids[DEDUP_WINDOW + 1];
+    size_t n = 0;
+    if (mdb_get(t, db, &k, &v) == 0) {
+        n = v.mv_size / 8 > DEDUP_WINDOW ? DEDUP_WINDOW : v.mv_size / 8;
+        memcpy(ids, v.mv_data, n * 8);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == c->req_id)
+            return 1;
+    if (n == DEDUP_WINDOW) {   /* forget the smallest (oldest) id */
+        size_t m = 0;
+        for (size_t i = 1; i < n; i++)
+            if (ids[i] < ids[m])
+                m = i;
+        ids[m] = ids[--n];
+    }
+    ids[n++] = c->req_id;
+    v.mv_size = n * 8;
+    v.mv_data = ids;
+    int rc = mdb_put(t, db, &k, &v, 0);
+    return rc ? -rc : 0;
+}
+
 struct apply_ctx {
     const struct raft_update *up;
     uint64_t applied;
@@ -294,7 +336,12 @@ static int apply_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
         const struct raft_entry *e = &up->apply[i];
         if (e->type == RAFT_ENTRY_COMMAND) {
             Drover__Command *cmd = drover__command__unpack(NULL, e->len, e->buf);
-            if (cmd && cmd->key && cmd->key[0]) {
+            int dup = cmd ? seen_before(t, dbi[ST_DB_RAFT], cmd) : 0;
+            if (dup < 0) {
+                drover__command__free_unpacked(cmd, NULL);
+                return -dup;
+            }
+            if (cmd && !dup && cmd->key && cmd->key[0]) {
                 MDB_val k = {strlen(cmd->key), cmd->key}, v = {cmd->value.len, cmd->value.data};
                 int rc = 0;
                 if (cmd->op == DROVER__COMMAND_OP__CMD_PUT)
@@ -347,6 +394,7 @@ static void resolve(ag_agent *a, struct pending **pp, int code, const char *erro
         send_forward_reply(a, p->origin, p->req_id, p->index, code, error);
     else if (p->done)
         p->done(a, p->ud, code, p->index, error);
+    free(p->cmd);
     free(p);
 }
 
@@ -411,6 +459,7 @@ static void send_msgs(ag_agent *a, const struct raft_update *up)
 }
 
 static void handle(ag_agent *a, struct raft_update *up);
+static void resend_pending(ag_agent *a);
 static void take_snapshot(ag_agent *a, uint64_t index);
 
 static void step(ag_agent *a, struct raft_event *ev)
@@ -506,7 +555,8 @@ static void handle(ag_agent *a, struct raft_update *up)
         }
         R->applied = ac.applied;
     }
-    if (up->leader != R->last_leader) {
+    bool leader_changed = up->leader != R->last_leader;
+    if (leader_changed) {
         if (up->leader)
             ag_info("raft: leader is %s (term %llu)%s", name_of(a, up->leader),
                     (unsigned long long)up->term,
@@ -529,6 +579,49 @@ static void handle(ag_agent *a, struct raft_update *up)
     }
     if (snap)
         take_snapshot(a, snap_at);
+    if (leader_changed)
+        resend_pending(a);
+}
+
+static int propose(ag_agent *a, struct pending *p, const uint8_t *cmd, size_t len);
+
+/* Hand every local request that has no log index yet to the current leader: at submit
+ * time, and again whenever the leader changes (the old one may have died with it). */
+static void resend_pending(ag_agent *a)
+{
+    struct ag_raft *R = a->raft;
+    raft_id leader = raft_leader_of(R->r), me = raft_id_of_host(a->id.host_id);
+    if (!leader || R->resending)
+        return;
+    R->resending = true;
+    for (struct pending **pp = &R->pend; *pp;) {
+        struct pending *p = *pp;
+        if (p->forwarded_in || p->index || p->sent_to == leader) {
+            pp = &p->next;
+            continue;
+        }
+        p->sent_to = leader;
+        if (leader == me) {
+            int code = propose(a, p, p->cmd, p->cmdlen);
+            if (code) {
+                resolve(a, pp, code, "this host lost leadership; retry");
+                continue;
+            }
+        } else if (member_of(a, leader)) {
+            Drover__Forward f = DROVER__FORWARD__INIT;
+            f.req_id = p->req_id;
+            f.command.data = p->cmd;
+            f.command.len = p->cmdlen;
+            uint8_t *buf = malloc(drover__forward__get_packed_size(&f));
+            if (buf) {
+                size_t n = drover__forward__pack(&f, buf);
+                ag_net_send(a, member_of(a, leader), DROVER__MSG_TYPE__MSG_FORWARD, buf, n);
+                free(buf);
+            }
+        }
+        pp = &p->next;
+    }
+    R->resending = false;
 }
 
 static void on_tick(ag_loop *l, ag_id id, void *ud)
@@ -594,48 +687,21 @@ void ag_raft_submit(ag_agent *a, int op, const char *key, const void *val, size_
         return;
     }
     struct pending *p = calloc(1, sizeof *p);
-    uint8_t *cmd;
-    size_t len;
-    if (!p || encode_command(a, ++R->next_req, op, key, val, vlen, &cmd, &len) != 0) {
+    uint64_t req_id = (a->epoch << 32) | ++R->next_req;
+    if (!p || encode_command(a, req_id, op, key, val, vlen, &p->cmd, &p->cmdlen) != 0) {
         free(p);
         done(a, ud, AG_EX_ERROR, 0, "out of memory");
         return;
     }
-    p->req_id = R->next_req;
+    p->req_id = req_id;
     p->deadline = ag_now_ms() + RAFT_REQUEST_TIMEOUT_MS;
     p->done = done;
     p->ud = ud;
-    /* linked first: handle() inside propose() may already settle it */
     p->next = R->pend;
     R->pend = p;
     R->npend++;
-    raft_id leader = raft_leader_of(R->r), me = raft_id_of_host(a->id.host_id);
-    int code = 0;
-    if (leader == me) {
-        code = propose(a, p, cmd, len);
-    } else if (leader && member_of(a, leader)) {
-        Drover__Forward f = DROVER__FORWARD__INIT;
-        f.req_id = p->req_id;
-        f.command.data = cmd;
-        f.command.len = len;
-        size_t n = drover__forward__get_packed_size(&f);
-        uint8_t *buf = malloc(n);
-        if (buf) {
-            drover__forward__pack(&f, buf);
-            ag_net_send(a, member_of(a, leader), DROVER__MSG_TYPE__MSG_FORWARD, buf, n);
-            free(buf);
-        }
-    }
-    /* with no known leader the request waits for its deadline: a leader may appear */
-    free(cmd);
-    if (code) {
-        for (struct pending **pp = &R->pend; *pp; pp = &(*pp)->next)
-            if (*pp == p) {
-                resolve(a, pp, code, code == AG_EX_QUORUM ? "no quorum: this host lost leadership"
-                                                          : "the coordinator refused the request");
-                break;
-            }
-    }
+    /* with no known leader the request waits: resend_pending runs when one appears */
+    resend_pending(a);
 }
 
 void ag_raft_forward(ag_agent *a, const ag_opened *o)
