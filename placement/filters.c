@@ -252,21 +252,25 @@ static bool f_host(ctx *c)
 		return add(c, F_HOST_SAME, "VM %s already runs on %s", c->vm->name, d->name);
 	if (c->st->down[c->host_index])
 		return add(c, F_HOST_DOWN, "host %s is down", d->name);
-	switch (d->admin) {
-	case PLC_ADMIN_CORDONED:
-		if (add(c, F_ADMIN_CORDONED, "host %s is cordoned", d->name))
+	if (c->st->leaving[c->host_index]) {
+		/* Emptied by this very plan, whatever its admin state says yet. */
+		if (add(c, F_ADMIN_DRAINING, "host %s is being emptied by this plan", d->name))
 			return true;
-		break;
-	case PLC_ADMIN_DRAINING:
-		if (add(c, F_ADMIN_DRAINING, "host %s is draining", d->name))
+	} else if (d->admin != PLC_ADMIN_ACTIVE) {
+		static const int code[] = {
+			[PLC_ADMIN_CORDONED] = F_ADMIN_CORDONED,
+			[PLC_ADMIN_DRAINING] = F_ADMIN_DRAINING,
+			[PLC_ADMIN_MAINTENANCE] = F_ADMIN_MAINTENANCE,
+		};
+		static const char *const what[] = {
+			[PLC_ADMIN_CORDONED] = "cordoned",
+			[PLC_ADMIN_DRAINING] = "draining",
+			[PLC_ADMIN_MAINTENANCE] = "in maintenance",
+		};
+		unsigned a = (unsigned)d->admin;
+		if (a < sizeof(code) / sizeof(code[0]) &&
+		    add(c, code[a], "host %s is %s", d->name, what[a]))
 			return true;
-		break;
-	case PLC_ADMIN_MAINTENANCE:
-		if (add(c, F_ADMIN_MAINTENANCE, "host %s is in maintenance", d->name))
-			return true;
-		break;
-	case PLC_ADMIN_ACTIVE:
-		break;
 	}
 	if (d->health == PLC_HEALTH_DEGRADED &&
 	    add(c, F_HEALTH_DEGRADED, "host %s is degraded", d->name))
@@ -428,12 +432,18 @@ static bool f_affinity(ctx *c)
 			break;
 		bool aff = plc_set_has(&vm->affinity, g), anti = plc_set_has(&vm->anti_affinity, g);
 		uint32_t placed = st->grp_placed[g], on = st->grp_on[(size_t)h * st->n_groups + g];
+		uint32_t leaving = st->grp_leaving[g];
 		if (self >= 0)
 			placed--;
 		if (self == (int32_t)h)
 			on--;
+		if (self >= 0 && st->leaving[self])
+			leaving--;
+		/* peers that must join us but are elsewhere; those on hosts this
+		 * plan empties will follow, so they do not count */
+		uint32_t elsewhere = placed - leaving - (st->leaving[h] ? 0 : on);
 		const char *gname = c->view->tables[PLC_T_GROUP].name[g];
-		if (aff && placed > on &&
+		if (aff && elsewhere > 0 &&
 		    add(c, F_AFFINITY_VM, "VM %s must run with %s (group %s), which is not on %s",
 			vm->name, c->report ? peer_name(c, g, -(int32_t)h - 1) : "", gname,
 			c->dst->name))

@@ -358,6 +358,11 @@ typedef struct plc_plan {
  * and max_cluster (in-flight migrations count against wave 0).  The source's
  * own admin state is not checked: draining it is the point. */
 int plc_plan_evacuate(const plc_view *view, uint32_t host, plc_plan *plan);
+/* The same for several hosts at once (a rack, an upgrade batch): one order
+ * over all their VMs, none of them a destination ("admin.draining: being
+ * emptied by this plan"), max_out_per_host applied to each source. */
+int plc_plan_evacuate_hosts(const plc_view *view, const uint32_t *hosts, uint32_t n_hosts,
+			    plc_plan *plan);
 /* Restart of the protected VMs of FAILED[0..n_failed) (all treated as down):
  * ordered by restart_order, then priority, then memory, then name; reserve
  * may be used; affinity honoured against VMs already placed.  Unprotected

@@ -22,8 +22,10 @@ typedef struct plc__state {
 	uint64_t *vcpu_used; /* per host */
 	uint32_t *mig;       /* per host: in + out migrations, in flight + planned */
 	bool *down;          /* per host: treated as failed */
+	bool *leaving;       /* per host: being emptied by the current plan */
 	uint32_t *grp_on;    /* [host * PLC_SET_BITS + group] members placed there */
 	uint32_t *grp_placed;/* [group] members placed anywhere */
+	uint32_t *grp_leaving;/* [group] members on leaving hosts */
 	uint32_t *dom_on;    /* [domain * n_groups + group] anti_domain members there */
 	uint32_t n_groups;
 	uint32_t n_domains;  /* failure domains, or n_hosts when none declared */
@@ -41,6 +43,10 @@ void plc__state_free(plc__state *st);
 /* Move VM to POS (host index, PENDING or NOWHERE), keeping counters right. */
 void plc__state_move(plc__state *st, uint32_t vm, int32_t pos);
 
+/* HOST is emptied by the current plan: it takes no VMs, and affinity does
+ * not hold its VMs there (they are about to leave), while anti-affinity
+ * still does (any of them may have to stay). */
+void plc__state_leave(plc__state *st, uint32_t host);
 /* HOST failed: mark it down; its protected VMs become PENDING (about to be
  * restarted, binding nobody), the others NOWHERE. */
 void plc__state_fail_host(plc__state *st, uint32_t host);

@@ -46,22 +46,18 @@ static void account(plc__state *st, uint32_t vm, int32_t pos, int sign)
 		st->mem_used[h] -= v->mem_mib;
 		st->vcpu_used[h] -= v->vcpus;
 	}
-	for (uint32_t w = 0; w < PLC_SET_WORDS; w++) {
-		uint64_t bits = v->affinity.w[w] | v->anti_affinity.w[w];
-		for (; bits; bits &= bits - 1) {
-		uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
-		if (g >= st->n_groups)
-			break;
-		uint32_t *on = &st->grp_on[(size_t)h * st->n_groups + g];
-		if (sign > 0) {
-			(*on)++;
-			st->grp_placed[g]++;
-		} else {
-			(*on)--;
-			st->grp_placed[g]--;
+	int32_t step = sign > 0 ? 1 : -1;
+	for (uint32_t w = 0; w < PLC_SET_WORDS; w++)
+		for (uint64_t bits = v->affinity.w[w] | v->anti_affinity.w[w]; bits;
+		     bits &= bits - 1) {
+			uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			if (g >= st->n_groups)
+				break;
+			st->grp_on[(size_t)h * st->n_groups + g] += (uint32_t)step;
+			st->grp_placed[g] += (uint32_t)step;
+			if (st->leaving[h])
+				st->grp_leaving[g] += (uint32_t)step;
 		}
-		}
-	}
 	uint32_t d = plc__domain(st, h);
 	for (uint32_t w = 0; w < PLC_SET_WORDS; w++)
 		for (uint64_t bits = v->anti_domain.w[w]; bits; bits &= bits - 1) {
@@ -81,6 +77,16 @@ void plc__state_move(plc__state *st, uint32_t vm, int32_t pos)
 	account(st, vm, st->pos[vm], -1);
 	st->pos[vm] = pos;
 	account(st, vm, pos, +1);
+}
+
+void plc__state_leave(plc__state *st, uint32_t host)
+{
+	if (st->leaving[host])
+		return;
+	/* account() keeps grp_leaving right from now on; catch up once. */
+	for (uint32_t g = 0; g < st->n_groups; g++)
+		st->grp_leaving[g] += st->grp_on[(size_t)host * st->n_groups + g];
+	st->leaving[host] = true;
 }
 
 void plc__state_fail_host(plc__state *st, uint32_t host)
@@ -131,12 +137,14 @@ int plc__state_init(plc__state *st, const plc_view *view)
 	st->vcpu_used = plc__calloc(a, nh, sizeof(*st->vcpu_used));
 	st->mig = plc__calloc(a, nh, sizeof(*st->mig));
 	st->down = plc__calloc(a, nh, sizeof(*st->down));
+	st->leaving = plc__calloc(a, nh, sizeof(*st->leaving));
 	st->grp_on = plc__calloc(a, (size_t)nh * st->n_groups, sizeof(*st->grp_on));
 	st->grp_placed = plc__calloc(a, st->n_groups, sizeof(*st->grp_placed));
+	st->grp_leaving = plc__calloc(a, st->n_groups, sizeof(*st->grp_leaving));
 	st->n_domains = view->tables[PLC_T_DOMAIN].n ? view->tables[PLC_T_DOMAIN].n : nh;
 	st->dom_on = plc__calloc(a, (size_t)st->n_domains * st->n_groups, sizeof(*st->dom_on));
-	if (!st->pos || !st->mem_used || !st->vcpu_used || !st->mig || !st->down ||
-	    !st->grp_on || !st->grp_placed || !st->dom_on) {
+	if (!st->pos || !st->mem_used || !st->vcpu_used || !st->mig || !st->down || !st->leaving ||
+	    !st->grp_on || !st->grp_placed || !st->grp_leaving || !st->dom_on) {
 		plc__state_free(st);
 		return -ENOMEM;
 	}
@@ -162,8 +170,10 @@ void plc__state_free(plc__state *st)
 	plc__free(a, st->vcpu_used);
 	plc__free(a, st->mig);
 	plc__free(a, st->down);
+	plc__free(a, st->leaving);
 	plc__free(a, st->grp_on);
 	plc__free(a, st->grp_placed);
+	plc__free(a, st->grp_leaving);
 	plc__free(a, st->dom_on);
 	memset(st, 0, sizeof(*st));
 }

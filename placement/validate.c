@@ -60,6 +60,10 @@ int plc_view_check(const plc_view *view, char *err, size_t len)
 		const plc_host *host = &view->hosts[h];
 		if (!name_ok(host->name))
 			return bad(err, len, "host %u: empty or unterminated name", h);
+		if ((unsigned)host->admin > PLC_ADMIN_MAINTENANCE ||
+		    (unsigned)host->health > PLC_HEALTH_DOWN)
+			return bad(err, len, "host %s: admin state %d or health %d unknown", host->name,
+				   (int)host->admin, (int)host->health);
 		if (n_domains && host->domain >= n_domains)
 			return bad(err, len, "host %s: failure domain %u not in the table (%u)",
 				   host->name, host->domain, n_domains);
@@ -72,6 +76,8 @@ int plc_view_check(const plc_view *view, char *err, size_t len)
 		if (vm->host < -1 || vm->host >= (int32_t)view->n_hosts)
 			return bad(err, len, "vm %s: host index %d out of range (%u hosts)", vm->name,
 				   vm->host, view->n_hosts);
+		if ((unsigned)vm->cpu_mode > PLC_CPU_PASSTHROUGH)
+			return bad(err, len, "vm %s: CPU mode %d unknown", vm->name, (int)vm->cpu_mode);
 		if (vm->n_disks > PLC_DISKS_MAX)
 			return bad(err, len, "vm %s: %u disks (max %d)", vm->name, vm->n_disks,
 				   PLC_DISKS_MAX);

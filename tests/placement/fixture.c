@@ -632,11 +632,7 @@ int fx_run(fx *f, char **out)
 		uint32_t hosts[8], n = 0;
 		if (host_list(f, f->args[0], hosts, 8, &n) < 0)
 			goto fail;
-		if (!strcmp(req, "evacuate") && n != 1) {
-			run_fail(f, "%s", "request evacuate: exactly one host");
-			goto fail;
-		}
-		rc = !strcmp(req, "evacuate") ? plc_plan_evacuate(view, hosts[0], &plan)
+		rc = !strcmp(req, "evacuate") ? plc_plan_evacuate_hosts(view, hosts, n, &plan)
 					      : plc_plan_restart(view, hosts, n, &plan);
 		if (rc < 0)
 			goto fail_rc;

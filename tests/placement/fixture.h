@@ -15,7 +15,7 @@
  *   <exact output, to end of file>
  *
  * Requests: check VM HOST | check-restart VM HOST | check-start VM HOST |
- * rank VM | evacuate HOST | restart HOST[,HOST...] | admission |
+ * rank VM | evacuate HOST[,HOST...] | restart HOST[,HOST...] | admission |
  * protect VM | baseline [HOST,...].  Keys are listed in fixture.c.
  * Hosts must be declared before the VMs that name them.  Every error names
  * file:line.

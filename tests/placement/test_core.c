@@ -302,6 +302,12 @@ static void test_view_check(void **state)
 	v->vms[0].n_disks = PLC_DISKS_MAX + 1;
 	expect_invalid(v, "vm a: 17 disks (max 16)");
 	v->vms[0].n_disks = 1;
+	v->hosts[1].admin = (plc_admin)7;
+	expect_invalid(v, "host h2: admin state 7 or health 0 unknown");
+	v->hosts[1].admin = PLC_ADMIN_ACTIVE;
+	v->vms[0].cpu_mode = (plc_cpu_mode)5;
+	expect_invalid(v, "vm a: CPU mode 5 unknown");
+	v->vms[0].cpu_mode = PLC_CPU_HOST_MODEL;
 	v->hosts[0].name[0] = '\0';
 	expect_invalid(v, "host 0: empty or unterminated name");
 	assert_int_equal(plc_view_check(NULL, NULL, 0), -EINVAL);

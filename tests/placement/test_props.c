@@ -213,17 +213,23 @@ static void test_evacuation_invariants(void **state)
 		char err[256];
 		if (plc_view_check(&c->view, err, sizeof(err)) != 0)
 			fail_msg("seed %u: generated view is invalid: %s", seed, err);
-		uint32_t src = rnd(c->view.n_hosts), on_src = 0;
+		/* one source, or two (a rack) */
+		uint32_t srcs[2] = {rnd(c->view.n_hosts), 0}, n_src = 1 + rnd(2), on_src = 0;
+		srcs[1] = (srcs[0] + 1 + rnd(c->view.n_hosts - 1)) % c->view.n_hosts;
 		for (uint32_t i = 0; i < c->view.n_vms; i++)
-			on_src += c->vms[i].host == (int32_t)src;
+			on_src += c->vms[i].host == (int32_t)srcs[0] ||
+				  (n_src == 2 && c->vms[i].host == (int32_t)srcs[1]);
 		plc_plan p, q;
-		assert_int_equal(plc_plan_evacuate(&c->view, src, &p), 0);
-		assert_int_equal(plc_plan_evacuate(&c->view, src, &q), 0);
+		assert_int_equal(plc_plan_evacuate_hosts(&c->view, srcs, n_src, &p), 0);
+		assert_int_equal(plc_plan_evacuate_hosts(&c->view, srcs, n_src, &q), 0);
 		if (!plans_equal(&p, &q))
 			fail_msg("seed %u: two runs gave different plans", seed);
 		if (p.n_moves + p.n_unplaced != on_src)
-			fail_msg("seed %u: %u VMs on source, %u moved + %u unplaced", seed, on_src,
+			fail_msg("seed %u: %u VMs on sources, %u moved + %u unplaced", seed, on_src,
 				 p.n_moves, p.n_unplaced);
+		for (uint32_t i = 0; i < p.n_moves; i++)
+			if (p.moves[i].to == srcs[0] || (n_src == 2 && p.moves[i].to == srcs[1]))
+				fail_msg("seed %u: a source receives a VM", seed);
 		check_plan_common(c, &p, seed, -1);
 		moved += p.n_moves;
 		stuck += p.n_unplaced;
@@ -231,25 +237,21 @@ static void test_evacuation_invariants(void **state)
 		/* wave limits, counting what was in flight in wave 0 */
 		const plc_config *cfg = &c->view.cfg;
 		for (uint32_t w = 0; w < p.n_waves; w++) {
-			uint32_t out = w ? 0 : c->hosts[src].migrations_out, all = 0;
-			uint32_t in[PROP_HOSTS_MAX] = {0};
+			uint32_t out[PROP_HOSTS_MAX] = {0}, in[PROP_HOSTS_MAX] = {0}, all = 0;
 			for (uint32_t h = 0; h < c->view.n_hosts && w == 0; h++) {
 				all += c->hosts[h].migrations_out;
+				out[h] = c->hosts[h].migrations_out;
 				in[h] = c->hosts[h].migrations_in;
 			}
-			uint32_t planned = 0;
 			for (uint32_t i = 0; i < p.n_moves; i++) {
-				if (p.moves[i].wave != w)
+				const plc_move *m = &p.moves[i];
+				if (m->wave != w)
 					continue;
-				planned++;
-				out++;
 				all++;
-				if (++in[p.moves[i].to] > cfg->max_in_per_host)
-					fail_msg("seed %u: wave %u over max_in", seed, w);
+				if (++in[m->to] > cfg->max_in_per_host ||
+				    ++out[m->from] > cfg->max_out_per_host || all > cfg->max_cluster)
+					fail_msg("seed %u: wave %u over limits", seed, w);
 			}
-			if (planned && (out > cfg->max_out_per_host || all > cfg->max_cluster))
-				fail_msg("seed %u: wave %u over limits (out %u, cluster %u)", seed, w,
-					 out, all);
 		}
 		plc_plan_free(&p);
 		plc_plan_free(&q);
