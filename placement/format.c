@@ -64,7 +64,9 @@ size_t plc_format_ranking(const plc_view *view, const plc_ranking *rk, char *buf
 		const plc_rank_entry *e = &rk->entries[i];
 		const char *name = view->hosts[e->host].name;
 		if (e->report.n_blocking == 0) {
-			put(&o, "  %u. %s score=%lld", ++rank, name, (long long)e->score);
+			put(&o, "  %u. %s score=%lld mem=%u.%u%% cpu=%u.%u%%", ++rank, name,
+			    (long long)e->score, e->mem_ppm / 10000, e->mem_ppm / 1000 % 10,
+			    e->cpu_ppm / 10000, e->cpu_ppm / 1000 % 10);
 			for (uint32_t j = 0; j < e->report.n; j++)
 				put(&o, "%s%s", j ? "," : " warn=", e->report.items[j].code);
 			put(&o, "\n");

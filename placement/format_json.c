@@ -111,6 +111,10 @@ size_t plc_format_ranking_json(const plc_view *view, const plc_ranking *rk, char
 		str(&o, view->hosts[e->host].name);
 		key(&o, false, "score");
 		put(&o, "%lld", (long long)e->score);
+		key(&o, false, "mem_ppm");
+		put(&o, "%u", e->mem_ppm);
+		key(&o, false, "cpu_ppm");
+		put(&o, "%u", e->cpu_ppm);
 		key(&o, false, "warnings");
 		put(&o, "[");
 		for (uint32_t j = 0; j < e->report.n; j++) {

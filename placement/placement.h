@@ -303,6 +303,8 @@ int plc_check_kind(const plc_view *view, plc_kind kind, uint32_t vm, uint32_t ho
 typedef struct plc_rank_entry {
 	uint32_t host;
 	int64_t score;    /* valid when report.n_blocking == 0 */
+	uint32_t mem_ppm; /* memory / vCPU use after placement, millionths of */
+	uint32_t cpu_ppm; /* capacity (overcommit included): the score's inputs */
 	plc_report report;
 } plc_rank_entry;
 

@@ -64,6 +64,9 @@ uint64_t plc__vcpu_cap(const plc_config *cfg, const plc_host *h);
 const char *plc__check(const plc__state *st, plc_kind kind, uint32_t vm, int32_t src,
 		       uint32_t host, plc_report *report);
 int64_t plc__score(const plc__state *st, uint32_t vm, uint32_t host);
+/* Memory and vCPU use of HOST after adding VM, in millionths of capacity. */
+void plc__load(const plc__state *st, uint32_t vm, uint32_t host, uint64_t *mem_ppm,
+	       uint64_t *cpu_ppm);
 /* Best candidate for VM or -1; fills an unplaced summary when none. */
 int32_t plc__best(const plc__state *st, plc_kind kind, uint32_t vm, int32_t src,
 		  int64_t *score, plc_unplaced *why);

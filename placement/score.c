@@ -30,13 +30,21 @@ static uint64_t ppm(uint64_t used, uint64_t cap)
 	return used * PLC_PPM / cap;
 }
 
-int64_t plc__score(const plc__state *st, uint32_t vm, uint32_t host)
+void plc__load(const plc__state *st, uint32_t vm, uint32_t host, uint64_t *mem_ppm,
+	       uint64_t *cpu_ppm)
 {
 	const plc_config *cfg = &st->view->cfg;
 	const plc_host *h = &st->view->hosts[host];
 	const plc_vm *v = &st->view->vms[vm];
-	uint64_t m = ppm(st->mem_used[host] + v->mem_mib, plc__mem_cap(cfg, h));
-	uint64_t c = ppm(st->vcpu_used[host] + v->vcpus, plc__vcpu_cap(cfg, h));
+	*mem_ppm = ppm(st->mem_used[host] + v->mem_mib, plc__mem_cap(cfg, h));
+	*cpu_ppm = ppm(st->vcpu_used[host] + v->vcpus, plc__vcpu_cap(cfg, h));
+}
+
+int64_t plc__score(const plc__state *st, uint32_t vm, uint32_t host)
+{
+	const plc_config *cfg = &st->view->cfg;
+	uint64_t m, c;
+	plc__load(st, vm, host, &m, &c);
 	uint64_t wsum = (uint64_t)cfg->weight_mem + cfg->weight_cpu;
 	uint64_t load = wsum ? (cfg->weight_mem * m + cfg->weight_cpu * c) / wsum : 0;
 	return (int64_t)PLC_SCORE_MAX - (int64_t)load -
@@ -185,6 +193,10 @@ int plc_rank_kind(const plc_view *view, plc_kind kind, uint32_t vm, plc_ranking 
 		e->host = h;
 		plc__check(&st, kind, vm, src, h, &e->report);
 		if (e->report.n_blocking == 0) {
+			uint64_t m, c;
+			plc__load(&st, vm, h, &m, &c);
+			e->mem_ppm = (uint32_t)(m > UINT32_MAX ? UINT32_MAX : m);
+			e->cpu_ppm = (uint32_t)(c > UINT32_MAX ? UINT32_MAX : c);
 			e->score = plc__score(&st, vm, h);
 			ranking->n_candidates++;
 		}
