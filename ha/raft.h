@@ -25,7 +25,10 @@
  *      up->truncate_from; then append up->append[0..n_append) at up->append_first.
  *      Steps 1-4 must be DURABLE (fsync) before step 5: a vote or an AppendEntries
  *      acknowledgement must never leave the host before what it promises is on disk
- *      (paper §5.1 "respond after storing", diss. §3.8).
+ *      (paper §5.1 "respond after storing", diss. §3.8). One exception: when
+ *      up->role is RAFT_LEADER and the update has only appends (no other flag of 1-4),
+ *      the caller may send first and write in the background (diss. §10.2.1); writes
+ *      must still reach disk in order, and a later update's durable steps wait for them.
  *   5. send up->msgs[0..n_msgs) (best effort; loss is tolerated). An InstallSnapshot
  *      message has data == NULL: the caller fills data with snapshot.len bytes read at
  *      snapshot.offset from its stored snapshot (index, log_term) before sending.

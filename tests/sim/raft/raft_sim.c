@@ -7,7 +7,9 @@
  * crash and restart from their "disk": an in-memory copy of exactly what the update
  * said to make durable — sometimes crashing halfway through carrying out an update.
  * Each server's clock runs at its own rate (drift). Disk write acknowledgements
- * (RAFT_EV_PERSISTED) arrive after a random latency.
+ * (RAFT_EV_PERSISTED) arrive after a random latency; a leader's own appends often sit
+ * in a disk queue while its messages already went out (diss. §10.2.1), and a crash
+ * loses that queue.
  *
  * After EVERY raft_step the checker asserts:
  *   - no anomalies counted by the core itself;
@@ -137,6 +139,11 @@ struct node {
     raft_index p_first;
     uint8_t *staging;
     size_t staging_cap;
+    /* a leader's appends still in the disk queue (diss. §10.2.1: the leader may send
+     * before its own write is durable); lost on a crash, flushed in order */
+    struct pentry *pend;
+    size_t pend_n, pend_cap;
+    raft_index pend_first;
     /* volatile state machine: hash of each applied entry */
     uint64_t *sm;
     size_t sm_len, sm_cap;
@@ -312,6 +319,8 @@ static void p_drop_upto(struct node *n, raft_index upto)
         drop = n->p_n;
     for (size_t i = 0; i < drop; i++)
         free(n->p_log[i].buf);
+    if (drop == 0)
+        return;
     memmove(n->p_log, n->p_log + drop, (n->p_n - drop) * sizeof(*n->p_log));
     n->p_n -= drop;
     n->p_first = upto + 1;
@@ -334,6 +343,47 @@ static void p_append(struct node *n, raft_index idx, const struct raft_entry *e)
         p->buf = malloc(e->len);
         memcpy(p->buf, e->buf, e->len);
     }
+}
+
+static void pend_push(struct node *n, raft_index idx, const struct raft_entry *e)
+{
+    if (n->pend_n == 0)
+        n->pend_first = idx;
+    if (idx != n->pend_first + n->pend_n)
+        fail("node %llu: deferred append at %llu not contiguous", (unsigned long long)n->id,
+             (unsigned long long)idx);
+    n->pend = grow(n->pend, &n->pend_cap, n->pend_n + 1, sizeof(*n->pend));
+    struct pentry *p = &n->pend[n->pend_n++];
+    *p = (struct pentry){.term = e->term, .type = e->type, .len = e->len};
+    if (e->len) {
+        p->buf = malloc(e->len);
+        memcpy(p->buf, e->buf, e->len);
+    }
+}
+
+/* the disk queue reaches `upto`: those writes are now durable, in order */
+static void pend_flush(struct node *n, raft_index upto)
+{
+    size_t k = 0;
+    while (k < n->pend_n && n->pend_first + k <= upto) {
+        struct pentry *p = &n->pend[k];
+        struct raft_entry e = {.term = p->term, .type = p->type, .len = p->len, .buf = p->buf};
+        p_append(n, n->pend_first + k, &e);
+        free(p->buf);
+        k++;
+    }
+    if (k == 0)
+        return;
+    memmove(n->pend, n->pend + k, (n->pend_n - k) * sizeof(*n->pend));
+    n->pend_n -= k;
+    n->pend_first += k;
+}
+
+static void pend_drop(struct node *n)
+{
+    for (size_t k = 0; k < n->pend_n; k++)
+        free(n->pend[k].buf);
+    n->pend_n = 0;
 }
 
 /* ---- checker ---- */
@@ -460,6 +510,12 @@ static void carry_out(struct node *n, const struct raft_update *up, bool role_to
     unsigned ni = (unsigned)(n - nodes);
     int crash_at = !calm && chance(0.001) ? (int)rnd_below(4) : -1;
     check_step(n, up, role_to_leader);
+    unsigned disk = RAFT_UPD_HARD_STATE | RAFT_UPD_SNAPSHOT_CHUNK | RAFT_UPD_SNAPSHOT_INSTALL |
+                    RAFT_UPD_LOG_TRUNCATE;
+    bool defer = up->role == RAFT_LEADER && up->n_append && !(up->flags & disk) &&
+                 !up->compact_upto && chance(0.7);
+    if (!defer && ((up->flags & disk) || up->n_append || up->compact_upto))
+        pend_flush(n, UINT64_MAX); /* a later write's fsync covers all earlier ones */
     if (crash_at == 0)
         goto crash;
     if (up->flags & RAFT_UPD_HARD_STATE) {
@@ -471,7 +527,8 @@ static void carry_out(struct node *n, const struct raft_update *up, bool role_to
     if (up->flags & RAFT_UPD_SNAPSHOT_CHUNK) {
         stat_chunks++;
         n->staging = grow(n->staging, &n->staging_cap, up->chunk.offset + up->chunk.len + 1, 1);
-        memcpy(n->staging + up->chunk.offset, up->chunk.data, up->chunk.len);
+        if (up->chunk.len)
+            memcpy(n->staging + up->chunk.offset, up->chunk.data, up->chunk.len);
     }
     if (up->flags & RAFT_UPD_SNAPSHOT_INSTALL) {
         stat_installs++;
@@ -495,8 +552,12 @@ static void carry_out(struct node *n, const struct raft_update *up, bool role_to
     }
     if (up->flags & RAFT_UPD_LOG_TRUNCATE)
         p_truncate(n, up->truncate_from);
-    for (unsigned i = 0; i < up->n_append; i++)
-        p_append(n, up->append_first + i, &up->append[i]);
+    for (unsigned i = 0; i < up->n_append; i++) {
+        if (defer)
+            pend_push(n, up->append_first + i, &up->append[i]);
+        else
+            p_append(n, up->append_first + i, &up->append[i]);
+    }
     if (up->compact_upto)
         p_drop_upto(n, up->compact_upto);
     if (crash_at == 3)
@@ -594,6 +655,7 @@ static void start(struct node *n)
 
 static void crash(struct node *n)
 {
+    pend_drop(n);
     raft_free(n->r);
     n->r = NULL;
     n->up = false;
@@ -742,6 +804,7 @@ static void deliver_due(void)
         if (n->up) {
             struct raft_event ev = {0};
             if (m->persisted) {
+                pend_flush(n, m->p_index);
                 ev.type = RAFT_EV_PERSISTED;
                 ev.persisted.index = m->p_index;
                 ev.persisted.term = m->p_term;
@@ -815,6 +878,8 @@ static void reset_world(void)
         free(n->p_log);
         free(n->p_blob);
         free(n->staging);
+        pend_drop(n);
+        free(n->pend);
         free(n->sm);
     }
     memset(nodes, 0, sizeof(nodes));
