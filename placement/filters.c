@@ -401,9 +401,9 @@ static bool f_versions(ctx *c)
 			     c->dst->qemu_version);
 }
 
-/* A member of group G other than the VM itself, placed on host H (H < 0: on
- * any host other than -H-1).  Only used to name someone in a reason. */
-static const char *peer_name(const ctx *c, uint32_t g, int32_t h)
+/* Some other member of group G for a reason's text: one on host H
+ * (ON_DST), or one placed elsewhere and not on a host being emptied. */
+static const char *peer_name(const ctx *c, uint32_t g, uint32_t h, bool on_dst)
 {
 	for (uint32_t v = 0; v < c->view->n_vms; v++) {
 		const plc_vm *o = &c->view->vms[v];
@@ -412,58 +412,70 @@ static const char *peer_name(const ctx *c, uint32_t g, int32_t h)
 			continue;
 		if (!plc_set_has(&o->affinity, g) && !plc_set_has(&o->anti_affinity, g))
 			continue;
-		if ((h >= 0 && p == h) || (h < 0 && p != -h - 1))
+		if (on_dst ? p == (int32_t)h : p != (int32_t)h && !c->st->leaving[p])
 			return o->name;
 	}
 	return "?";
 }
 
-static bool f_affinity(ctx *c)
+/* VM-VM rules on one host, from the per-(host, group) counts. */
+static bool f_vm_groups(ctx *c)
 {
 	const plc__state *st = c->st;
 	const plc_vm *vm = c->vm;
 	uint32_t h = c->host_index;
 	int32_t self = st->pos[c->vm_index];
 	for (uint32_t w = 0; w < PLC_SET_WORDS; w++) {
-	for (uint64_t bits = vm->affinity.w[w] | vm->anti_affinity.w[w]; bits;
-	     bits &= bits - 1) {
-		uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
-		if (g >= st->n_groups)
-			break;
-		bool aff = plc_set_has(&vm->affinity, g), anti = plc_set_has(&vm->anti_affinity, g);
-		uint32_t placed = st->grp_placed[g], on = st->grp_on[(size_t)h * st->n_groups + g];
-		uint32_t leaving = st->grp_leaving[g];
-		if (self >= 0)
-			placed--;
-		if (self == (int32_t)h)
-			on--;
-		if (self >= 0 && st->leaving[self])
-			leaving--;
-		/* peers that must join us but are elsewhere; those on hosts this
-		 * plan empties will follow, so they do not count */
-		uint32_t elsewhere = placed - leaving - (st->leaving[h] ? 0 : on);
-		const char *gname = c->view->tables[PLC_T_GROUP].name[g];
-		if (aff && elsewhere > 0 &&
-		    add(c, F_AFFINITY_VM, "VM %s must run with %s (group %s), which is not on %s",
-			vm->name, c->report ? peer_name(c, g, -(int32_t)h - 1) : "", gname,
-			c->dst->name))
-			return true;
-		if (anti && on > 0 &&
-		    add(c, F_ANTI_AFFINITY_VM, "VM %s must not run with %s (group %s) on %s",
-			vm->name, c->report ? peer_name(c, g, (int32_t)h) : "", gname,
-			c->dst->name))
-			return true;
+		for (uint64_t bits = vm->affinity.w[w] | vm->anti_affinity.w[w]; bits;
+		     bits &= bits - 1) {
+			uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			if (g >= st->n_groups)
+				break;
+			bool aff = plc_set_has(&vm->affinity, g);
+			bool anti = plc_set_has(&vm->anti_affinity, g);
+			uint32_t placed = st->grp_placed[g];
+			uint32_t on = st->grp_on[(size_t)h * st->n_groups + g];
+			uint32_t leaving = st->grp_leaving[g];
+			if (self >= 0)
+				placed--;
+			if (self == (int32_t)h)
+				on--;
+			if (self >= 0 && st->leaving[self])
+				leaving--;
+			/* Peers that must join us but sit elsewhere; those on hosts
+			 * this plan empties will follow, so they do not count. */
+			uint32_t elsewhere = placed - leaving - (st->leaving[h] ? 0 : on);
+			const char *gname = c->view->tables[PLC_T_GROUP].name[g];
+			if (aff && elsewhere > 0 &&
+			    add(c, F_AFFINITY_VM,
+				"VM %s must run with %s (group %s), which is not on %s", vm->name,
+				c->report ? peer_name(c, g, h, false) : "", gname, c->dst->name))
+				return true;
+			if (anti && on > 0 &&
+			    add(c, F_ANTI_AFFINITY_VM, "VM %s must not run with %s (group %s) on %s",
+				vm->name, c->report ? peer_name(c, g, h, true) : "", gname,
+				c->dst->name))
+				return true;
+		}
 	}
-	}
-	uint32_t d = plc__domain(st, h);
+	return false;
+}
+
+/* Spread over failure domains, from the per-(domain, group) counts. */
+static bool f_domains(ctx *c)
+{
+	const plc__state *st = c->st;
+	const plc_vm *vm = c->vm;
+	const plc_table *dt = &c->view->tables[PLC_T_DOMAIN];
+	int32_t self = st->pos[c->vm_index];
+	uint32_t d = plc__domain(st, c->host_index);
 	bool self_here = self >= 0 && plc__domain(st, (uint32_t)self) == d;
-	for (uint32_t w = 0; w < PLC_SET_WORDS; w++)
+	for (uint32_t w = 0; w < PLC_SET_WORDS; w++) {
 		for (uint64_t bits = vm->anti_domain.w[w]; bits; bits &= bits - 1) {
 			uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
 			if (g >= st->n_groups)
 				break;
 			uint32_t on = st->dom_on[(size_t)d * st->n_groups + g] - (self_here ? 1u : 0u);
-			const plc_table *dt = &c->view->tables[PLC_T_DOMAIN];
 			if (on > 0 &&
 			    add(c, F_ANTI_AFFINITY_DOMAIN,
 				"VM %s must not share failure domain %s with another member of group %s",
@@ -471,22 +483,29 @@ static bool f_affinity(ctx *c)
 				c->view->tables[PLC_T_GROUP].name[g]))
 				return true;
 		}
+	}
+	return false;
+}
+
+/* VM-host rules: host-group labels. */
+static bool f_host_groups(ctx *c)
+{
+	const plc_vm *vm = c->vm;
 	const plc_table *hg = &c->view->tables[PLC_T_HOSTGROUP];
 	if (!plc_set_empty(&vm->host_must) && !intersects(&vm->host_must, &c->dst->groups)) {
 		char need[PLC_REASON_MAX / 2];
 		missing_names(c->view, PLC_T_HOSTGROUP, &vm->host_must, &c->dst->groups, need,
 			      sizeof(need));
-		if (add(c, F_AFFINITY_HOST, "VM %s must run on a host in %s; %s is not",
-			vm->name, need, c->dst->name))
+		if (add(c, F_AFFINITY_HOST, "VM %s must run on a host in %s; %s is not", vm->name,
+			need, c->dst->name))
 			return true;
 	}
-	if (intersects(&vm->host_must_not, &c->dst->groups)) {
-		for (uint32_t g = 0; g < hg->n; g++)
-			if (plc_set_has(&vm->host_must_not, g) && plc_set_has(&c->dst->groups, g))
-				return add(c, F_ANTI_AFFINITY_HOST,
-					   "VM %s must not run on hosts in %s; %s is", vm->name,
-					   hg->name[g], c->dst->name);
-	}
+	if (!intersects(&vm->host_must_not, &c->dst->groups))
+		return false;
+	for (uint32_t g = 0; g < hg->n; g++)
+		if (plc_set_has(&vm->host_must_not, g) && plc_set_has(&c->dst->groups, g))
+			return add(c, F_ANTI_AFFINITY_HOST, "VM %s must not run on hosts in %s; %s is",
+				   vm->name, hg->name[g], c->dst->name);
 	return false;
 }
 
@@ -557,7 +576,8 @@ const char *plc__check(const plc__state *st, plc_kind kind, uint32_t vm, int32_t
 	if (report)
 		memset(report, 0, sizeof(*report));
 	if (f_host(&c) || f_devices(&c) || f_cpu(&c) || f_storage(&c) || f_network(&c) ||
-	    f_versions(&c) || f_affinity(&c) || f_capacity(&c))
+	    f_versions(&c) || f_vm_groups(&c) || f_domains(&c) || f_host_groups(&c) ||
+	    f_capacity(&c))
 		return c.first;
 	f_warnings(&c);
 	return c.first;
