@@ -33,6 +33,14 @@ uint32_t plc__domain(const plc__state *st, uint32_t host)
 	return d < st->n_domains ? d : 0;
 }
 
+static void bump(uint32_t *counter, int sign)
+{
+	if (sign > 0)
+		(*counter)++;
+	else
+		(*counter)--;
+}
+
 static void account(plc__state *st, uint32_t vm, int32_t pos, int sign)
 {
 	const plc_vm *v = &st->view->vms[vm];
@@ -46,17 +54,16 @@ static void account(plc__state *st, uint32_t vm, int32_t pos, int sign)
 		st->mem_used[h] -= v->mem_mib;
 		st->vcpu_used[h] -= v->vcpus;
 	}
-	int32_t step = sign > 0 ? 1 : -1;
 	for (uint32_t w = 0; w < PLC_SET_WORDS; w++)
 		for (uint64_t bits = v->affinity.w[w] | v->anti_affinity.w[w]; bits;
 		     bits &= bits - 1) {
 			uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
 			if (g >= st->n_groups)
 				break;
-			st->grp_on[(size_t)h * st->n_groups + g] += (uint32_t)step;
-			st->grp_placed[g] += (uint32_t)step;
+			bump(&st->grp_on[(size_t)h * st->n_groups + g], sign);
+			bump(&st->grp_placed[g], sign);
 			if (st->leaving[h])
-				st->grp_leaving[g] += (uint32_t)step;
+				bump(&st->grp_leaving[g], sign);
 		}
 	uint32_t d = plc__domain(st, h);
 	for (uint32_t w = 0; w < PLC_SET_WORDS; w++)
@@ -64,11 +71,7 @@ static void account(plc__state *st, uint32_t vm, int32_t pos, int sign)
 			uint32_t g = w * 64 + (uint32_t)__builtin_ctzll(bits);
 			if (g >= st->n_groups)
 				break;
-			uint32_t *on = &st->dom_on[(size_t)d * st->n_groups + g];
-			if (sign > 0)
-				(*on)++;
-			else
-				(*on)--;
+			bump(&st->dom_on[(size_t)d * st->n_groups + g], sign);
 		}
 }
 
