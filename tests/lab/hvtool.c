@@ -6,12 +6,19 @@
  *          [--dest URI] [--max-downtime MS] [--bandwidth MIBPS] [--postcopy-after MS]
  *          [--no-auto-converge] [--compress] [--parallel N] [--save-dir DIR] [--json]
  *
+ * --cancel-after MS calls hv_migrate_cancel from another thread; HV_PEER_TIMEOUT_MS in the
+ * environment sets the adapter's peer timeout. `events SECONDS` prints lifecycle events
+ * and polls the inventory every 200 ms (shows reconnects after a libvirtd restart).
+ *
  * Exit status: 0 ok; 2 usage; otherwise 10 + the adapter's error number (HV_EBRIDGE -5
  * exits 15), with "hvtool: <code words>: <sentence>" on stderr.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "hv.h"
 
@@ -87,8 +94,26 @@ static char *slurp(const char *path)
     return buf;
 }
 
+typedef struct canceller {
+    hv_conn *c;
+    const char *name;
+    unsigned after_ms;
+} canceller;
+
+static void *cancel_later(void *arg)
+{
+    canceller *k = arg;
+    usleep(k->after_ms * 1000u);
+    hv_err e = {0};
+    if (hv_migrate_cancel(k->c, k->name, &e) != HV_OK)
+        fprintf(stderr, "hvtool: cancel: %s\n", e.msg);
+    return NULL;
+}
+
 static int cmd_migrate(hv_conn *c, int argc, char **argv)
 {
+    canceller k = {c, NULL, 0};
+    pthread_t kt;
     hv_migrate_opts o;
     hv_migrate_result r;
     hv_err e = {0};
@@ -121,6 +146,8 @@ static int cmd_migrate(hv_conn *c, int argc, char **argv)
             o.postcopy_after_ms = (uint32_t)strtoul(v, NULL, 10), i++;
         else if (v && !strcmp(a, "--parallel"))
             o.parallel_connections = (uint32_t)strtoul(v, NULL, 10), i++;
+        else if (v && !strcmp(a, "--cancel-after"))
+            k.after_ms = (unsigned)strtoul(v, NULL, 10), i++;
         else if (v && !strcmp(a, "--save-dir"))
             o.save_dir = v, i++;
         else if (v && !strcmp(a, "--dest")) {
@@ -131,7 +158,12 @@ static int cmd_migrate(hv_conn *c, int argc, char **argv)
         } else
             return usage();
     }
+    k.name = name;
+    if (k.after_ms && pthread_create(&kt, NULL, cancel_later, &k) != 0)
+        k.after_ms = 0;
     int rc = hv_migrate(c, name, uri, dest, &o, &r, &e);
+    if (k.after_ms)
+        pthread_join(kt, NULL);
     fprintf(stderr, "\n");
     hv_close(dest);
     if (rc != HV_OK)
@@ -149,14 +181,51 @@ static int cmd_migrate(hv_conn *c, int argc, char **argv)
     return 0;
 }
 
+static const char *const ev_names[] = {
+    "defined", "undefined", "started", "suspended", "resumed", "stopped", "shutdown",
+    "pmsuspended", "crashed", "reconnected", "disconnected",
+};
+
+static void on_event(void *ctx, hv_event_kind kind, const char *vm, const char *uuid, int d)
+{
+    (void)ctx, (void)uuid, (void)d;
+    printf("event %s %s\n", ev_names[kind], vm);
+    fflush(stdout);
+}
+
+static int cmd_events(hv_conn *c, unsigned seconds)
+{
+    static hv_vm vms[64];
+    hv_err e = {0};
+    size_t n;
+    int last = 1;
+    int rc = hv_events(c, on_event, NULL, &e);
+    if (rc != HV_OK)
+        return fail(&e, rc);
+    for (unsigned i = 0; i < seconds * 5; i++) {
+        rc = hv_vm_list(c, vms, 64, &n, &e);
+        if (rc != last) {
+            printf("poll %s\n", rc == HV_OK ? "ok" : hv_strerror(rc));
+            fflush(stdout);
+            last = rc;
+        }
+        usleep(200 * 1000);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     hv_conn *c = NULL;
     hv_err e = {0};
+    hv_config cfg;
     if (argc < 4 || strcmp(argv[1], "-c") != 0)
         return usage();
     const char *cmd = argv[3];
-    int rc = hv_open_libvirt(argv[2], NULL, &c, &e);
+    hv_config_default(&cfg);
+    if (getenv("HV_PEER_TIMEOUT_MS"))
+        cfg.peer_timeout_ms = (uint32_t)strtoul(getenv("HV_PEER_TIMEOUT_MS"), NULL, 10);
+    int rc = hv_open_libvirt(argv[2], &cfg, &c, &e);
     if (rc != HV_OK)
         return fail(&e, rc);
     int status = 0;
@@ -192,6 +261,8 @@ int main(int argc, char **argv)
             status = fail(&e, rc);
         }
         free(xml);
+    } else if (!strcmp(cmd, "events") && argc > 4) {
+        status = cmd_events(c, (unsigned)strtoul(argv[4], NULL, 10));
     } else if (!strcmp(cmd, "migrate")) {
         status = cmd_migrate(c, argc - 4, argv + 4);
     } else if (argc > 4) {

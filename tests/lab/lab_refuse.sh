@@ -1,7 +1,8 @@
 #!/bin/bash
 # A refused migration: the guest uses bridge labbr0 which only host1 has. The move is
 # refused with a clear message (by drover's pre-check, and by libvirt itself when drover
-# has no connection to the destination), and the guest keeps running on host1.
+# has no connection to the destination), and the guest keeps running on host1. Then with
+# host2 partitioned, the move gives up within the adapter's peer timeout.
 export LAB_NAME=lrf
 source "$(dirname "$0")/lib.sh"
 lab_up 2
@@ -23,5 +24,19 @@ for how in precheck libvirt; do
   [ "$(qemu_count rf1)" = 1 ] || fail "expected 1 QEMU for rf1"
   n=$(console_ticks rf1); wait_ticks rf1 "$n" 10 || fail "rf1 stopped counting"
 done
+# host2 cut off the lab network: the peer-to-peer connect cannot finish; the adapter's
+# peer timeout (4 s here) returns and the guest keeps running on host1
+ip -n "${NAME}sw" link set "${NAME}v2" down
+t0=$(date +%s)
+set +e
+msg=$(HV_PEER_TIMEOUT_MS=4000 hv 1 migrate rf1 "$(turi 2)" --live 2>&1); rc=$?
+set -e
+t=$(( $(date +%s) - t0 ))
+ip -n "${NAME}sw" link set "${NAME}v2" up
+[ $rc = 20 ] || [ $rc = 12 ] || fail "partitioned peer: expected exit 20 (timeout) or 12 (unreachable), got $rc: $msg"
+[ $t -le 12 ] || fail "partitioned peer: took $t s"
+log "partitioned peer refused after $t s: $(echo "$msg" | tail -1)"
+[ "$(hv 1 state rf1)" = running ] || fail "rf1 not running on host1 after the partition"
+n=$(console_ticks rf1); wait_ticks rf1 "$n" 10 || fail "rf1 stopped counting"
 [ "$(console_boots rf1)" = 1 ] || fail "rf1 rebooted"
 log "OK: rf1 untouched on host1"
