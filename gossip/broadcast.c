@@ -29,6 +29,9 @@
  * ~100 bytes per message while a handful of suspicions cycle through within a few
  * messages. */
 #define GSP__SUSPECTS_CARRIED 2u
+/* Upper bound on piggyback_max (the selection array lives on the stack); 64 updates
+ * is far above any useful message size. */
+#define GSP__PIGGYBACK_MAX 64u
 /* Upper bound on the gossip fanout: beyond 8 the extra copies add load, not speed. */
 #define GSP__FANOUT_MAX 8u
 
@@ -93,43 +96,70 @@ size_t gsp__piggyback(struct gsp *g, uint32_t dest)
 		n++;
 		budget -= fact_bytes(mb);
 	}
-	for (uint32_t t = 0; t < limit && n < g->cfg.piggyback_max && budget > 0; t++) {
-		for (uint32_t i = 0; i < g->n_active && n < g->cfg.piggyback_max; i++) {
-			uint32_t m = g->active[i];
-			struct gsp__member *mb = &g->members[m];
-			if (mb->bc_pending && mb->bc_tx == t && mb->bc_stamp != round &&
-			    !(m == dest && mb->state == GSP_SUSPECT)) {
-				uint32_t sz = fact_bytes(mb);
-				if (sz <= budget) {
-					struct gsp_update *u = gsp__upd_new(g);
-					if (!u)
-						return n;
-					gsp__fill_fact(g, m, u);
-					mb->bc_stamp = round;
-					n++;
-					budget -= sz;
-					if (++mb->bc_tx >= limit)
-						mb->bc_pending = false;
-				}
+	/* One pass over the queue keeps the least-sent candidates (insertion into a small
+	 * sorted array): O(queue * piggyback_max) at worst, O(queue) in the common case,
+	 * which matters after a mass join when every member has every other one queued. */
+	struct cand {
+		uint32_t m, tx;
+		bool status;
+	} cand[GSP__PIGGYBACK_MAX];
+	uint32_t want = g->cfg.piggyback_max - (uint32_t)n;
+	if (want > GSP__PIGGYBACK_MAX)
+		want = GSP__PIGGYBACK_MAX;
+	uint32_t n_c = 0;
+	for (uint32_t i = 0; i < g->n_active && want > 0; i++) {
+		uint32_t m = g->active[i];
+		struct gsp__member *mb = &g->members[m];
+		for (int kind = 0; kind < 2; kind++) {
+			bool st = kind == 1;
+			if (st ? !mb->st_pending : !mb->bc_pending)
+				continue;
+			uint32_t tx = st ? mb->st_tx : mb->bc_tx;
+			if (tx >= limit) {   /* the limit shrank with N: done */
+				if (st)
+					mb->st_pending = false;
+				else
+					mb->bc_pending = false;
+				continue;
 			}
-			if (mb->st_pending && mb->st_tx == t && mb->st_stamp != round &&
-			    n < g->cfg.piggyback_max) {
-				uint32_t sz = GSP__STATUS_BYTES_EST;
-				if (sz <= budget) {
-					struct gsp_update *u = gsp__upd_new(g);
-					if (!u)
-						return n;
-					u->kind = GSP_UPD_STATUS_HAVE;
-					u->subject = mb->id;
-					u->from = g->members[g->self].id;
-					u->status_version = mb->status_version;
-					mb->st_stamp = round;
-					n++;
-					budget -= sz;
-					if (++mb->st_tx >= limit)
-						mb->st_pending = false;
-				}
+			if ((st ? mb->st_stamp : mb->bc_stamp) == round ||
+			    (!st && m == dest && mb->state == GSP_SUSPECT))
+				continue;
+			if (n_c == want && tx >= cand[n_c - 1].tx)
+				continue;
+			uint32_t j = n_c < want ? n_c++ : n_c - 1;
+			while (j > 0 && cand[j - 1].tx > tx) {
+				cand[j] = cand[j - 1];
+				j--;
 			}
+			cand[j].m = m;
+			cand[j].tx = tx;
+			cand[j].status = st;
+		}
+	}
+	for (uint32_t k = 0; k < n_c; k++) {
+		struct gsp__member *mb = &g->members[cand[k].m];
+		uint32_t sz = cand[k].status ? GSP__STATUS_BYTES_EST : fact_bytes(mb);
+		if (sz > budget)
+			continue;
+		struct gsp_update *u = gsp__upd_new(g);
+		if (!u)
+			return n;
+		n++;
+		budget -= sz;
+		if (!cand[k].status) {
+			gsp__fill_fact(g, cand[k].m, u);
+			mb->bc_stamp = round;
+			if (++mb->bc_tx >= limit)
+				mb->bc_pending = false;
+		} else {
+			u->kind = GSP_UPD_STATUS_HAVE;
+			u->subject = mb->id;
+			u->from = g->members[g->self].id;
+			u->status_version = mb->status_version;
+			mb->st_stamp = round;
+			if (++mb->st_tx >= limit)
+				mb->st_pending = false;
 		}
 	}
 	/* Drop members whose facts have been sent enough times. */

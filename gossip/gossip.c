@@ -150,7 +150,7 @@ int gsp_new(const struct gsp_config *cfg, gsp_id self, const char *addr, uint32_
 	if (cfg->probe_interval_ms == 0 || cfg->probe_timeout_ms == 0 ||
 	    cfg->probe_timeout_ms > cfg->probe_interval_ms || cfg->gossip_interval_ms == 0 ||
 	    cfg->suspicion_alpha == 0 || cfg->suspicion_beta == 0 || cfg->lhm_max == 0 ||
-	    cfg->members_max < 2 || cfg->piggyback_max == 0 || cfg->retransmit_mult == 0 ||
+	    cfg->members_max < 2 || cfg->piggyback_max == 0 || cfg->piggyback_max > 64 || cfg->retransmit_mult == 0 ||
 	    cfg->push_pull_interval_ms == 0 || cfg->nack_percent > 100 || cfg->relay_max == 0 ||
 	    cfg->reconnect_interval_ms == 0 || cfg->push_pull_scale_n == 0)
 		return -EINVAL;

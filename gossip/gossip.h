@@ -70,7 +70,7 @@ struct gsp_config {
 	uint32_t push_pull_interval_ms; /* anti-entropy period at <= push_pull_scale_n members */
 	uint32_t push_pull_scale_n;     /* above this, the period grows with log2(N / scale_n) */
 	uint32_t reconnect_interval_ms; /* push-pull with one dead member, so partitions heal */
-	uint32_t piggyback_max;         /* updates per message */
+	uint32_t piggyback_max;         /* updates per message, 1..64 */
 	uint32_t msg_budget_bytes;      /* estimated piggyback bytes per message */
 	uint32_t relay_max;             /* outstanding indirect probes we relay for others */
 	uint32_t members_max;           /* table size limit (including dead and left) */
