@@ -261,6 +261,37 @@ int main(int argc, char **argv)
             status = fail(&e, rc);
         }
         free(xml);
+    } else if (!strcmp(cmd, "cpu-baseline")) {
+        /* this host's CPU with itself and, if given, other hosts' (URIs) */
+        char *xmls[8] = {NULL}, *out = NULL;
+        size_t n = 0;
+        rc = hv_host_cpu_xml(c, &xmls[n++], &e);
+        for (int i = 4; rc == HV_OK && i < argc && n < 8; i++) {
+            hv_conn *o = NULL;
+            if ((rc = hv_open_libvirt(argv[i], NULL, &o, &e)) == HV_OK)
+                rc = hv_host_cpu_xml(o, &xmls[n++], &e);
+            hv_close(o);
+        }
+        if (rc == HV_OK)
+            rc = hv_cpu_baseline(c, (const char **)xmls, n, &out, &e);
+        if (rc == HV_OK)
+            printf("%s\n", out);
+        else
+            status = fail(&e, rc);
+        free(out);
+        for (size_t i = 0; i < n; i++)
+            free(xmls[i]);
+    } else if (!strcmp(cmd, "cpu-check") && argc > 4) {
+        hv_vm vm;
+        bool ok = false;
+        if ((rc = hv_vm_get(c, argv[4], &vm, &e)) == HV_OK)
+            rc = hv_cpu_compatible(c, &vm, &ok, &e);
+        if (rc != HV_OK)
+            status = fail(&e, rc);
+        else if (!ok)
+            status = fail(&e, HV_ECPU);
+        else
+            printf("compatible\n");
     } else if (!strcmp(cmd, "events") && argc > 4) {
         status = cmd_events(c, (unsigned)strtoul(argv[4], NULL, 10));
     } else if (!strcmp(cmd, "migrate")) {

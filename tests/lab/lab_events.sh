@@ -36,3 +36,13 @@ done
 tail -n +"$(grep -n '^event reconnected' "$LAB/events.out" | head -1 | cut -d: -f1)" "$LAB/events.out" |
   grep -q '^event started ev1' || fail "no event after the reconnect"
 log "OK: events, disconnect, reconnect, events again"
+# CPU checks through libvirt's compare/baseline APIs
+hv 1 cpu-baseline | grep -q '<model' || fail "no baseline CPU model"
+hv 1 cpu-check ev1 | grep -qx compatible || fail "ev1 (default CPU) reported incompatible"
+sed "s|<vcpu>1</vcpu>|<vcpu>1</vcpu><cpu mode='custom' match='exact'><model>Icelake-Server</model><feature policy='require' name='avx512f'/></cpu>|; s|<name>ev1</name>|<name>ev2</name>|; s|<uuid>[^<]*</uuid>||" "$LAB/ev1.xml" > "$LAB/ev2.xml"
+hv 1 define "$LAB/ev2.xml"
+set +e
+msg=$(hv 1 cpu-check ev2 2>&1); rc=$?
+set -e
+[ $rc = 16 ] || fail "Icelake+avx512f guest: expected exit 16 (CPU incompatible), got $rc: $msg"
+log "CPU check OK: $msg"
