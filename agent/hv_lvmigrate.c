@@ -148,7 +148,8 @@ static void read_progress(virDomainPtr dom, hv_progress *pr, bool *started)
     virTypedParamsFree(p, n);
 }
 
-static int add_params(const hv_migrate_opts *o, virTypedParameterPtr *p, int *n, unsigned *flags)
+static int add_params(const hv_migrate_opts *o, const hv_vm *vm, virTypedParameterPtr *p, int *n,
+                      unsigned *flags)
 {
     int max = 0;
     *flags = VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
@@ -157,8 +158,21 @@ static int add_params(const hv_migrate_opts *o, virTypedParameterPtr *p, int *n,
         return 0;
     }
     *flags |= VIR_MIGRATE_LIVE;
-    if (o->mode == HV_MOVE_STORAGE)
-        *flags |= VIR_MIGRATE_NON_SHARED_DISK;
+    if (o->mode == HV_MOVE_STORAGE) {
+        /* Name the disks to copy: without a list libvirt copies every writable disk,
+         * including ones on shared storage, which would mirror a file onto itself. */
+        bool any = false;
+        for (unsigned i = 0; vm && i < vm->n_disks; i++) {
+            const hv_disk *d = &vm->disks[i];
+            if (d->shared || !d->path[0] || d->readonly_cdrom)
+                continue;
+            if (virTypedParamsAddString(p, n, &max, VIR_MIGRATE_PARAM_MIGRATE_DISKS, d->target) < 0)
+                return -1;
+            any = true;
+        }
+        if (any)
+            *flags |= VIR_MIGRATE_NON_SHARED_DISK;
+    }
     if (o->auto_converge)
         *flags |= VIR_MIGRATE_AUTO_CONVERGE;
     if (o->postcopy_after_ms > 0)
@@ -393,7 +407,7 @@ static int cold_suspended(lv_conn *lc, virConnectPtr conn, virDomainPtr dom, con
     virTypedParameterPtr params = NULL;
     int nparams = 0;
     unsigned flags = 0;
-    add_params(&cold, &params, &nparams, &flags);
+    add_params(&cold, vm, &params, &nparams, &flags);
     int rc = run_watched(lc, conn, dom, vm->name, dest_uri, &cold, params, nparams, flags, res,
                          dest, err);
     if (rc != HV_OK) {
@@ -458,7 +472,7 @@ int hv__lv_migrate(hv_conn *c, const char *name, const char *dest_uri, hv_conn *
     virTypedParameterPtr params = NULL;
     int nparams = 0;
     unsigned flags = 0;
-    if (add_params(o, &params, &nparams, &flags) < 0) {
+    if (add_params(o, &vm, &params, &nparams, &flags) < 0) {
         virTypedParamsFree(params, nparams);
         rc = hv__fail(err, HV_ENOMEM, "out of memory preparing migration parameters");
         goto out_dom;
