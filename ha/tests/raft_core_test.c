@@ -399,6 +399,40 @@ static void test_vote_rules(void **state)
     raft_free(r);
 }
 
+/* paper Figure 2, AppendEntries rule 5: commitIndex = min(leaderCommit, index of the
+ * last NEW entry) — not the follower's last index, which may be a stale suffix from an
+ * older term that the leader's log does not share. */
+static void test_follower_commit_bound(void **state)
+{
+    (void)state;
+    struct raft_opts o;
+    raft_opts_default(&o, 2, 7);
+    struct raft *r = raft_new(&o);
+    struct raft_configuration c = {.n = 3};
+    for (unsigned i = 0; i < 3; i++)
+        c.servers[i] = (struct raft_server){.id = i + 1, .role = RAFT_VOTER};
+    uint8_t buf[RAFT_CONFIG_ENCODED_MAX];
+    struct raft_entry log[3];
+    raft_bootstrap_entry(&c, buf, &log[0]);
+    log[1] = (struct raft_entry){.term = 2, .type = RAFT_ENTRY_BARRIER};
+    log[2] = (struct raft_entry){.term = 2, .type = RAFT_ENTRY_COMMAND, .len = 3, .buf = "old"};
+    assert_int_equal(raft_load(r, 2, 0, NULL, 1, log, 3), 0);
+    /* leader of term 3 holds 1:t1 2:t2 3:t3 4:t3, committed 4; sends one entry */
+    struct raft_entry e = {.term = 2, .type = RAFT_ENTRY_BARRIER};
+    struct raft_event ev = {.type = RAFT_EV_RECEIVE, .now_ms = 5};
+    ev.receive = (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 1, .to = 2,
+                                       .term = 3, .index = 1, .log_term = 1, .commit = 4,
+                                       .n_entries = 1, .entries = &e};
+    struct raft_update up;
+    raft_step(r, &ev, &up);
+    assert_int_equal(raft_commit_of(r), 2); /* not 3: entry 3 (term 2) is stale */
+    assert_int_equal(raft_last_index(r), 3);
+    assert_int_equal(up.n_msgs, 1);
+    assert_false(up.msgs[0].reject);
+    assert_int_equal(up.msgs[0].index, 2);
+    raft_free(r);
+}
+
 /* paper §7: a follower that missed compacted entries catches up by a chunked snapshot
  * and then by normal replication. */
 static void test_snapshot_install(void **state)
@@ -525,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_replication_and_apply),
         cmocka_unit_test(test_commit_only_current_term),
         cmocka_unit_test(test_vote_rules),
+        cmocka_unit_test(test_follower_commit_bound),
         cmocka_unit_test(test_snapshot_install),
         cmocka_unit_test(test_membership),
         cmocka_unit_test(test_transfer),
