@@ -20,7 +20,8 @@
  * step, because messages already built in this step may still point at them.
  *
  * Files: members.c (table, merge rules, refutation), suspicion.c [LG 4.4], probe.c
- * [SWIM 3.1, LG 4.3], broadcast.c [SWIM 4.1], pushpull.c (anti-entropy), rng.c,
+ * [SWIM 3.1, LG 4.3], broadcast.c [SWIM 4.1], pull.c (status bodies on demand),
+ * pushpull.c (anti-entropy), rng.c,
  * config.c (defaults and derived bounds), codec.c (protobuf-c mapping; not core).
  */
 #include "internal.h"
@@ -326,19 +327,8 @@ static void on_recv(struct gsp *g, const struct gsp_msg *msg, uint64_t now)
 			want[n_want++] = (uint32_t)i;
 	}
 	uint32_t sender = gsp__find(g, msg->from);
-	if (n_want && sender != GSP__NONE) {
-		/* Ask the announcer for the bodies; it holds them, it just told us. */
-		struct gsp__send_b *b = gsp__send_new(g, sender, NULL, GSP_MSG_STATUS_PULL);
-		for (uint32_t k = 0; b && k < n_want; k++) {
-			struct gsp_update *u = gsp__upd_new(g);
-			if (!u)
-				break;
-			const struct gsp_update *h = &msg->updates[want[k]];
-			u->kind = GSP_UPD_STATUS_HAVE;
-			u->subject = h->subject;
-			u->status_version = h->status_version;
-		}
-	}
+	if (n_want && sender != GSP__NONE)
+		gsp__pull_request(g, sender, msg, want, n_want, now);
 	if (stale && msg->type != GSP_MSG_PING) {
 		/* The sender holds an accusation we know to be outdated; tell it now (a PING
 		 * gets the correction on its ACK instead). */
@@ -373,6 +363,7 @@ static uint64_t next_tick(const struct gsp *g)
 			MIN_T(g->relays[i].nack_at_ms);
 	for (uint32_t i = 0; i < g->n_suspects; i++)
 		MIN_T(gsp__suspicion_deadline(g, &g->members[g->suspects[i]]));
+	MIN_T(gsp__pull_next(g));
 #undef MIN_T
 	return t;
 }
@@ -458,6 +449,7 @@ int gsp_step(gsp *g, const struct gsp_event *ev, struct gsp_out *out)
 		gsp__push_pull_tick(g, now);
 	}
 	gsp__suspicion_tick(g, now);
+	gsp__pull_tick(g, now);
 	gsp__gossip_tick(g, now);
 	finish(g, out);
 	if (rc == 0 && g->oom)

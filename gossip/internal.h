@@ -10,6 +10,18 @@
 /* Status bodies pulled per received message: a message carries at most piggyback_max
  * announcements, and 32 covers any sane piggyback_max; more wait for the next one. */
 #define GSP__PULL_MAX 32u
+/* Outstanding status pulls we retry (pull.c): a bounded table; when it is full, new
+ * wants are still sent once but not retried.  Three retries take the chance that a
+ * pull and all its retries are lost at 10% loss to 0.19^4 ~ 0.1%. */
+#define GSP__PULLS_MAX 64u
+#define GSP__PULL_RETRIES 3u
+
+struct gsp__pull {
+	bool used;
+	uint8_t tries;
+	uint32_t member, from;
+	uint64_t version, deadline_ms;
+};
 
 /* PRNG: xoshiro256** seeded through splitmix64; one per gsp, no global state. */
 struct gsp__rng {
@@ -89,6 +101,7 @@ struct gsp {
 	uint32_t susp_cursor;     /* rotates which suspicions ride along (broadcast.c) */
 
 	struct gsp__probe probe;
+	struct gsp__pull pulls[GSP__PULLS_MAX];
 	uint32_t seq;
 	struct gsp__relay *relays;
 	uint64_t next_probe_ms, next_gossip_ms, next_push_pull_ms, next_reconnect_ms;
@@ -142,6 +155,12 @@ void gsp__on_ack(struct gsp *g, const struct gsp_msg *msg, uint64_t now);
 void gsp__on_nack(struct gsp *g, const struct gsp_msg *msg);
 void gsp__order_insert(struct gsp *g, uint32_t m);
 uint64_t gsp__scaled(const struct gsp *g, uint32_t ms);
+
+/* pull.c */
+void gsp__pull_request(struct gsp *g, uint32_t from, const struct gsp_msg *msg,
+                       const uint32_t *want, uint32_t n_want, uint64_t now);
+void gsp__pull_tick(struct gsp *g, uint64_t now);
+uint64_t gsp__pull_next(const struct gsp *g);
 
 /* pushpull.c */
 void gsp__push_pull_tick(struct gsp *g, uint64_t now);
