@@ -56,6 +56,35 @@ void gsp__bc_status(struct gsp *g, uint32_t m)
 	g->members[m].st_pending = true;
 	g->members[m].st_tx = 0;
 	activate(g, m);
+	if (g->cfg.status_hot_ms) {
+		uint32_t slot = g->hot_next++ % GSP__HOT_MAX;
+		g->hot[slot] = m;
+		g->hot_until[slot] = g->now + g->cfg.status_hot_ms;
+	}
+}
+
+/* One fresh status announcement for a probe or its ack (see config.c, status_hot_ms). */
+static size_t carry_hot(struct gsp *g, uint32_t dest, uint32_t round, uint32_t *budget)
+{
+	for (uint32_t k = 0; k < GSP__HOT_MAX; k++) {
+		uint32_t slot = g->hot_cursor++ % GSP__HOT_MAX;
+		if (g->hot_until[slot] <= g->now)
+			continue;
+		struct gsp__member *mb = &g->members[g->hot[slot]];
+		if (g->hot[slot] == dest || mb->st_stamp == round || *budget < GSP__STATUS_BYTES_EST)
+			continue;
+		struct gsp_update *u = gsp__upd_new(g);
+		if (!u)
+			return 0;
+		u->kind = GSP_UPD_STATUS_HAVE;
+		u->subject = mb->id;
+		u->from = g->members[g->self].id;
+		u->status_version = mb->status_version;
+		mb->st_stamp = round;
+		*budget -= GSP__STATUS_BYTES_EST;
+		return 1;
+	}
+	return 0;
 }
 
 static uint32_t fact_bytes(const struct gsp__member *mb)
@@ -96,6 +125,9 @@ size_t gsp__piggyback(struct gsp *g, uint32_t dest)
 		n++;
 		budget -= fact_bytes(mb);
 	}
+	enum gsp_msg_type type = g->out_send[g->n_out_send - 1].s.msg.type;
+	if ((type == GSP_MSG_PING || type == GSP_MSG_ACK) && n < g->cfg.piggyback_max)
+		n += carry_hot(g, dest, round, &budget);
 	/* One pass over the queue keeps the least-sent candidates (insertion into a small
 	 * sorted array): O(queue * piggyback_max) at worst, O(queue) in the common case,
 	 * which matters after a mass join when every member has every other one queued. */

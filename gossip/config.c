@@ -54,6 +54,12 @@ void gsp_config_default(struct gsp_config *c)
 	/* Piggyback bounds: 16 updates / 1 KiB per message keeps a ping small enough to be
 	 * one packet on a 1500-byte MTU even with a status record riding along. */
 	c->piggyback_max = 16;
+	/* Infection reaches everyone only with high probability; a member that missed every
+	 * announcement of a status version would otherwise wait for push-pull (minutes at
+	 * 256+ hosts).  For 5 s after a version appears, every PING and ACK also carries
+	 * one such announcement (rotating), ~28 bytes: each member receives ~10 probes and
+	 * acks per second, so it hears each recent version many times within the window. */
+	c->status_hot_ms = 5000;
 	c->msg_budget_bytes = 1024;
 	/* We relay at most 64 indirect probes at once; more means an overload we should not
 	 * amplify (requests beyond it are dropped and counted). */

@@ -410,6 +410,7 @@ int gsp_step(gsp *g, const struct gsp_event *ev, struct gsp_out *out)
 	start_timers(g, ev->now_ms);
 	int rc = 0;
 	uint64_t now = ev->now_ms;
+	g->now = now;
 	switch (ev->type) {
 	case GSP_EV_TICK:
 		break;

@@ -71,6 +71,7 @@ struct gsp_config {
 	uint32_t push_pull_scale_n;     /* above this, the period grows with log2(N / scale_n) */
 	uint32_t reconnect_interval_ms; /* push-pull with one dead member, so partitions heal */
 	uint32_t piggyback_max;         /* updates per message, 1..64 */
+	uint32_t status_hot_ms;         /* a new status version rides on probes this long; 0: off */
 	uint32_t msg_budget_bytes;      /* estimated piggyback bytes per message */
 	uint32_t relay_max;             /* outstanding indirect probes we relay for others */
 	uint32_t members_max;           /* table size limit (including dead and left) */

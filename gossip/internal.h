@@ -14,6 +14,9 @@
  * wants are still sent once but not retried.  Three retries take the chance that a
  * pull and all its retries are lost at 10% loss to 0.19^4 ~ 0.1%. */
 #define GSP__PULLS_MAX 64u
+/* Recently changed status records carried on probes (broadcast.c); when more change
+ * within status_hot_ms, the oldest drop out early and push-pull covers them. */
+#define GSP__HOT_MAX 32u
 #define GSP__PULL_RETRIES 3u
 
 struct gsp__pull {
@@ -102,6 +105,10 @@ struct gsp {
 
 	struct gsp__probe probe;
 	struct gsp__pull pulls[GSP__PULLS_MAX];
+	uint32_t hot[GSP__HOT_MAX];         /* ring of members with a fresh status */
+	uint64_t hot_until[GSP__HOT_MAX];
+	uint32_t hot_next, hot_cursor;
+	uint64_t now;                       /* time of the event being processed */
 	uint32_t seq;
 	struct gsp__relay *relays;
 	uint64_t next_probe_ms, next_gossip_ms, next_push_pull_ms, next_reconnect_ms;
