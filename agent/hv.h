@@ -122,6 +122,10 @@ typedef struct hv_host {
     char cpu_vendor[32];
     char cpu_model[HV_NAME_LEN];
     char cpu_features[HV_LIST_LEN];
+    /* what QEMU/KVM can give a guest here (domcapabilities host-model): the model and
+     * features placement should compare VMs against */
+    char cpu_host_model[HV_NAME_LEN];
+    char cpu_host_features[HV_LIST_LEN];
     uint64_t mem_total_kib;    /* all NUMA cells (virNodeGetMemoryStats ALL_CELLS) */
     uint64_t mem_free_kib;     /* free + buffers + cached, as the kernel can give it back */
     unsigned cpus;

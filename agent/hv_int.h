@@ -45,6 +45,8 @@ void hv__copy(char *dst, size_t cap, const char *src);
 int hv__parse_domain(const char *xml, hv_vm *vm, hv_err *err);
 /* libvirt capabilities XML -> uuid, arch, CPU vendor/model/features of h. */
 int hv__parse_caps(const char *xml, hv_host *h, hv_err *err);
+/* domcapabilities XML -> cpu_host_model / cpu_host_features of h. */
+int hv__parse_domcaps(const char *xml, hv_host *h, hv_err *err);
 /* The host <cpu> element of capabilities / the <cpu> element of a domain, to free(). */
 char *hv__caps_cpu_xml(const char *xml);
 char *hv__domain_cpu_xml(const char *xml);

@@ -83,6 +83,13 @@ int hv__lv_host_facts(hv_conn *c, hv_host *h, hv_err *err)
     free(caps);
     if (rc != HV_OK)
         goto out;
+    /* optional: an old libvirt or a driver without domcapabilities leaves these empty */
+    char *dcaps = virConnectGetDomainCapabilities(conn, NULL, NULL, NULL, NULL, 0);
+    if (dcaps)
+        hv__parse_domcaps(dcaps, h, NULL);
+    else
+        virResetLastError();
+    free(dcaps);
     char *name = virConnectGetHostname(conn);
     hv__copy(h->hostname, sizeof h->hostname, name);
     /* libvirtd resolves its own hostname for incoming migrations unless migration_host

@@ -220,6 +220,31 @@ int hv__parse_caps(const char *xml, hv_host *h, hv_err *err)
     return HV_OK;
 }
 
+int hv__parse_domcaps(const char *xml, hv_host *h, hv_err *err)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domcaps.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (doc == NULL)
+        return hv__fail(err, HV_EFAIL, "libvirt domain capabilities XML is not well-formed");
+    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    if (ctx == NULL) {
+        xmlFreeDoc(doc);
+        return hv__fail(err, HV_ENOMEM, "out of memory parsing domain capabilities");
+    }
+    xp_copy(ctx, xmlDocGetRootElement(doc),
+            "string(/domainCapabilities/cpu/mode[@name='host-model']/model)", h->cpu_host_model,
+            sizeof h->cpu_host_model);
+    FOREACH_NODE(ctx, "/domainCapabilities/cpu/mode[@name='host-model']/feature[@policy='require']", f) {
+        char *name = xp_str(ctx, f, "string(@name)");
+        if (name)
+            hv__list_add(h->cpu_host_features, sizeof h->cpu_host_features, name);
+        free(name);
+    }
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+    return HV_OK;
+}
+
 /* The <cpu>...</cpu> element of capabilities' host, as a string to free(). */
 char *hv__caps_cpu_xml(const char *xml)
 {

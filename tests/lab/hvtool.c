@@ -246,12 +246,14 @@ int main(int argc, char **argv)
                    "\"cpu_model\":\"%s\",\"mem_total_kib\":%llu,\"mem_free_kib\":%llu,"
                    "\"cpus\":%u,\"libvirt_version\":%lu,\"qemu_version\":%lu,"
                    "\"storage_ids\":\"%s\",\"bridges\":\"%s\",\"networks\":\"%s\","
-                   "\"migration_addr\":\"%s\",\"n_cpu_features\":%zu}\n",
+                   "\"migration_addr\":\"%s\",\"n_cpu_features\":%zu,"
+                   "\"cpu_host_model\":\"%s\",\"n_cpu_host_features\":%zu}\n",
                    h.hostname, h.host_uuid, h.cpu_arch, h.cpu_vendor, h.cpu_model,
                    (unsigned long long)h.mem_total_kib, (unsigned long long)h.mem_free_kib,
                    h.cpus, h.libvirt_version, h.qemu_version, h.storage_ids, h.bridges,
                    h.networks, h.migration_addr,
-                   count_items(h.cpu_features));
+                   count_items(h.cpu_features), h.cpu_host_model,
+                   count_items(h.cpu_host_features));
     } else if (!strcmp(cmd, "define") && argc > 4) {
         char *xml = slurp(argv[4]);
         if (xml == NULL) {

@@ -36,6 +36,14 @@ done
 tail -n +"$(grep -n '^event reconnected' "$LAB/events.out" | head -1 | cut -d: -f1)" "$LAB/events.out" |
   grep -q '^event started ev1' || fail "no event after the reconnect"
 log "OK: events, disconnect, reconnect, events again"
+# host facts: memory over all NUMA cells (same total as /proc/meminfo), CPU, versions
+facts=$(hv 1 facts)
+log "facts: $facts"
+mem=$(echo "$facts" | sed -n 's/.*"mem_total_kib":\([0-9]*\).*/\1/p')
+[ "$mem" = "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)" ] || fail "mem_total_kib $mem != /proc/meminfo"
+echo "$facts" | grep -q '"cpu_host_model":"[^"]' || fail "no host-model CPU from domcapabilities"
+echo "$facts" | grep -q '"libvirt_version":[1-9]' || fail "no libvirt version"
+echo "$facts" | grep -q '"storage_ids":"fuse.glusterfs:' || fail "shared lab storage not listed"
 # CPU checks through libvirt's compare/baseline APIs
 hv 1 cpu-baseline | grep -q '<model' || fail "no baseline CPU model"
 hv 1 cpu-check ev1 | grep -qx compatible || fail "ev1 (default CPU) reported incompatible"
