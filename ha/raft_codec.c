@@ -14,6 +14,7 @@
 #include "raft.pb-c.h"
 #include "raft_codec.h"
 
+__attribute__((format(printf, 3, 4)))
 static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
