@@ -1,7 +1,8 @@
 /* test_scenarios.c — issue 4's simulator claims, one scenario per ctest entry:
  *
  *   kill       a killed member is declared dead by every other member within the bound
- *              derived from the configuration (see kill_bound_ms)
+ *              derived from the configuration (see kill_bound_ms); restarted, it is
+ *              alive everywhere again with a higher incarnation
  *   pause      a member paused for less than its suspicion window is never declared dead
  *   partition  two halves cut long enough to declare each other dead heal to one view
  *   status     status updates reach every member
@@ -24,6 +25,8 @@
 #define JOIN_SPREAD_MS 1000
 #define CONVERGE_LIMIT_MS 60000
 #define STATUS_STAGGER_MS 150
+/* A restarted member needs a join round trip and one refutation spread: seconds. */
+#define RESTART_LIMIT_MS 10000
 
 static uint64_t g_seed;
 static int g_fail;
@@ -131,6 +134,21 @@ static void scenario_kill(void)
 		       victim, took, bound);
 		CHECK(all_see(gs, victim, GSP_DEAD), "victim %u not dead everywhere within %" PRIu64 " ms",
 		      victim, bound);
+		/* Restart it: it rejoins through member 0, learns it was buried and refutes with
+		 * a higher incarnation, which revives it everywhere. */
+		struct gsp_member_info before, after;
+		CHECK(gsp_member_find(gs->nodes[0], gsim_id(victim), &before) == 0, "lookup");
+		gsim_restart(gs, victim);
+		t0 = gsim_now(gs);
+		while (!all_see(gs, victim, GSP_ALIVE) && gsim_now(gs) - t0 <= RESTART_LIMIT_MS)
+			gsim_run_until(gs, gsim_now(gs) + 10);
+		CHECK(all_see(gs, victim, GSP_ALIVE), "restarted %u not alive everywhere within %d ms",
+		      victim, RESTART_LIMIT_MS);
+		CHECK(gsp_member_find(gs->nodes[0], gsim_id(victim), &after) == 0, "lookup");
+		printf("kill: restarted %u alive everywhere after %" PRIu64 " ms, incarnation %u -> %u\n",
+		       victim, gsim_now(gs) - t0, before.incarnation, after.incarnation);
+		CHECK(after.incarnation > before.incarnation, "restart kept incarnation %u",
+		      after.incarnation);
 	}
 	CHECK(w.false_dead == 0, "%" PRIu64 " false dead verdicts (last: %u about %u)", w.false_dead,
 	      w.last_fp_observer, w.last_fp_subject);
