@@ -17,6 +17,7 @@ struct tp;
 struct gsp;
 struct ag_gossip;
 struct ag_raft;
+struct ag_join;
 
 typedef struct ag_agent {
     ag_config   cfg;
@@ -36,6 +37,7 @@ typedef struct ag_agent {
     struct tp  *tp;
     struct ag_gossip *gossip;
     struct ag_raft *raft;
+    struct ag_join *join;
 } ag_agent;
 
 #endif

@@ -21,6 +21,7 @@ typedef struct ag_cmd {
 extern const ag_cmd ag_cmds_core[];
 extern const ag_cmd ag_cmds_members[];
 extern const ag_cmd ag_cmds_kv[];
+extern const ag_cmd ag_cmds_join[];
 
 /* Options every client command accepts: --socket PATH, -c/--config FILE, --json.
  * cli_common_opt() handles one getopt result; returns true when it consumed it. */

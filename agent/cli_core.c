@@ -4,19 +4,23 @@
 #include "identity.h"
 #include "store.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char init_usage[] =
-    "Usage: drover init [--state-dir DIR] [--force] [--json]\n"
+    "Usage: drover init [--state-dir DIR] [--join] [--force] [--json]\n"
     "\n"
     "Create this host's identity: an Ed25519 signing key and a separate X25519 transport\n"
-    "key (files 0600 in DIR), and an empty LMDB store. Prints the host ID and the\n"
-    "fingerprint that other hosts pin when they join.\n"
+    "key (files 0600 in DIR), and its LMDB store. Without --join, the agent started next\n"
+    "bootstraps a new cluster with this host as its first member; then `drover token\n"
+    "create` prints the command that adds the next host. Prints the host ID and the\n"
+    "fingerprint that joining hosts pin.\n"
     "\n"
     "  --state-dir DIR  where keys and store live (default /var/lib/drover)\n"
+    "  --join           identity only: this host will join an existing cluster\n"
     "  --force          replace an existing identity (the old host ID is lost)\n"
     "  --json           print the result as JSON\n"
     "\nExit: 0 ok, 108 identity exists (without --force), 73 cannot create files, 64 usage.\n";
@@ -25,14 +29,16 @@ static int cmd_init(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"state-dir", required_argument, 0, 'd'}, {"force", no_argument, 0, 'f'},
+        {"join", no_argument, 0, 'J'},
         {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *dir = "/var/lib/drover";
-    bool force = false, json = false;
+    bool force = false, json = false, join = false;
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "d:fjh", opts, NULL)) != -1) {
         switch (o) {
         case 'd': dir = optarg; break;
+        case 'J': join = true; break;
         case 'f': force = true; break;
         case 'j': json = true; break;
         case 'h': fputs(init_usage, stdout); return AG_EX_OK;
@@ -55,6 +61,11 @@ static int cmd_init(int argc, char **argv)
         ag_identity_wipe(&id);
         return AG_EX_CANTCREAT;
     }
+    uint64_t one = htobe64(1);
+    if (!join)   /* the agent creates the cluster at its first start (it knows its address) */
+        st_put(st, ST_DB_META, "bootstrap", 9, &one, sizeof one);
+    else
+        st_del(st, ST_DB_META, "bootstrap", 9);
     st_close(st);
     char hid[AG_HOST_ID_HEXLEN], fpr[AG_FPR_STRLEN];
     ag_hex(id.host_id, AG_HOST_ID_LEN, hid);
@@ -65,7 +76,9 @@ static int cmd_init(int argc, char **argv)
         cli_print_json(j);
         json_decref(j);
     } else {
-        printf("Created host identity in %s\n  host id:     %s\n  fingerprint: %s\n", dir, hid, fpr);
+        printf("Created host identity in %s\n  host id:     %s\n  fingerprint: %s\n%s", dir, hid, fpr,
+               join ? "Next: start the agent, then run the `drover join ...` line from `drover token create`.\n"
+                    : "Next: start the agent (it creates the cluster), then `drover token create` for each new host.\n");
     }
     return AG_EX_OK;
 }

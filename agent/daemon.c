@@ -5,6 +5,7 @@
 #include "exitcodes.h"
 #include "gossip_drv.h"
 #include "log.h"
+#include "join.h"
 #include "net.h"
 #include "raft_drv.h"
 
@@ -156,13 +157,13 @@ int ag_daemon_main(int argc, char **argv)
         goto err_after_loop;
     }
     ag_ctl_register(a.ctl, "status", ctl_status, &a);
-    if (a.cfg.roster[0]) {
-        int nrc = ag_net_start(&a, err, sizeof err);
-        if (nrc) {
-            ag_err("%s", err);
-            ex = nrc;
-            goto err_after_ctl;
-        }
+    int nrc = ag_net_start(&a, err, sizeof err);
+    if (nrc == 0)
+        nrc = ag_join_start(&a, err, sizeof err);
+    if (nrc) {
+        ag_err("%s", err);
+        ex = nrc;
+        goto err_after_ctl;
     }
     ag_loop_on_signal(a.loop, SIGTERM, on_stop, &a);
     ag_loop_on_signal(a.loop, SIGINT, on_stop, &a);
@@ -178,6 +179,7 @@ int ag_daemon_main(int argc, char **argv)
     ex = rc == 0 ? AG_EX_OK : AG_EX_OSERR;
     if (rc)
         ag_err("event loop failed: %s", strerror(-rc));
+    ag_join_stop(&a);
     ag_net_stop(&a);
 err_after_ctl:
     ag_ctl_close(a.ctl);

@@ -20,6 +20,7 @@ enum ag_exit {
     AG_EX_IOERR        = 74,  /* I/O error */
     AG_EX_TEMPFAIL     = 75,  /* try again later */
     AG_EX_PROTOCOL     = 76,  /* the agent answered something we do not understand */
+    AG_EX_NOPERM       = 77,  /* refused: bad credentials (join token, fingerprint) */
     AG_EX_CONFIG       = 78,  /* configuration file is wrong */
     AG_EX_NOSUCH       = 105, /* no such VM / host / item */
     AG_EX_QUORUM       = 106, /* no quorum: the cluster cannot decide now */

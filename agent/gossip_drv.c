@@ -152,6 +152,23 @@ void ag_gossip_recv(ag_agent *a, const ag_opened *o)
     gsp_codec_free(m);
 }
 
+void ag_gossip_health(ag_agent *a, const uint8_t id[16], int *alive, uint64_t *dead_since_ms)
+{
+    *alive = 1;
+    *dead_since_ms = 0;
+    if (!a->gossip)
+        return;
+    gsp_id g;
+    memcpy(g.b, id, GSP_ID_LEN);
+    struct gsp_member_info mi;
+    if (gsp_member_find(a->gossip->g, g, &mi) != 0)
+        return;
+    if (mi.state == GSP_DEAD || mi.state == GSP_LEFT) {
+        *alive = 0;
+        *dead_since_ms = mi.state_since_ms;
+    }
+}
+
 void ag_gossip_leave(ag_agent *a)
 {
     if (!a->gossip)

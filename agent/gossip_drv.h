@@ -14,6 +14,10 @@ void ag_gossip_stop(ag_agent *a);
 void ag_gossip_recv(ag_agent *a, const ag_opened *o);
 /* Announce a graceful leave (LEFT) to the group. */
 void ag_gossip_leave(ag_agent *a);
+/* What gossip knows of a host's health: *alive = alive or suspect (1 when gossip is not
+ * running or does not know it yet: no evidence of death), *dead_since_ms = monotonic time
+ * it was declared dead or left. */
+void ag_gossip_health(ag_agent *a, const uint8_t id[16], int *alive, uint64_t *dead_since_ms);
 /* Summary for `drover status` (new reference), or NULL when gossip is not running. */
 json_t *ag_gossip_status_json(ag_agent *a);
 

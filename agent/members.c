@@ -1,5 +1,6 @@
 /* members.c — member table and the static roster format; see members.h. */
 #include "members.h"
+#include "state.pb-c.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,23 +45,9 @@ void ag_members_free(ag_members *m)
     m->n = 0;
 }
 
-static int parse_member(char *rest, ag_member *mb, const char **why)
+static int check_member(ag_member *mb, const uint8_t csig[64], const char **why)
 {
-    char name[128], hid[128], spk[128], cpk[128], sig[192], addr[128];
-    if (sscanf(rest, "%127s %127s %127s %127s %191s %127s", name, hid, spk, cpk, sig, addr) != 6) {
-        *why = "expected: member = NAME HOST_ID SIGN_PK CURVE_PK CURVE_SIG tcp://ADDR:PORT";
-        return -1;
-    }
-    uint8_t csig[64], want[AG_HOST_ID_LEN];
-    if (strlen(name) >= AG_MEMBER_NAME_MAX || strlen(addr) >= AG_MEMBER_ADDR_MAX) {
-        *why = "name or address too long";
-        return -1;
-    }
-    if (ag_unhex(hid, mb->id, AG_HOST_ID_LEN) || ag_unhex(spk, mb->sign_pk, 32) ||
-        ag_unhex(cpk, mb->curve_pk, 32) || ag_unhex(sig, csig, 64)) {
-        *why = "a key field is not hex of the right length (copy the line from `drover roster line`)";
-        return -1;
-    }
+    uint8_t want[AG_HOST_ID_LEN];
     ag_host_id_of(mb->sign_pk, want);
     if (memcmp(want, mb->id, AG_HOST_ID_LEN) != 0) {
         *why = "host ID does not match the signing key";
@@ -70,13 +57,83 @@ static int parse_member(char *rest, ag_member *mb, const char **why)
         *why = "CURVE key is not signed by this host's signing key";
         return -1;
     }
-    if (strncmp(addr, "tcp://", 6) != 0) {
+    if (strncmp(mb->addr, "tcp://", 6) != 0) {
         *why = "address must look like tcp://IP:PORT";
+        return -1;
+    }
+    return 0;
+}
+
+int ag_member_from_pb(const Drover__Member *pb, ag_member *out)
+{
+    const char *why;
+    memset(out, 0, sizeof *out);
+    if (!pb || pb->host_id.len != AG_HOST_ID_LEN || pb->sign_pk.len != 32 || pb->curve_pk.len != 32 ||
+        pb->curve_sig.len != 64 || !pb->name || !pb->addr || strlen(pb->name) >= AG_MEMBER_NAME_MAX ||
+        strlen(pb->addr) >= AG_MEMBER_ADDR_MAX || !pb->name[0])
+        return -EINVAL;
+    memcpy(out->id, pb->host_id.data, AG_HOST_ID_LEN);
+    memcpy(out->sign_pk, pb->sign_pk.data, 32);
+    memcpy(out->curve_pk, pb->curve_pk.data, 32);
+    memcpy(out->curve_sig, pb->curve_sig.data, 64);
+    snprintf(out->name, sizeof out->name, "%s", pb->name);
+    snprintf(out->addr, sizeof out->addr, "%s", pb->addr);
+    return check_member(out, pb->curve_sig.data, &why) ? -EINVAL : 0;
+}
+
+void ag_member_self_pb(const ag_identity *id, const char *name, const char *addr, Drover__Member *pb)
+{
+    drover__member__init(pb);
+    pb->name = (char *)name;
+    pb->addr = (char *)addr;
+    pb->host_id.data = (uint8_t *)id->host_id;
+    pb->host_id.len = AG_HOST_ID_LEN;
+    pb->sign_pk.data = (uint8_t *)id->sign_pk;
+    pb->sign_pk.len = 32;
+    pb->curve_pk.data = (uint8_t *)id->curve_pk;
+    pb->curve_pk.len = 32;
+    pb->curve_sig.data = (uint8_t *)id->curve_sig;
+    pb->curve_sig.len = 64;
+}
+
+int ag_members_put(ag_members *m, const ag_member *mb)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (memcmp(m->v[i].id, mb->id, AG_HOST_ID_LEN) == 0) {
+            m->v[i] = *mb;
+            return 0;
+        }
+    if (m->n >= AG_MEMBERS_MAX)
+        return -ENOSPC;
+    ag_member *v = realloc(m->v, (m->n + 1) * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    m->v = v;
+    m->v[m->n++] = *mb;
+    return 0;
+}
+
+static int parse_member(char *rest, ag_member *mb, const char **why)
+{
+    char name[128], hid[128], spk[128], cpk[128], sig[192], addr[128];
+    if (sscanf(rest, "%127s %127s %127s %127s %191s %127s", name, hid, spk, cpk, sig, addr) != 6) {
+        *why = "expected: member = NAME HOST_ID SIGN_PK CURVE_PK CURVE_SIG tcp://ADDR:PORT";
+        return -1;
+    }
+    uint8_t csig[64];
+    if (strlen(name) >= AG_MEMBER_NAME_MAX || strlen(addr) >= AG_MEMBER_ADDR_MAX) {
+        *why = "name or address too long";
+        return -1;
+    }
+    if (ag_unhex(hid, mb->id, AG_HOST_ID_LEN) || ag_unhex(spk, mb->sign_pk, 32) ||
+        ag_unhex(cpk, mb->curve_pk, 32) || ag_unhex(sig, csig, 64)) {
+        *why = "a key field is not hex of the right length (copy the line from `drover roster line`)";
         return -1;
     }
     snprintf(mb->name, sizeof mb->name, "%s", name);
     snprintf(mb->addr, sizeof mb->addr, "%s", addr);
-    return 0;
+    memcpy(mb->curve_sig, csig, 64);
+    return check_member(mb, csig, why);
 }
 
 int ag_members_load(const char *path, ag_members *out, char *err, size_t errlen)

@@ -29,6 +29,7 @@ typedef struct ag_member {
     uint8_t id[AG_HOST_ID_LEN];
     uint8_t sign_pk[32];
     uint8_t curve_pk[32];
+    uint8_t curve_sig[64];
     char    addr[AG_MEMBER_ADDR_MAX];
 } ag_member;
 
@@ -43,6 +44,16 @@ int  ag_members_load(const char *path, ag_members *out, char *err, size_t errlen
 void ag_members_free(ag_members *m);
 const ag_member *ag_members_find(const ag_members *m, const uint8_t id[AG_HOST_ID_LEN]);
 const ag_member *ag_members_by_addr(const ag_members *m, const char *addr);
+
+struct Drover__Member;
+/* Checked conversion from a replicated or received member record (same checks as the
+ * roster: id = hash of signing key, CURVE key signed by it, address form). 0 or -EINVAL. */
+int  ag_member_from_pb(const struct Drover__Member *pb, ag_member *out);
+/* Fill pb (pointing into id/buffers the caller keeps alive) for this host. */
+void ag_member_self_pb(const ag_identity *id, const char *name, const char *addr,
+                       struct Drover__Member *pb);
+/* Add or replace one member (by id). -ENOSPC past AG_MEMBERS_MAX, -ENOMEM. */
+int  ag_members_put(ag_members *m, const ag_member *mb);
 
 /* The roster line that describes this host. */
 int  ag_members_line(const ag_identity *id, const char *name, const char *addr,

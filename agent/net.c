@@ -6,6 +6,10 @@
 #include "raft_drv.h"
 #include "transport.h"
 #include "drover.pb-c.h"
+#include "state.pb-c.h"
+
+#include <endian.h>
+#include <sodium.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,17 +55,135 @@ int ag_net_send(ag_agent *a, const ag_member *m, uint32_t type, const void *payl
     return rc;
 }
 
+/* ---- member table ------------------------------------------------------------------ */
+
+static int collect_members(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
+{
+    ag_members *m = ctx;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t, dbi[ST_DB_STATE], &c);
+    if (rc)
+        return rc;
+    MDB_val k = {7, "member/"}, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < 7 || memcmp(k.mv_data, "member/", 7) != 0)
+            break;
+        Drover__Member *pb = drover__member__unpack(NULL, v.mv_size, v.mv_data);
+        ag_member mb;
+        if (pb && ag_member_from_pb(pb, &mb) == 0)
+            ag_members_put(m, &mb);
+        if (pb)
+            drover__member__free_unpacked(pb, NULL);
+    }
+    mdb_cursor_close(c);
+    return 0;
+}
+
+/* Members learnt in the join reply stand in for the replicated records until this host
+ * has applied the log up to its own admission. */
+static void add_join_reply_members(ag_agent *a, ag_members *m)
+{
+    size_t len = 0;
+    if (st_get(a->store, ST_DB_META, "join_reply", 10, NULL, 0, &len) != 0 || !len)
+        return;
+    uint8_t *buf = malloc(len);
+    if (!buf || st_get(a->store, ST_DB_META, "join_reply", 10, buf, len, &len) != 0) {
+        free(buf);
+        return;
+    }
+    Drover__JoinReplyBody *r = drover__join_reply_body__unpack(NULL, len, buf);
+    free(buf);
+    if (!r)
+        return;
+    if (!a->raft || ag_raft_applied(a) < r->admitted_index) {
+        for (size_t i = 0; i < r->n_members; i++) {
+            ag_member mb;
+            if (ag_member_from_pb(r->members[i], &mb) == 0 && !ag_members_find(m, mb.id))
+                ag_members_put(m, &mb);
+        }
+    }
+    drover__join_reply_body__free_unpacked(r, NULL);
+}
+
+void ag_net_members_changed(ag_agent *a)
+{
+    if (a->cfg.roster[0] || !a->tp)
+        return;   /* a static roster never changes at run time */
+    ag_members fresh = {0};
+    memcpy(fresh.cluster_id, a->members.cluster_id, AG_CLUSTER_ID_LEN);
+    st_read(a->store, collect_members, &fresh);
+    add_join_reply_members(a, &fresh);
+    for (size_t i = 0; i < a->members.n; i++) {
+        const ag_member *old = &a->members.v[i];
+        if (!ag_members_find(&fresh, old->id)) {
+            ag_info("member %s removed from the cluster: its keys are no longer admitted", old->name);
+            tp_revoke(a->tp, old->id);
+            ag_peers_del(&a->peers, old->id);
+        }
+    }
+    for (size_t i = 0; i < fresh.n; i++) {
+        const ag_member *m = &fresh.v[i];
+        if (!ag_members_find(&a->members, m->id))
+            ag_info("member %s (%s) admitted", m->name, m->addr);
+        ag_peers_put(&a->peers, m->id, m->sign_pk);
+        tp_allow(a->tp, m->id, m->curve_pk);
+    }
+    ag_members_free(&a->members);
+    a->members = fresh;
+}
+
+/* ---- start -------------------------------------------------------------------------- */
+
+static int self_member(ag_agent *a, ag_member *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->id, a->id.host_id, AG_HOST_ID_LEN);
+    memcpy(out->sign_pk, a->id.sign_pk, 32);
+    memcpy(out->curve_pk, a->id.curve_pk, 32);
+    memcpy(out->curve_sig, a->id.curve_sig, 64);
+    snprintf(out->name, sizeof out->name, "%s", a->cfg.name);
+    int n = snprintf(out->addr, sizeof out->addr, "tcp://%s", a->cfg.advertise);
+    return n > 0 && (size_t)n < sizeof out->addr ? 0 : -1;
+}
+
 int ag_net_start(ag_agent *a, char *err, size_t errlen)
 {
-    if (ag_members_load(a->cfg.roster, &a->members, err, errlen) != 0)
-        return AG_EX_CONFIG;
-    if (!ag_members_find(&a->members, a->id.host_id)) {
-        char hid[AG_HOST_ID_HEXLEN];
-        ag_hex(a->id.host_id, AG_HOST_ID_LEN, hid);
-        snprintf(err, errlen, "this host (id %s) is not in the roster %s: add the line printed by "
-                 "`drover roster line` on this host", hid, a->cfg.roster);
-        ag_members_free(&a->members);
-        return AG_EX_CONFIG;
+    enum ag_raft_boot boot;
+    if (a->cfg.roster[0]) {
+        if (ag_members_load(a->cfg.roster, &a->members, err, errlen) != 0)
+            return AG_EX_CONFIG;
+        if (!ag_members_find(&a->members, a->id.host_id)) {
+            char hid[AG_HOST_ID_HEXLEN];
+            ag_hex(a->id.host_id, AG_HOST_ID_LEN, hid);
+            snprintf(err, errlen, "this host (id %s) is not in the roster %s: add the line printed by "
+                     "`drover roster line` on this host", hid, a->cfg.roster);
+            ag_members_free(&a->members);
+            return AG_EX_CONFIG;
+        }
+        boot = AG_RAFT_BOOT_ROSTER;
+    } else {
+        size_t len;
+        uint64_t bootstrap = 0;
+        uint8_t be[8];
+        if (st_get(a->store, ST_DB_META, "cluster_id", 10, a->members.cluster_id, AG_CLUSTER_ID_LEN, &len) == 0) {
+            boot = AG_RAFT_BOOT_JOIN;   /* a log exists unless we joined and crashed at once */
+            st_read(a->store, collect_members, &a->members);
+            add_join_reply_members(a, &a->members);
+        } else if (st_get(a->store, ST_DB_META, "bootstrap", 9, be, 8, &len) == 0 &&
+                   (bootstrap = be64toh(*(uint64_t *)(void *)be)) == 1) {
+            randombytes_buf(a->members.cluster_id, AG_CLUSTER_ID_LEN);
+            boot = AG_RAFT_BOOT_CREATE;
+        } else {
+            ag_info("no cluster yet: waiting for `drover join` (or start with `drover init` to create one)");
+            return 0;
+        }
+        ag_member self;
+        if (self_member(a, &self) != 0) {
+            snprintf(err, errlen, "[cluster] advertise address %s is too long", a->cfg.advertise);
+            return AG_EX_CONFIG;
+        }
+        if (!ag_members_find(&a->members, a->id.host_id))
+            ag_members_put(&a->members, &self);
     }
     a->sealer = (ag_sealer){.id = &a->id, .epoch = a->epoch};
     memcpy(a->sealer.cluster_id, a->members.cluster_id, AG_CLUSTER_ID_LEN);
@@ -77,15 +199,19 @@ int ag_net_start(ag_agent *a, char *err, size_t errlen)
             goto err_after_tp;
         }
     }
-    if ((rc = ag_gossip_start(a, err, errlen)) != 0)
+    if ((rc = ag_raft_start(a, boot, err, errlen)) != 0)
         goto err_after_tp;
-    if ((rc = ag_raft_start(a, err, errlen)) != 0) {
-        ag_gossip_stop(a);
-        tp_free(a->tp);
-        a->tp = NULL;
-        ag_peers_free(&a->peers);
-        ag_members_free(&a->members);
-        return rc;
+    if (boot == AG_RAFT_BOOT_CREATE) {
+        /* only now, with the log bootstrapped, is the cluster real */
+        st_put(a->store, ST_DB_META, "cluster_id", 10, a->members.cluster_id, AG_CLUSTER_ID_LEN);
+        st_del(a->store, ST_DB_META, "bootstrap", 9);
+        char fpr[AG_FPR_STRLEN];
+        ag_fingerprint(a->id.sign_pk, fpr);
+        ag_info("created a new cluster; this host's fingerprint is %s", fpr);
+    }
+    if ((rc = ag_gossip_start(a, err, errlen)) != 0) {
+        ag_raft_stop(a);
+        goto err_after_tp;
     }
     return 0;
 
@@ -95,7 +221,7 @@ err_after_tp:
     ag_peers_free(&a->peers);
 err_after_members:
     ag_members_free(&a->members);
-    return AG_EX_OSERR;
+    return rc > 0 ? rc : AG_EX_OSERR;
 }
 
 void ag_net_stop(ag_agent *a)

@@ -15,6 +15,9 @@
 int  ag_net_start(ag_agent *a, char *err, size_t errlen);
 void ag_net_stop(ag_agent *a);
 
+/* The replicated member records changed: rebuild the member table and admit/revoke keys. */
+void ag_net_members_changed(ag_agent *a);
+
 /* Seal payload as `type` and send it to member m (or to addr + curve_pk). */
 int  ag_net_send(ag_agent *a, const ag_member *m, uint32_t type, const void *payload, size_t len);
 

@@ -12,6 +12,9 @@
 #include "net.h"
 #include "raft.h"
 #include "raft_codec.h"
+#include "autopilot.h"
+#include "gossip.h"
+#include "gossip_drv.h"
 #include "drover.pb-c.h"
 #include "state.pb-c.h"
 
@@ -53,7 +56,14 @@ struct ag_raft {
     uint64_t leader_changes, msgs_sent, msgs_bad;
     raft_id last_leader;
     bool resending;
+    uint64_t next_autopilot_ms;
 };
+
+/* How often the coordinator reviews the voter set, and how long a voter may be dead
+ * before a healthy learner replaces it (a reboot should not reshuffle voters; a lost
+ * host should not leave the cluster one failure from losing quorum for long). */
+#define AUTOPILOT_PERIOD_MS  500
+#define AUTOPILOT_GRACE_MS   30000
 
 /* A client request may be re-sent to a new leader after it already reached the old one,
  * so the state machine applies each (origin, req_id) once: it remembers the newest
@@ -321,7 +331,43 @@ static int seen_before(MDB_txn *t, MDB_dbi db, const Drover__Command *c)
 struct apply_ctx {
     const struct raft_update *up;
     uint64_t applied;
+    bool members_changed;
 };
+
+/* CMD_ADMIT: consume a valid token and add the member, or do nothing. Only replicated
+ * inputs decide (the token record, the proposer's clock in the command), so every host
+ * reaches the same outcome. */
+static int apply_admit(MDB_txn *t, MDB_dbi db, const Drover__Admit *ad, bool *changed)
+{
+    ag_member m;
+    if (!ad || ad->token_id.len != 8 || ag_member_from_pb(ad->member, &m) != 0)
+        return 0;
+    char tkey[6 + 17], mkey[7 + AG_HOST_ID_HEXLEN];
+    memcpy(tkey, "token/", 6);
+    ag_hex(ad->token_id.data, 8, tkey + 6);
+    MDB_val k = {strlen(tkey), tkey}, v;
+    if (mdb_get(t, db, &k, &v) != 0)
+        return 0;   /* unknown or already used */
+    Drover__JoinToken *tok = drover__join_token__unpack(NULL, v.mv_size, v.mv_data);
+    bool ok = tok && ad->now_ms <= tok->expires_ms;
+    if (tok)
+        drover__join_token__free_unpacked(tok, NULL);
+    int rc = mdb_del(t, db, &k, NULL);   /* single use, and expired ones are cleaned up too */
+    if (rc || !ok)
+        return rc;
+    memcpy(mkey, "member/", 7);
+    ag_hex(m.id, AG_HOST_ID_LEN, mkey + 7);
+    size_t n = drover__member__get_packed_size(ad->member);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return ENOMEM;
+    drover__member__pack(ad->member, buf);
+    MDB_val mk = {strlen(mkey), mkey}, mv = {n, buf};
+    rc = mdb_put(t, db, &mk, &mv, 0);
+    free(buf);
+    *changed = true;
+    return rc;
+}
 
 static int apply_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
 {
@@ -341,7 +387,15 @@ static int apply_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
                 drover__command__free_unpacked(cmd, NULL);
                 return -dup;
             }
-            if (cmd && !dup && cmd->key && cmd->key[0]) {
+            if (cmd && !dup && cmd->op == DROVER__COMMAND_OP__CMD_ADMIT) {
+                int rc = apply_admit(t, dbi[ST_DB_STATE], cmd->admit, &c->members_changed);
+                if (rc) {
+                    drover__command__free_unpacked(cmd, NULL);
+                    return rc;
+                }
+            } else if (cmd && !dup && cmd->key && cmd->key[0]) {
+                if (strncmp(cmd->key, "member/", 7) == 0)
+                    c->members_changed = true;
                 MDB_val k = {strlen(cmd->key), cmd->key}, v = {cmd->value.len, cmd->value.data};
                 int rc = 0;
                 if (cmd->op == DROVER__COMMAND_OP__CMD_PUT)
@@ -546,7 +600,7 @@ static void handle(ag_agent *a, struct raft_update *up)
     }
     send_msgs(a, up);
     if (up->n_apply) {
-        struct apply_ctx ac = {up, R->applied};
+        struct apply_ctx ac = {up, R->applied, false};
         int rc = st_write(a->store, apply_fn, &ac);
         if (rc) {
             ag_err("raft: cannot apply to %s: %s; stopping", st_path(a->store), mdb_strerror(rc));
@@ -554,6 +608,8 @@ static void handle(ag_agent *a, struct raft_update *up)
             return;
         }
         R->applied = ac.applied;
+        if (ac.members_changed)
+            ag_net_members_changed(a);
     }
     bool leader_changed = up->leader != R->last_leader;
     if (leader_changed) {
@@ -624,34 +680,49 @@ static void resend_pending(ag_agent *a)
     R->resending = false;
 }
 
+/* On the coordinator: ask ha/autopilot for the next membership change and make it. */
+static void autopilot(ag_agent *a, uint64_t now)
+{
+    struct ag_raft *R = a->raft;
+    if (raft_role_of(R->r) != RAFT_LEADER || now < R->next_autopilot_ms || a->cfg.roster[0])
+        return;   /* a static roster fixes the configuration by design */
+    R->next_autopilot_ms = now + AUTOPILOT_PERIOD_MS;
+    struct ha_ap_member *m = calloc(a->members.n ? a->members.n : 1, sizeof *m);
+    if (!m)
+        return;
+    for (size_t i = 0; i < a->members.n; i++) {
+        m[i].id = raft_id_of_host(a->members.v[i].id);
+        m[i].alive = 1;
+        ag_gossip_health(a, a->members.v[i].id, &m[i].alive, &m[i].dead_since_ms);
+    }
+    struct ha_ap_change ch;
+    if (ha_autopilot(raft_config_of(R->r), raft_id_of_host(a->id.host_id), m, a->members.n,
+                     (unsigned)a->cfg.voters, AUTOPILOT_GRACE_MS, now, &ch)) {
+        struct raft_event ev = {.type = RAFT_EV_CHANGE};
+        ev.change.id = ch.id;
+        ev.change.role = ch.role;
+        struct raft_update up;
+        ev.now_ms = now;
+        int rc = raft_step(R->r, &ev, &up);
+        if (rc == RAFT_OK)
+            ag_info("raft: %s %s [%016llx] (%s)", ch.role == 0 ? "removing" : ch.role == RAFT_VOTER ? "promoting to voter"
+                                                                            : "making learner",
+                    name_of(a, ch.id), (unsigned long long)ch.id, ch.reason);
+        handle(a, &up);
+    }
+    free(m);
+}
+
 static void on_tick(ag_loop *l, ag_id id, void *ud)
 {
     (void)l; (void)id;
     ag_agent *a = ud;
     struct raft_event ev = {.type = RAFT_EV_TICK};
     step(a, &ev);
+    autopilot(a, ag_now_ms());
 }
 
 /* ---- requests -------------------------------------------------------------------- */
-
-static int encode_command(ag_agent *a, uint64_t req_id, int op, const char *key, const void *val,
-                          size_t vlen, uint8_t **out, size_t *len)
-{
-    Drover__Command c = DROVER__COMMAND__INIT;
-    c.op = (Drover__CommandOp)op;
-    c.key = (char *)key;
-    c.value.data = (uint8_t *)val;
-    c.value.len = vlen;
-    c.origin.data = a->id.host_id;
-    c.origin.len = AG_HOST_ID_LEN;
-    c.req_id = req_id;
-    *len = drover__command__get_packed_size(&c);
-    *out = malloc(*len ? *len : 1);
-    if (!*out)
-        return -ENOMEM;
-    drover__command__pack(&c, *out);
-    return 0;
-}
 
 /* Propose on the leader; fills p->index/term. Returns 0 or an ag_exit code. */
 static int propose(ag_agent *a, struct pending *p, const uint8_t *cmd, size_t len)
@@ -674,12 +745,12 @@ static int propose(ag_agent *a, struct pending *p, const uint8_t *cmd, size_t le
     return rc ? AG_EX_ERROR : 0;
 }
 
-void ag_raft_submit(ag_agent *a, int op, const char *key, const void *val, size_t vlen,
-                    ag_raft_done_fn done, void *ud)
+void ag_raft_submit_cmd(ag_agent *a, Drover__Command *c, ag_raft_done_fn done, void *ud)
 {
     struct ag_raft *R = a->raft;
     if (!R) {
-        done(a, ud, AG_EX_UNAVAILABLE, 0, "this agent runs without a cluster (no [cluster] roster)");
+        done(a, ud, AG_EX_UNAVAILABLE, 0, "this agent is not part of a cluster yet "
+             "(`drover init` bootstraps one, `drover join` joins one)");
         return;
     }
     if (R->npend >= RAFT_PENDING_MAX) {
@@ -687,13 +758,22 @@ void ag_raft_submit(ag_agent *a, int op, const char *key, const void *val, size_
         return;
     }
     struct pending *p = calloc(1, sizeof *p);
-    uint64_t req_id = (a->epoch << 32) | ++R->next_req;
-    if (!p || encode_command(a, req_id, op, key, val, vlen, &p->cmd, &p->cmdlen) != 0) {
+    if (!p) {
+        done(a, ud, AG_EX_ERROR, 0, "out of memory");
+        return;
+    }
+    p->req_id = (a->epoch << 32) | ++R->next_req;
+    c->origin.data = a->id.host_id;
+    c->origin.len = AG_HOST_ID_LEN;
+    c->req_id = p->req_id;
+    p->cmdlen = drover__command__get_packed_size(c);
+    p->cmd = malloc(p->cmdlen ? p->cmdlen : 1);
+    if (!p->cmd) {
         free(p);
         done(a, ud, AG_EX_ERROR, 0, "out of memory");
         return;
     }
-    p->req_id = req_id;
+    drover__command__pack(c, p->cmd);
     p->deadline = ag_now_ms() + RAFT_REQUEST_TIMEOUT_MS;
     p->done = done;
     p->ud = ud;
@@ -702,6 +782,17 @@ void ag_raft_submit(ag_agent *a, int op, const char *key, const void *val, size_
     R->npend++;
     /* with no known leader the request waits: resend_pending runs when one appears */
     resend_pending(a);
+}
+
+void ag_raft_submit(ag_agent *a, int op, const char *key, const void *val, size_t vlen,
+                    ag_raft_done_fn done, void *ud)
+{
+    Drover__Command c = DROVER__COMMAND__INIT;
+    c.op = (Drover__CommandOp)op;
+    c.key = (char *)key;
+    c.value.data = (uint8_t *)val;
+    c.value.len = vlen;
+    ag_raft_submit_cmd(a, &c, done, ud);
 }
 
 void ag_raft_forward(ag_agent *a, const ag_opened *o)
@@ -729,7 +820,9 @@ void ag_raft_forward(ag_agent *a, const ag_opened *o)
         }
     } else {
         Drover__Command *c = drover__command__unpack(NULL, f->command.len, f->command.data);
-        if (!c || !c->key || !c->key[0] || c->origin.len != AG_HOST_ID_LEN ||
+        bool shape_ok = c && (c->op == DROVER__COMMAND_OP__CMD_ADMIT ? c->admit != NULL
+                                                                     : (c->key && c->key[0]));
+        if (!shape_ok || c->origin.len != AG_HOST_ID_LEN ||
             memcmp(c->origin.data, o->sender, AG_HOST_ID_LEN) != 0) {
             a->rejected_payload++;   /* a member may only forward its own requests */
         } else if (R->npend >= RAFT_PENDING_MAX) {
@@ -843,6 +936,11 @@ static void ctl_get(ag_ctl_req *req, json_t *args, void *ud)
                   rc ? "cannot read the store" : NULL);
 }
 
+uint64_t ag_raft_applied(const ag_agent *a)
+{
+    return a->raft ? a->raft->applied : 0;
+}
+
 json_t *ag_raft_status_json(ag_agent *a)
 {
     struct ag_raft *R = a->raft;
@@ -942,7 +1040,7 @@ static int cmp_member(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-int ag_raft_start(ag_agent *a, char *err, size_t errlen)
+int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
 {
     struct ag_raft *R = calloc(1, sizeof *R);
     if (!R)
@@ -964,24 +1062,53 @@ int ag_raft_start(ag_agent *a, char *err, size_t errlen)
     if (rc) {
         snprintf(err, errlen, "cannot load the Raft log from %s: %s", st_path(a->store), mdb_strerror(rc));
         ex = AG_EX_DATAERR;
-    } else if (!l.have_snap && l.n == 0 && l.term == 0) {
-        /* brand-new: every host derives the same bootstrap entry from the same roster */
-        ag_member *sorted = malloc(a->members.n * sizeof *sorted);
-        memcpy(sorted, a->members.v, a->members.n * sizeof *sorted);
-        qsort(sorted, a->members.n, sizeof *sorted, cmp_member);
+    } else if (!l.have_snap && l.n == 0 && l.term == 0 && boot != AG_RAFT_BOOT_JOIN) {
+        /* brand-new: every host derives the same bootstrap entries */
         struct raft_configuration conf = {0};
-        for (size_t i = 0; i < a->members.n && i < RAFT_SERVERS_MAX; i++)
-            conf.servers[conf.n++] = (struct raft_server){
-                raft_id_of_host(sorted[i].id), (uint8_t)(i < (size_t)a->cfg.voters ? RAFT_VOTER : RAFT_LEARNER)};
-        free(sorted);
-        uint8_t buf[RAFT_CONFIG_ENCODED_MAX];
-        struct raft_entry boot;
-        raft_bootstrap_entry(&conf, buf, &boot);
-        struct raft_update fake = {.n_append = 1, .append_first = 1, .append = &boot};
+        struct raft_entry e[2];
+        unsigned ne = 1;
+        uint8_t buf[RAFT_CONFIG_ENCODED_MAX], *mbuf = NULL;
+        if (boot == AG_RAFT_BOOT_ROSTER) {
+            ag_member *sorted = malloc(a->members.n * sizeof *sorted);
+            memcpy(sorted, a->members.v, a->members.n * sizeof *sorted);
+            qsort(sorted, a->members.n, sizeof *sorted, cmp_member);
+            for (size_t i = 0; i < a->members.n && i < RAFT_SERVERS_MAX; i++)
+                conf.servers[conf.n++] = (struct raft_server){
+                    raft_id_of_host(sorted[i].id), (uint8_t)(i < (size_t)a->cfg.voters ? RAFT_VOTER : RAFT_LEARNER)};
+            free(sorted);
+        } else {
+            /* a new cluster: this host alone, its own member record as entry 2 so every
+             * host that later replays the log learns it like any other admission */
+            conf.servers[conf.n++] = (struct raft_server){raft_id_of_host(a->id.host_id), RAFT_VOTER};
+            const ag_member *self = ag_members_find(&a->members, a->id.host_id);
+            Drover__Member mp;
+            ag_member_self_pb(&a->id, self->name, self->addr, &mp);
+            size_t ml = drover__member__get_packed_size(&mp);
+            mbuf = malloc(ml);
+            drover__member__pack(&mp, mbuf);
+            char key[7 + AG_HOST_ID_HEXLEN];
+            memcpy(key, "member/", 7);
+            ag_hex(a->id.host_id, AG_HOST_ID_LEN, key + 7);
+            Drover__Command c = DROVER__COMMAND__INIT;
+            c.op = DROVER__COMMAND_OP__CMD_PUT;
+            c.key = key;
+            c.value.data = mbuf;
+            c.value.len = ml;
+            size_t cl = drover__command__get_packed_size(&c);
+            uint8_t *cbuf = malloc(cl);
+            drover__command__pack(&c, cbuf);
+            free(mbuf);
+            mbuf = cbuf;
+            e[1] = (struct raft_entry){.term = 1, .type = RAFT_ENTRY_COMMAND, .len = (uint32_t)cl, .buf = cbuf};
+            ne = 2;
+        }
+        raft_bootstrap_entry(&conf, buf, &e[0]);
+        struct raft_update fake = {.n_append = ne, .append_first = 1, .append = e};
         struct persist_ctx pc = {&fake};
         rc = st_write(a->store, persist_fn, &pc);
         if (rc == 0)
-            rc = raft_load(R->r, 0, 0, NULL, 1, &boot, 1);
+            rc = raft_load(R->r, 0, 0, NULL, 1, e, ne);
+        free(mbuf);
         if (rc) {
             snprintf(err, errlen, "cannot bootstrap the Raft log: %s", rc > 0 ? mdb_strerror(rc) : raft_strerror(rc));
             ex = AG_EX_OSERR;

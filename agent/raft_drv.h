@@ -21,16 +21,25 @@
 
 #include "agent.h"
 
-int  ag_raft_start(ag_agent *a, char *err, size_t errlen);
+/* How a server with an empty log starts: from the static roster (every host derives the
+ * same first configuration), as the first host of a new cluster (itself the only voter,
+ * and its member record as entry 2), or joining (empty: the leader sends everything). */
+enum ag_raft_boot { AG_RAFT_BOOT_ROSTER, AG_RAFT_BOOT_CREATE, AG_RAFT_BOOT_JOIN };
+
+int  ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen);
 void ag_raft_stop(ag_agent *a);
 void ag_raft_recv(ag_agent *a, const ag_opened *o);      /* MSG_RAFT */
 void ag_raft_forward(ag_agent *a, const ag_opened *o);   /* MSG_FORWARD */
 json_t *ag_raft_status_json(ag_agent *a);
+uint64_t ag_raft_applied(const ag_agent *a);
 
 /* Propose a state change from this host; done(ud, code, index, error) is called once,
  * on the loop thread, after it is applied here (code 0) or failed (ag_exit code). */
 typedef void (*ag_raft_done_fn)(ag_agent *a, void *ud, int code, uint64_t index, const char *error);
 void ag_raft_submit(ag_agent *a, int op, const char *key, const void *val, size_t vlen,
                     ag_raft_done_fn done, void *ud);
+struct Drover__Command;
+/* The same for a prepared command (op, key, value, admit); origin and req_id are set here. */
+void ag_raft_submit_cmd(ag_agent *a, struct Drover__Command *cmd, ag_raft_done_fn done, void *ud);
 
 #endif
