@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "raft.h"
+#include "raft_codec.h"
 
 #define NODES_MAX 8
 #define NET_QUEUE_MAX 20000  /* bounded network: beyond this, messages are dropped */
@@ -176,7 +177,7 @@ static struct netmsg *heap[NET_QUEUE_MAX];
 static unsigned heap_n;
 static uint64_t net_seq;
 static uint64_t stat_msgs, stat_dropped, stat_installs, stat_chunks, stat_truncates,
-    stat_changes, stat_transfers, stat_snapshots, stat_mid_crashes;
+    stat_changes, stat_transfers, stat_snapshots, stat_mid_crashes, stat_wire;
 
 static bool heap_less(const struct netmsg *a, const struct netmsg *b)
 {
@@ -238,6 +239,8 @@ static unsigned node_index(raft_id id)
     return NODES_MAX;
 }
 
+static void wire_check(const struct raft_message *a);
+
 static void send_copy(unsigned from, const struct raft_message *src, uint64_t delay)
 {
     unsigned to = node_index(src->to);
@@ -278,7 +281,48 @@ static void send_copy(unsigned from, const struct raft_message *src, uint64_t de
         m->m.config = NULL;
     }
     stat_msgs++;
+    if (chance(0.2))
+        wire_check(&m->m);
     heap_push(m);
+}
+
+/* A fifth of all messages also go through the wire codec, which must give back
+ * exactly what the core produced (every field the type uses, every byte). */
+static void wire_check(const struct raft_message *a)
+{
+    uint8_t *buf;
+    size_t len;
+    struct raft_wire w;
+    char err[160];
+    if (raft_codec_encode(a, &buf, &len) != 0)
+        fail("codec refuses to encode a message of type %u", a->type);
+    if (raft_codec_decode(buf, len, &w, err, sizeof(err)) != 0)
+        fail("codec refuses its own encoding of type %u: %s", a->type, err);
+    const struct raft_message *b = &w.m;
+    bool same = a->type == b->type && a->from == b->from && a->to == b->to &&
+                a->term == b->term && a->index == b->index && a->log_term == b->log_term &&
+                a->commit == b->commit && a->hint == b->hint && a->reject == b->reject &&
+                a->pre_vote == b->pre_vote && a->transfer == b->transfer &&
+                a->n_entries == b->n_entries && a->snapshot.offset == b->snapshot.offset &&
+                a->snapshot.size == b->snapshot.size && a->snapshot.done == b->snapshot.done;
+    for (uint32_t i = 0; same && i < a->n_entries; i++)
+        same = a->entries[i].term == b->entries[i].term &&
+               a->entries[i].type == b->entries[i].type && a->entries[i].len == b->entries[i].len &&
+               (a->entries[i].len == 0 ||
+                memcmp(a->entries[i].buf, b->entries[i].buf, a->entries[i].len) == 0);
+    if (same && a->type == RAFT_MSG_INSTALL_SNAPSHOT)
+        same = a->snapshot.len == b->snapshot.len &&
+               (a->snapshot.len == 0 ||
+                memcmp(a->snapshot.data, b->snapshot.data, a->snapshot.len) == 0) &&
+               a->config->n == b->config->n;
+    for (unsigned i = 0; same && a->type == RAFT_MSG_INSTALL_SNAPSHOT && i < a->config->n; i++)
+        same = a->config->servers[i].id == b->config->servers[i].id &&
+               a->config->servers[i].role == b->config->servers[i].role;
+    if (!same)
+        fail("codec round trip changed a message of type %u", a->type);
+    raft_wire_free(&w);
+    free(buf);
+    stat_wire++;
 }
 
 static void net_send(unsigned from, const struct raft_message *src)
@@ -1147,10 +1191,12 @@ int main(int argc, char **argv)
            (unsigned long long)st.crashes, (unsigned long long)st.partitions,
            (unsigned long long)stat_msgs);
     printf("raft_sim: snapshots_taken=%llu installs=%llu chunks=%llu truncations=%llu "
-           "config_changes=%llu transfers=%llu crashes_mid_update=%llu queue_drops=%llu\n",
+           "config_changes=%llu transfers=%llu crashes_mid_update=%llu queue_drops=%llu "
+           "codec_round_trips=%llu\n",
            (unsigned long long)stat_snapshots, (unsigned long long)stat_installs,
            (unsigned long long)stat_chunks, (unsigned long long)stat_truncates,
            (unsigned long long)stat_changes, (unsigned long long)stat_transfers,
-           (unsigned long long)stat_mid_crashes, (unsigned long long)stat_dropped);
+           (unsigned long long)stat_mid_crashes, (unsigned long long)stat_dropped,
+           (unsigned long long)stat_wire);
     return 0;
 }
