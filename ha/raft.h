@@ -10,7 +10,7 @@
  *
  * Each event carries the caller's monotonic time (now_ms) and exactly one input. The
  * core never reads a clock, never does I/O, keeps no global state; its only randomness
- * is a PRNG seeded from raft_config_opts.seed. The update lists what the caller must do,
+ * is a PRNG seeded from raft_opts.seed. The update lists what the caller must do,
  * and the caller MUST carry it out in this order (crashes may happen between any two
  * steps, and the core stays safe as long as the order holds):
  *
@@ -39,8 +39,12 @@
  *      counts itself in a commit quorum only for durable entries (diss. §10.2.1 allows the
  *      leader's own write to run in parallel with replication).
  *   Optional: if RAFT_UPD_SNAPSHOT_TAKE, take a snapshot of the applied state at
- *   up->snapshot_take_index when convenient and report RAFT_EV_SNAPSHOT_TAKEN; if
- *   up->compact_upto > 0, entries <= compact_upto may be deleted from disk.
+ *   up->snapshot_take_index when convenient and report RAFT_EV_SNAPSHOT_TAKEN (the flag
+ *   repeats on every update until a snapshot is reported); if up->compact_upto > 0,
+ *   entries <= compact_upto may be deleted from disk (never required for safety: on
+ *   load, entries at or below the snapshot are ignored).
+ *   Step 6 may repeat entries after a restart (the apply list restarts after the
+ *   snapshot): a state machine that survives crashes skips indices it already applied.
  *
  * All pointers in an update stay valid until the next raft_step/raft_load/raft_free on
  * the same handle. Chunk data in an update points into the event the caller passed in.
