@@ -23,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Status bodies per push-pull message: 512 KiB keeps a full exchange well under the
+ * codec's 1 MiB limit (the digest of 4096 members is ~250 KiB); the rest is pulled. */
+#define GSP__PP_BODY_BUDGET (512u * 1024u)
+
 static uint64_t push_pull_period(const struct gsp *g)
 {
 	uint64_t base = g->cfg.push_pull_interval_ms;
@@ -98,10 +102,15 @@ void gsp__push_pull_send(struct gsp *g, uint32_t dest, const char *addr, int joi
 		}
 	}
 	if (peer) {
+		size_t body_bytes = 0;
 		for (uint32_t m = 0; m < g->n_members; m++) {
 			const struct gsp__member *mb = &g->members[m];
 			if (!mb->status || mb->status_version <= peer_ver[m])
 				continue;
+			/* The peer pulls whatever does not fit (gsp__on_push_pull). */
+			body_bytes += mb->status_len;
+			if (body_bytes > GSP__PP_BODY_BUDGET)
+				break;
 			struct gsp_update *u = gsp__upd_new(g);
 			if (!u)
 				goto out;
@@ -130,6 +139,22 @@ void gsp__on_push_pull(struct gsp *g, const struct gsp_msg *msg, uint64_t now)
 		g->st.msgs_ignored++;   /* a digest without its sender's own entry */
 		return;
 	}
+	/* Digest entries of a reply naming a status version newer than ours whose body did
+	 * not fit in it (body budget): pull them from the sender, a batch per exchange.
+	 * (The other side gets ours in the last leg, below.) */
+	uint32_t want[GSP__PULL_MAX];
+	uint32_t n_want = 0;
+	for (size_t i = 0; msg->type == GSP_MSG_PUSH_PULL_REPLY && i < msg->n_updates &&
+	                   n_want < GSP__PULL_MAX; i++) {
+		const struct gsp_update *u = &msg->updates[i];
+		if (u->kind == GSP_UPD_STATUS || u->kind == GSP_UPD_STATUS_HAVE || !u->status_version)
+			continue;
+		uint32_t s = gsp__find(g, u->subject);
+		if (s != GSP__NONE && s != g->self && u->status_version > g->members[s].status_version)
+			want[n_want++] = (uint32_t)i;
+	}
+	if (n_want)
+		gsp__pull_request(g, m, msg, want, n_want, now);
 	if (msg->type == GSP_MSG_PUSH_PULL)
 		gsp__push_pull_send(g, m, NULL, 0, GSP_MSG_PUSH_PULL_REPLY, msg);
 	else
