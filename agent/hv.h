@@ -162,7 +162,10 @@ typedef void (*hv_event_fn)(void *ctx, hv_event_kind kind, const char *vm_name,
                             const char *vm_uuid, int detail);
 
 /* Open a libvirt connection (uri as in config [libvirt] uri). cfg NULL = defaults.
- * Errors: HV_EINVAL, HV_ENOCONN (libvirtd not reachable now), HV_ENOMEM. */
+ * A URI naming another host is opened on a helper thread and given up after
+ * peer_timeout_ms (libvirt has no connect timeout).
+ * Errors: HV_EINVAL, HV_ENOCONN (libvirtd not reachable now), HV_ETIMEDOUT (the other
+ * host did not answer in time), HV_ENOMEM. */
 int hv_open_libvirt(const char *uri, const hv_config *cfg, hv_conn **out, hv_err *err);
 /* Closes and frees; no callback runs after it returns. NULL is a no-op. */
 void hv_close(hv_conn *c);

@@ -131,20 +131,129 @@ static void lv_drop_locked(lv_conn *lc)
     lc->conn = NULL;
 }
 
+/* Opening a connection to another host can hang as long as TCP retries a SYN (LAB-NOTES
+ * 9), and libvirt has no connect timeout: the open runs on a helper thread and the caller
+ * waits at most peer_timeout_ms. An abandoned helper closes what it opened itself. */
+typedef struct lv_opener {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    bool done, abandoned;
+    virConnectPtr conn;
+    int code;
+    char msg[HV_ERR_LEN];
+    char uri[HV_PATH_LEN];
+} lv_opener;
+
+static void opener_unref(lv_opener *o)
+{
+    pthread_mutex_lock(&o->mu);
+    int left = --o->refs;
+    pthread_mutex_unlock(&o->mu);
+    if (left == 0) {
+        pthread_cond_destroy(&o->cv);
+        pthread_mutex_destroy(&o->mu);
+        free(o);
+    }
+}
+
+static void *opener_run(void *arg)
+{
+    lv_opener *o = arg;
+    virConnectPtr c = virConnectOpen(o->uri);
+    virErrorPtr e = c ? NULL : virGetLastError();
+    pthread_mutex_lock(&o->mu);
+    if (o->abandoned) {
+        pthread_mutex_unlock(&o->mu);
+        if (c)
+            virConnectClose(c);
+    } else {
+        o->conn = c;
+        o->code = e ? e->code : 0;
+        hv__copy(o->msg, sizeof o->msg, e && e->message ? e->message : NULL);
+        o->done = true;
+        pthread_cond_signal(&o->cv);
+        pthread_mutex_unlock(&o->mu);
+    }
+    opener_unref(o);
+    return NULL;
+}
+
+/* A URI with a host part talks to another machine (qemu+tcp://h/system); local ones
+ * (qemu:///system, unix sockets) answer or fail at once. */
+static bool lv_uri_remote(const char *uri)
+{
+    const char *p = strstr(uri, "://");
+    return p && p[3] != '/' && p[3] != '\0';
+}
+
+static virConnectPtr lv_open_bounded(const char *uri, uint32_t timeout_ms, hv_err *err)
+{
+    if (!lv_uri_remote(uri)) {
+        virConnectPtr c = virConnectOpen(uri);
+        if (c == NULL)
+            hv__lv_fail(err, uri);
+        return c;
+    }
+    lv_opener *o = calloc(1, sizeof *o);
+    pthread_t t;
+    if (o == NULL) {
+        hv__fail(err, HV_ENOMEM, "out of memory connecting to %s", uri);
+        return NULL;
+    }
+    pthread_mutex_init(&o->mu, NULL);
+    pthread_cond_init(&o->cv, NULL);
+    o->refs = 2;
+    hv__copy(o->uri, sizeof o->uri, uri);
+    if (pthread_create(&t, NULL, opener_run, o) != 0) {
+        o->refs = 1;
+        opener_unref(o);
+        hv__fail(err, HV_ENOMEM, "cannot start a thread to connect to %s", uri);
+        return NULL;
+    }
+    pthread_detach(t);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)timeout_ms * 1000000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    virConnectPtr c = NULL;
+    pthread_mutex_lock(&o->mu);
+    while (!o->done)
+        if (pthread_cond_timedwait(&o->cv, &o->mu, &ts) != 0)
+            break;
+    if (o->done) {
+        c = o->conn;
+        if (c == NULL)
+            hv__lv_fail_with(err, uri, o->code, o->msg);
+    } else {
+        o->abandoned = true;
+        hv__fail(err, HV_ETIMEDOUT, "%s did not answer within %u ms; check the host is up "
+                 "and reachable", uri, timeout_ms);
+    }
+    pthread_mutex_unlock(&o->mu);
+    opener_unref(o);
+    return c;
+}
+
 /* Called with lc->mu held. */
 static int lv_connect_locked(lv_conn *lc, hv_err *err)
 {
-    virConnectPtr conn = virConnectOpen(lc->uri);
+    hv_err e = {0};
+    virConnectPtr conn = lv_open_bounded(lc->uri, lc->cfg.peer_timeout_ms, &e);
     uint64_t now = hv__lv_now_ms();
     if (conn == NULL) {
         lc->backoff_ms = lc->backoff_ms == 0 ? lc->cfg.reconnect_min_ms
                          : lc->backoff_ms >= lc->cfg.reconnect_max_ms / 2 ? lc->cfg.reconnect_max_ms
                                                                            : lc->backoff_ms * 2;
         lc->next_try_ms = now + lc->backoff_ms;
-        hv__lv_fail(err, lc->uri);
-        if (err)
-            err->code = HV_ENOCONN;
-        return HV_ENOCONN;
+        /* unreachable or silent, the caller can only wait for the back-off */
+        int rc = e.code == HV_ETIMEDOUT ? HV_ETIMEDOUT : HV_ENOCONN;
+        if (err) {
+            *err = e;
+            err->code = rc;
+        }
+        return rc;
     }
     virConnectSetKeepAlive(conn, LV_KEEPALIVE_INTERVAL_S, LV_KEEPALIVE_COUNT);
     virConnectRegisterCloseCallback(conn, lv_close_cb, lc, NULL);

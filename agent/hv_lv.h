@@ -35,6 +35,8 @@ int hv__lv_dom(virConnectPtr conn, const char *name, virDomainPtr *out, hv_err *
 int hv__lv_vm(virDomainPtr dom, hv_vm *vm, hv_err *err);
 /* Map virGetLastError() to an HV_E code and a sentence starting with `what`. */
 int hv__lv_fail(hv_err *err, const char *what);
+/* The same for an error captured on another thread (virErrorPtr is per thread). */
+int hv__lv_fail_with(hv_err *err, const char *what, int code, const char *msg);
 uint64_t hv__lv_now_ms(void);
 
 int hv__lv_migrate(hv_conn *c, const char *name, const char *dest_uri, hv_conn *dest,

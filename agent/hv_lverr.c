@@ -19,9 +19,15 @@ static bool has(const char *msg, const char *frag) { return msg && strstr(msg, f
 int hv__lv_fail(hv_err *err, const char *what)
 {
     virErrorPtr e = virGetLastError();
-    const char *msg = e && e->message ? e->message : "no details from libvirt";
-    int code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
+    return hv__lv_fail_with(err, what, e ? e->code : VIR_ERR_INTERNAL_ERROR,
+                            e && e->message ? e->message : NULL);
+}
+
+int hv__lv_fail_with(hv_err *err, const char *what, int code, const char *msg)
+{
     int rc;
+    if (msg == NULL)
+        msg = "no details from libvirt";
     const char *hint;
 
     if (code == VIR_ERR_NO_DOMAIN) {

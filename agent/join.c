@@ -180,6 +180,10 @@ static void handle_request(ag_agent *a, zmq_msg_t *rid, const uint8_t *buf, size
         why = "malformed join request";
     else if (ag_member_from_pb(b->member, &m) != 0)
         why = "the joining host's keys do not check out (host ID or CURVE signature)";
+    else if (!b->server_fingerprint || !ag_fingerprint_matches(b->server_fingerprint, a->id.sign_pk))
+        /* checked before anything is admitted: a joiner that pinned another host must not
+         * become a member through us (it will refuse our reply anyway) */
+        why = "this host is not the one the joiner pinned (fingerprint mismatch): nothing was admitted";
     if (!why) {
         char key[6 + 2 * TOKEN_ID_LEN + 1], val[256];
         size_t vl;
@@ -576,6 +580,7 @@ static void ctl_join(ag_ctl_req *req, json_t *args, void *ud)
     b.member = &mp;
     b.nonce.data = jb->nonce;
     b.nonce.len = sizeof jb->nonce;
+    b.server_fingerprint = jb->fpr;
     size_t bl = drover__join_request_body__get_packed_size(&b);
     uint8_t *body = malloc(bl), mac[crypto_auth_BYTES];
     drover__join_request_body__pack(&b, body);

@@ -31,6 +31,9 @@
  * "no quorum": 10 election timeouts cover a leader change or two. */
 #define RAFT_REQUEST_TIMEOUT_MS 5000
 #define RAFT_PENDING_MAX    1024   /* outstanding requests per host */
+/* After a leader asked us to retry: long enough for an election round to settle, short
+ * against the 5 s budget. */
+#define RETRY_BACKOFF_MS    100
 
 struct pending {
     uint64_t req_id;
@@ -43,6 +46,7 @@ struct pending {
     uint8_t *cmd;           /* local requests: the encoded Command, re-sent to a new leader */
     size_t cmdlen;
     raft_id sent_to;        /* leader it was last handed to (0: not yet) */
+    uint64_t retry_at;      /* not before: the leader asked us to retry */
     struct pending *next;
 };
 
@@ -652,15 +656,18 @@ static void resend_pending(ag_agent *a)
     R->resending = true;
     for (struct pending **pp = &R->pend; *pp;) {
         struct pending *p = *pp;
-        if (p->forwarded_in || p->index || p->sent_to == leader) {
+        if (p->forwarded_in || p->index || p->sent_to == leader || ag_now_ms() < p->retry_at) {
             pp = &p->next;
             continue;
         }
         p->sent_to = leader;
         if (leader == me) {
             int code = propose(a, p, p->cmd, p->cmdlen);
-            if (code) {
-                resolve(a, pp, code, "this host lost leadership; retry");
+            if (code == AG_EX_QUORUM || code == AG_EX_TEMPFAIL) {
+                p->sent_to = 0;   /* lost leadership or backlog: try again shortly */
+                p->retry_at = ag_now_ms() + RETRY_BACKOFF_MS;
+            } else if (code) {
+                resolve(a, pp, code, "the coordinator refused the request");
                 continue;
             }
         } else if (member_of(a, leader)) {
@@ -720,6 +727,7 @@ static void on_tick(ag_loop *l, ag_id id, void *ud)
     struct raft_event ev = {.type = RAFT_EV_TICK};
     step(a, &ev);
     autopilot(a, ag_now_ms());
+    resend_pending(a);
 }
 
 /* ---- requests -------------------------------------------------------------------- */
@@ -810,7 +818,12 @@ void ag_raft_forward(ag_agent *a, const ag_opened *o)
             struct pending *p = *pp;
             if (p->req_id != f->req_id || p->forwarded_in)
                 continue;
-            if (f->code)
+            if (f->code == AG_EX_TEMPFAIL) {
+                /* the leader could not take it just now (leadership moving, backlog):
+                 * the request keeps its deadline and is handed over again shortly */
+                p->sent_to = 0;
+                p->retry_at = ag_now_ms() + RETRY_BACKOFF_MS;
+            } else if (f->code)
                 resolve(a, pp, f->code, f->error);
             else {
                 p->index = f->index;   /* now wait until applied here too */
@@ -841,7 +854,8 @@ void ag_raft_forward(ag_agent *a, const ag_opened *o)
                 if (code) {
                     for (struct pending **pp = &R->pend; *pp; pp = &(*pp)->next)
                         if (*pp == p) {
-                            resolve(a, pp, code, "not the coordinator any more; retry");
+                            /* leadership moved or backlog: the origin retries within its budget */
+                            resolve(a, pp, AG_EX_TEMPFAIL, raft_leader_of(R->r) ? "busy" : "no leader");
                             break;
                         }
                 }
