@@ -19,6 +19,7 @@ struct raft__progress {
     uint32_t inflight;   /* PIPELINE: AppendEntries with entries not yet answered */
     raft_index snap_index; /* SNAPSHOT: which snapshot is streaming */
     uint64_t snap_offset;  /* SNAPSHOT: next byte the follower wants */
+    raft_index commit_sent; /* highest commit index this follower can have learned */
 };
 
 /* In-memory log: e[i] holds index offset + 1 + i. Entries <= offset were compacted;

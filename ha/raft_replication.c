@@ -78,6 +78,9 @@ void raft__send_append(struct raft *r, struct raft__progress *p, bool heartbeat)
     m->log_term = raft__term_at(r, prev);
     m->commit = r->commit;
     m->n_entries = n; /* entries pointer resolved when the update is built */
+    raft_index learned = r->commit < prev + n ? r->commit : prev + n;
+    if (learned > p->commit_sent)
+        p->commit_sent = learned;
     if (p->mode == RAFT__PIPELINE && n > 0) {
         p->next += n;
         p->inflight++;
@@ -90,6 +93,26 @@ void raft__broadcast(struct raft *r, bool heartbeat)
 {
     for (unsigned i = 0; i < r->n_prog; i++)
         raft__send_append(r, &r->prog[i], heartbeat);
+}
+
+/* Tell an idle follower about a new commit index now instead of at the next
+ * heartbeat, so followers apply (and answer forwarded requests) one round trip after
+ * the leader, not one heartbeat period. The message is a heartbeat anchored at the
+ * follower's confirmed match index, so it cannot be rejected by a pipelined follower
+ * that has not yet received everything in flight. */
+static void notify_commit(struct raft *r, struct raft__progress *p)
+{
+    raft_index learned = r->commit < p->match ? r->commit : p->match;
+    if (p->mode == RAFT__SNAPSHOT || learned <= p->commit_sent || p->match < r->log.offset)
+        return;
+    struct raft_message *m = raft__msg(r, RAFT_MSG_APPEND_ENTRIES, p->id);
+    if (!m)
+        return;
+    m->term = r->term;
+    m->index = p->match;
+    m->log_term = raft__term_at(r, p->match);
+    m->commit = r->commit;
+    p->commit_sent = learned;
 }
 
 void raft__maybe_commit(struct raft *r)
@@ -116,7 +139,13 @@ void raft__maybe_commit(struct raft *r)
     /* paper §5.4.2: only an entry of the current term is committed by counting */
     if (q > r->commit && raft__term_at(r, q) == r->term) {
         r->commit = q;
-        raft__broadcast(r, false);
+        for (unsigned i = 0; i < r->n_prog; i++) {
+            struct raft__progress *p = &r->prog[i];
+            if (p->next <= raft__last_index(r))
+                raft__send_append(r, p, false); /* the commit rides on new entries */
+            else
+                notify_commit(r, p);
+        }
     }
 }
 
