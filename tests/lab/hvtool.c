@@ -94,6 +94,8 @@ static char *slurp(const char *path)
     return buf;
 }
 
+static hv_config g_cfg;   /* adapter knobs for every connection hvtool opens */
+
 typedef struct canceller {
     hv_conn *c;
     const char *name;
@@ -151,7 +153,7 @@ static int cmd_migrate(hv_conn *c, int argc, char **argv)
         else if (v && !strcmp(a, "--save-dir"))
             o.save_dir = v, i++;
         else if (v && !strcmp(a, "--dest")) {
-            int rc = hv_open_libvirt(v, NULL, &dest, &e);
+            int rc = hv_open_libvirt(v, &g_cfg, &dest, &e);
             if (rc != HV_OK)
                 return fail(&e, rc);
             i++;
@@ -218,14 +220,14 @@ int main(int argc, char **argv)
 {
     hv_conn *c = NULL;
     hv_err e = {0};
-    hv_config cfg;
+    hv_config *cfg = &g_cfg;
     if (argc < 4 || strcmp(argv[1], "-c") != 0)
         return usage();
     const char *cmd = argv[3];
-    hv_config_default(&cfg);
+    hv_config_default(cfg);
     if (getenv("HV_PEER_TIMEOUT_MS"))
-        cfg.peer_timeout_ms = (uint32_t)strtoul(getenv("HV_PEER_TIMEOUT_MS"), NULL, 10);
-    int rc = hv_open_libvirt(argv[2], &cfg, &c, &e);
+        cfg->peer_timeout_ms = (uint32_t)strtoul(getenv("HV_PEER_TIMEOUT_MS"), NULL, 10);
+    int rc = hv_open_libvirt(argv[2], cfg, &c, &e);
     if (rc != HV_OK)
         return fail(&e, rc);
     int status = 0;
@@ -270,7 +272,7 @@ int main(int argc, char **argv)
         rc = hv_host_cpu_xml(c, &xmls[n++], &e);
         for (int i = 4; rc == HV_OK && i < argc && n < 8; i++) {
             hv_conn *o = NULL;
-            if ((rc = hv_open_libvirt(argv[i], NULL, &o, &e)) == HV_OK)
+            if ((rc = hv_open_libvirt(argv[i], &g_cfg, &o, &e)) == HV_OK)
                 rc = hv_host_cpu_xml(o, &xmls[n++], &e);
             hv_close(o);
         }
