@@ -48,10 +48,18 @@ static void step(ag_agent *a, struct gsp_event *ev)
     process(a, &out);
 }
 
+/* Name of a member, or "(removed) <id prefix>" for a host gossip still remembers but the
+ * cluster no longer lists. Returns a static buffer for the latter: use before the next call. */
 static const char *member_name(ag_agent *a, const uint8_t id[AG_HOST_ID_LEN])
 {
+    static char buf[40];
     const ag_member *m = ag_members_find(&a->members, id);
-    return m ? m->name : "?";
+    if (m)
+        return m->name;
+    char hex[AG_HOST_ID_HEXLEN];
+    ag_hex(id, AG_HOST_ID_LEN, hex);
+    snprintf(buf, sizeof buf, "(removed) %.8s", hex);
+    return buf;
 }
 
 static void process(ag_agent *a, const struct gsp_out *out)
