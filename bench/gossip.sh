@@ -3,10 +3,14 @@
 # mode "sim": the real core on the deterministic simulated network, n = 64, 256, 1024
 # (DROVER_GOSSIP_BENCH_N overrides the list).  Every host re-publishes a 320-byte status
 # record every 300 s (the rate docs/gossip.md recommends: on change, plus a refresh);
-# one extra run at n=256 shows the cost of a 60 s refresh.  mode "proc" and the serf
-# side-by-side need the agent transport; see the TODO in docs/gossip.md.
+# one extra run at n=256 shows the cost of a 60 s refresh.
+# Side by side: 16 real serf agents (memberlist, LAN profile) on loopback, SIGKILL one,
+# time until every other reports it failed ("system":"serf","mode":"proc"), next to the
+# drover sim at n=16, and the drover/serf ratio of detect_p99_ms.  drover's own "proc"
+# mode (real agents) is still a TODO, see docs/gossip.md.
 set -euo pipefail
 bdir=${1:?usage: bench/gossip.sh BUILD_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
 exe=$bdir/bench/gossip/gossip_bench
 [ -x "$exe" ] || { echo "gossip.sh: $exe not built" >&2; exit 1; }
 seed=${DROVER_SIM_SEED:-1}
@@ -15,6 +19,17 @@ for n in ${DROVER_GOSSIP_BENCH_N:-64 256 1024}; do
   [ "$n" -ge 1024 ] && trials=8
   "$exe" --n "$n" --trials "$trials" --seed "$seed" --status-period-ms 300000
 done
-if [ -z "${DROVER_GOSSIP_BENCH_N:-}" ]; then
-  "$exe" --n 256 --trials 10 --seed "$seed" --status-period-ms 60000
-fi
+[ -n "${DROVER_GOSSIP_BENCH_N:-}" ] && exit 0
+"$exe" --n 256 --trials 10 --seed "$seed" --status-period-ms 60000
+
+# serf side by side at equal N
+serf_n=${DROVER_GOSSIP_SERF_N:-16}
+ours=$("$exe" --n "$serf_n" --trials 10 --seed "$seed" --status-period-ms 300000)
+echo "$ours"
+theirs=$(bash "$here/gossip/serf_compare.sh" "$serf_n" 3 || true)
+[ -n "$theirs" ] || exit 0
+echo "$theirs"
+p99() { grep '"metric":"detect_p99_ms"' | sed 's/.*"value":\([0-9.]*\).*/\1/'; }
+a=$(echo "$ours" | p99)
+b=$(echo "$theirs" | p99)
+awk -v a="$a" -v b="$b" -v n="$serf_n" 'b > 0 {printf "{\"bench\":\"gossip\",\"system\":\"drover/serf\",\"mode\":\"sim/proc\",\"n\":%d,\"hosts\":%d,\"metric\":\"detect_p99_ratio\",\"value\":%.3f,\"unit\":\"ratio\"}\n", n, n, a / b}'

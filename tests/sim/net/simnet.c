@@ -370,6 +370,18 @@ void sim_set_loss(struct sim *s, double loss)
 		s->cfg.loss = loss;
 }
 
+void sim_set_faults(struct sim *s, double loss, double dup, double reorder,
+                    uint32_t reorder_extra_ms)
+{
+	if (loss >= 0 && loss <= 1)
+		s->cfg.loss = loss;
+	if (dup >= 0 && dup <= 1)
+		s->cfg.dup = dup;
+	if (reorder >= 0 && reorder <= 1)
+		s->cfg.reorder = reorder;
+	s->cfg.reorder_extra_ms = reorder_extra_ms;
+}
+
 const struct sim_stats *sim_stats(const struct sim *s)
 {
 	return &s->st;

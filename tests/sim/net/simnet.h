@@ -88,6 +88,9 @@ void sim_crash(struct sim *s, uint32_t node);
 void sim_restart(struct sim *s, uint32_t node);
 bool sim_is_up(const struct sim *s, uint32_t node);
 void sim_set_loss(struct sim *s, double loss);
+/* Change loss, duplication and reordering mid-run (values outside [0, 1] ignored). */
+void sim_set_faults(struct sim *s, double loss, double dup, double reorder,
+                    uint32_t reorder_extra_ms);
 
 const struct sim_stats *sim_stats(const struct sim *s);
 
