@@ -6,7 +6,8 @@
 #   entries_per_s                 8 clients, one per-put connection each, spread over all
 #                                 members, for a fixed duration
 #   failover_ms (stat p50, max)   SIGKILL the leader -> a put through a survivor commits;
-#                                 5 trials, the victim restarted and caught up in between
+#                                 5 trials, the victim restarted and caught up in between;
+#                                 drover's and etcd's trials alternate
 #   failover_ratio                drover's / etcd's failover_ms (p50 and max), target <= 0.7
 #   false_elections               mode idle_loaded: 5 idle agents beside 2 busy loops for
 #                                 DROVER_CONS_IDLE_S (default 120) s; leader changes seen
@@ -14,7 +15,8 @@
 # Every put is timed in-process by bench/consensus/cons_bench ("client":"inproc": drover
 # through the control socket, etcd through its HTTP gateway), so no CLI spawn is counted.
 # Knobs: DROVER_CONS_N ("3 5"), DROVER_CONS_TRIALS (5), DROVER_CONS_PUTS (500),
-# DROVER_CONS_TP_MS (5000), DROVER_CONS_IDLE_S (120; 0 skips), DROVER_CONS_ETCD (1; 0 skips).
+# DROVER_CONS_TP_MS (5000), DROVER_CONS_IDLE_S (120; 0 skips), DROVER_CONS_ETCD (1; 0 skips),
+# DROVER_CONS_KEEP=1 keeps the state dirs and logs under /tmp/drover-cons-*.
 set -euo pipefail
 B=$(cd "${1:?usage: bench/consensus.sh BUILD_DIR}" && pwd)
 D=$B/agent/drover
@@ -38,7 +40,7 @@ cleanup() {
   for p in "${PID[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   for p in "${PID[@]}"; do gone "$p" || true; done
   wait 2>/dev/null || true
-  rm -rf "$T"
+  if [ "${DROVER_CONS_KEEP:-0}" = 1 ]; then log "kept $T (logs)"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 log() { echo "[consensus $(date +%T)] $*" >&2; }
@@ -75,21 +77,21 @@ emit_failover() {  # system n samples...
 }
 
 # ---- drover -----------------------------------------------------------------------------
-dhost() { echo "127.0.0.$((40 + $1))"; }   # host i of the drover cluster
+dhost() { echo "127.0.$1.$((40 + $2))"; }   # n i: host i of the n-host cluster (all up at once)
 dsetup() {  # n: state dirs, roster, configs under $T/d$n
   local n=$1 dir=$T/d$1
   mkdir -p "$dir"
   echo "cluster_id = $(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" > "$dir/roster"
   for i in $(seq "$n"); do
     "$D" init --state-dir "$dir/h$i" > /dev/null
-    "$D" roster line --state-dir "$dir/h$i" --name "h$i" --addr "tcp://$(dhost "$i"):$BASE" >> "$dir/roster"
+    "$D" roster line --state-dir "$dir/h$i" --name "h$i" --addr "tcp://$(dhost "$n" "$i"):$BASE" >> "$dir/roster"
     cat > "$dir/h$i.conf" <<CONF
 [agent]
 name = h$i
 state_dir = $dir/h$i
 control_socket = $dir/h$i.sock
 [cluster]
-bind = $(dhost "$i"):$BASE
+bind = $(dhost "$n" "$i"):$BASE
 roster = $dir/roster
 [ha]
 voters = $n
@@ -126,35 +128,38 @@ dwait_put() {  # n i: until a put through host i commits (it is up and caught up
 }
 dsock() { echo "drover:$T/d$1/h$2.sock"; }
 
-bench_drover() {
+declare -A SAMPLES   # "system-n" -> failover samples (ms), space-separated
+
+drover_up() {  # n: start the cluster, wait until every host can write
   local n=$1 i
   dsetup "$n"
   for i in $(seq "$n"); do dstart "$n" "$i"; done
   dwait_leader "$n"
   for i in $(seq "$n"); do dwait_put "$n" "$i"; done
-  local L; L=$(dleader "$n")
+}
+drover_perf() {
+  local n=$1 i L
+  L=$(dleader "$n") || die "drover n=$n: no leader"
   log "drover n=$n: leader h$L"
   local tag="{\"system\":\"drover\",\"n\":$n,\"client\":\"inproc\""
   "$C" latency --target "$(dsock "$n" "$L")" --count "$PUTS" --tag "$tag,\"via\":\"leader\"}"
   local all=() ; for i in $(seq "$n"); do all+=("$(dsock "$n" "$i")"); done
   "$C" throughput --target "$(IFS=,; echo "${all[*]}")" --clients $TP_CLIENTS --duration-ms "$TP_MS" \
     --tag "$tag,\"via\":\"all\"}"
-  local samples=() t ms s
-  for t in $(seq "$TRIALS"); do
-    L=$(dleader "$n") || die "drover n=$n: no leader before trial $t"
-    s=$((L % n + 1))
-    ms=$("$C" failover --target "$(dsock "$n" "$s")" --kill "${PID[d-$n-$L]}" 2>>"$T/failover.err") ||
-      die "drover n=$n: trial $t: no put committed through h$s after killing h$L"
-    samples+=("$ms")
-    log "drover n=$n trial $t: killed leader h$L, put through h$s committed after $ms ms"
-    stop "d-$n-$L"
-    dstart "$n" "$L"
-    dwait_put "$n" "$L"
-    sleep 1   # let the restarted host settle before the next leader is killed
-  done
-  emit_failover drover "$n" "${samples[@]}"
-  for i in $(seq "$n"); do stop "d-$n-$i"; done
 }
+drover_trial() {  # n t: kill the leader, time a put through the next host, restart the victim
+  local n=$1 t=$2 L s ms
+  L=$(dleader "$n") || die "drover n=$n: no leader before trial $t"
+  s=$((L % n + 1))
+  ms=$("$C" failover --target "$(dsock "$n" "$s")" --kill "${PID[d-$n-$L]}" 2>>"$T/failover.err") ||
+    die "drover n=$n: trial $t: no put committed through h$s after killing h$L"
+  SAMPLES[drover-$n]+="$ms "
+  log "drover n=$n trial $t: killed leader h$L, put through h$s committed after $ms ms"
+  stop "d-$n-$L"
+  dstart "$n" "$L"
+  dwait_put "$n" "$L"
+}
+drover_down() { local i; for i in $(seq "$1"); do stop "d-$1-$i"; done; }
 
 # ---- etcd -------------------------------------------------------------------------------
 ehost() { echo "127.0.0.$((50 + $1))"; }
@@ -191,35 +196,35 @@ ewait_put() {
     sleep 0.1
   done
 }
-bench_etcd() {
+etcd_up() {
   local i
   mkdir -p "$T/etcd"
   ECLUSTER=$(for i in 1 2 3; do printf 'e%d=http://%s:%d,' "$i" "$(ehost "$i")" $((BASE + 2)); done)
   ECLUSTER=${ECLUSTER%,}
   for i in 1 2 3; do estart "$i"; done
   for i in 1 2 3; do ewait_put "$i"; done
+}
+etcd_perf() {
   local L; L=$(eleader) || die "etcd: no leader"
   log "etcd n=3: leader e$L ($(etcd --version | head -1))"
   local tag='{"system":"etcd","n":3,"client":"inproc","timings":"default"'
   "$C" latency --target "etcd:$(eep "$L")" --count "$PUTS" --tag "$tag,\"via\":\"leader\"}"
   "$C" throughput --target "etcd:$(eep 1),etcd:$(eep 2),etcd:$(eep 3)" --clients $TP_CLIENTS \
     --duration-ms "$TP_MS" --tag "$tag,\"via\":\"all\"}"
-  local samples=() t ms s
-  for t in $(seq "$TRIALS"); do
-    L=$(eleader) || die "etcd: no leader before trial $t"
-    s=$((L % 3 + 1))
-    ms=$("$C" failover --target "etcd:$(eep "$s")" --kill "${PID[e-$L]}") ||
-      die "etcd: trial $t: no put committed through e$s after killing e$L"
-    samples+=("$ms")
-    log "etcd trial $t: killed leader e$L, put through e$s committed after $ms ms"
-    stop "e-$L"
-    estart "$L"
-    ewait_put "$L"
-    sleep 1
-  done
-  emit_failover etcd 3 "${samples[@]}"
-  for i in 1 2 3; do stop "e-$i"; done
 }
+etcd_trial() {
+  local t=$1 L s ms
+  L=$(eleader) || die "etcd: no leader before trial $t"
+  s=$((L % 3 + 1))
+  ms=$("$C" failover --target "etcd:$(eep "$s")" --kill "${PID[e-$L]}" 2>>"$T/failover.err") ||
+    die "etcd: trial $t: no put committed through e$s after killing e$L"
+  SAMPLES[etcd-3]+="$ms "
+  log "etcd trial $t: killed leader e$L, put through e$s committed after $ms ms"
+  stop "e-$L"
+  estart "$L"
+  ewait_put "$L"
+}
+etcd_down() { local i; for i in 1 2 3; do stop "e-$i"; done; }
 
 # ---- idle on a loaded machine -----------------------------------------------------------
 bench_idle() {
@@ -253,21 +258,36 @@ bench_idle() {
   for i in $(seq $n); do stop "d-$n-$i"; done
 }
 
-for n in $NS; do bench_drover "$n"; done
+HAVE_ETCD=0
 if [ "$WANT_ETCD" = 1 ]; then
-  if command -v etcd > /dev/null && command -v etcdctl > /dev/null; then
-    bench_etcd
-    for n in $NS; do
-      for stat in p50 max; do
-        d=$(eval echo "\${FO_drover_${n}_${stat}:-}"); e=$(eval echo "\${FO_etcd_3_${stat}:-}")
-        [ -n "$d" ] && [ -n "$e" ] || continue
-        printf '{"bench":"consensus","metric":"failover_ratio","value":%s,"unit":"x","system":"drover","n":%d,"stat":"%s","vs":"etcd n=3","target":0.7}\n' \
-          "$(awk -v d="$d" -v e="$e" 'BEGIN {printf "%.3f", d / e}')" "$n" "$stat"
-      done
-    done
-  else
-    log "etcd not installed (./deploy/setup.sh bench): no etcd figures"
-  fi
+  if command -v etcd > /dev/null && command -v etcdctl > /dev/null; then HAVE_ETCD=1
+  else log "etcd not installed (./deploy/setup.sh bench): no etcd figures"; fi
 fi
+# All clusters stay up for the whole run (idle ones cost little), and the failover trials
+# take turns, so drover and etcd see the same background load on this shared machine.
+for n in $NS; do drover_up "$n"; done
+[ $HAVE_ETCD = 0 ] || etcd_up
+for n in $NS; do drover_perf "$n"; done
+[ $HAVE_ETCD = 0 ] || etcd_perf
+for t in $(seq "$TRIALS"); do
+  for n in $NS; do drover_trial "$n" "$t"; sleep 1; done
+  [ $HAVE_ETCD = 0 ] || { etcd_trial "$t"; sleep 1; }
+done
+for n in $NS; do
+  # shellcheck disable=SC2086  # the samples are space-separated numbers
+  emit_failover drover "$n" ${SAMPLES[drover-$n]}
+done
+[ $HAVE_ETCD = 0 ] || emit_failover etcd 3 ${SAMPLES[etcd-3]}
+if [ $HAVE_ETCD = 1 ]; then
+  for n in $NS; do
+    for stat in p50 max; do
+      d=$(eval echo "\${FO_drover_${n}_${stat}}"); e=$(eval echo "\${FO_etcd_3_${stat}}")
+      printf '{"bench":"consensus","metric":"failover_ratio","value":%s,"unit":"x","system":"drover","n":%d,"stat":"%s","vs":"etcd n=3","target":0.7}\n' \
+        "$(awk -v d="$d" -v e="$e" 'BEGIN {printf "%.3f", d / e}')" "$n" "$stat"
+    done
+  done
+  etcd_down
+fi
+for n in $NS; do drover_down "$n"; done
 [ "$IDLE_S" -gt 0 ] && bench_idle
 exit 0
