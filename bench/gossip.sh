@@ -32,4 +32,4 @@ echo "$theirs"
 p99() { grep '"metric":"detect_p99_ms"' | sed 's/.*"value":\([0-9.]*\).*/\1/'; }
 a=$(echo "$ours" | p99)
 b=$(echo "$theirs" | p99)
-awk -v a="$a" -v b="$b" -v n="$serf_n" 'b > 0 {printf "{\"bench\":\"gossip\",\"system\":\"drover/serf\",\"mode\":\"sim/proc\",\"n\":%d,\"hosts\":%d,\"metric\":\"detect_p99_ratio\",\"value\":%.3f,\"unit\":\"ratio\"}\n", n, n, a / b}'
+awk -v a="$a" -v b="$b" -v n="$serf_n" 'BEGIN { if (b > 0) printf "{\"bench\":\"gossip\",\"system\":\"drover/serf\",\"mode\":\"sim/proc\",\"n\":%d,\"hosts\":%d,\"metric\":\"detect_p99_ratio\",\"value\":%.3f,\"unit\":\"ratio\"}\n", n, n, a / b }'

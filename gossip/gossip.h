@@ -195,10 +195,13 @@ int gsp_new(const struct gsp_config *cfg, gsp_id self, const char *addr,
 void gsp_free(gsp *g);
 
 /* Feed one event.  On success fills *out (valid until the next call) and returns 0.
+ * Preconditions: ev->now_ms never decreases between calls on the same gsp.
  * Errors: -EINVAL (malformed event or message: nothing changed), -ESTALE (STATUS with a
- * version not above the current one), -EPERM (event after LEAVE other than TICK/RECV),
- * -ENOMEM (state unchanged for this event).  A message for somebody else (`to` mismatch)
- * or about unknown probes is ignored and counted, not an error. */
+ * version not above the current one), -EPERM (JOIN/STATUS/LEAVE after LEAVE),
+ * -ENOMEM (an allocation failed part-way: *out is still valid and must still be acted
+ * on, the state is consistent, some work of this event may be missing).  A message for
+ * somebody else (`to` mismatch), a late ack or an unknown relay is ignored and counted
+ * in gsp_stats, not an error. */
 int gsp_step(gsp *g, const struct gsp_event *ev, struct gsp_out *out);
 
 /* Read-only view. */
