@@ -6,7 +6,8 @@
  * partitioned (minority, majority with the leader cut off, bridge, asymmetric). Servers
  * crash and restart from their "disk": an in-memory copy of exactly what the update
  * said to make durable — sometimes crashing halfway through carrying out an update.
- * Each server's clock runs at its own rate (drift). Disk write acknowledgements
+ * Servers are also paused (SIGSTOP) and resumed with their stale volatile state, their
+ * queued messages read on resume. Each server's clock runs at its own rate (drift). Disk write acknowledgements
  * (RAFT_EV_PERSISTED) arrive after a random latency; a leader's own appends often sit
  * in a disk queue while its messages already went out (diss. §10.2.1), and a crash
  * loses that queue.
@@ -130,6 +131,7 @@ struct node {
     uint64_t next_tick;    /* local time of next tick */
     unsigned restarts;
     bool quick_restart; /* nemesis crashed it on purpose: come back within ms */
+    uint64_t paused_until; /* SIGSTOP: no ticks, messages wait in its socket buffer */
     /* the "disk" */
     raft_term p_term;
     raft_id p_vote;
@@ -699,6 +701,7 @@ static void start(struct node *n)
 
 static void crash(struct node *n)
 {
+    n->paused_until = 0; /* a killed process is not stopped any more */
     pend_drop(n);
     raft_free(n->r);
     n->r = NULL;
@@ -732,14 +735,18 @@ static void dump(void)
 
 /* ---- one seed ---- */
 
-struct run_stats { uint64_t commits, leaders, crashes, partitions, changes, snapshots_sent; };
+struct run_stats { uint64_t commits, leaders, crashes, partitions, pauses, changes, snapshots_sent; };
 
+static bool paused(const struct node *n) { return now_g < n->paused_until; }
+
+/* the leader a client could reach: a paused (SIGSTOPped) leader answers nobody */
 static raft_id find_leader(void)
 {
     raft_id best = 0;
     raft_term bt = 0;
     for (unsigned i = 0; i < n_nodes; i++)
-        if (nodes[i].up && raft_role_of(nodes[i].r) == RAFT_LEADER && raft_term_of(nodes[i].r) >= bt) {
+        if (nodes[i].up && !paused(&nodes[i]) && raft_role_of(nodes[i].r) == RAFT_LEADER &&
+            raft_term_of(nodes[i].r) >= bt) {
             best = nodes[i].id;
             bt = raft_term_of(nodes[i].r);
         }
@@ -845,6 +852,11 @@ static void deliver_due(void)
     while (heap_n && heap[0]->at <= now_g) {
         struct netmsg *m = heap_pop();
         struct node *n = &nodes[m->to];
+        if (n->up && paused(n)) {
+            m->at = n->paused_until + rnd_below(3); /* read after SIGCONT */
+            heap_push(m);
+            continue;
+        }
         if (n->up) {
             struct raft_event ev = {0};
             if (m->persisted) {
@@ -875,7 +887,7 @@ static void tick_all(void)
 {
     for (unsigned i = 0; i < n_nodes; i++) {
         struct node *n = &nodes[i];
-        if (!n->up || local_now(n) < n->next_tick)
+        if (!n->up || paused(n) || local_now(n) < n->next_tick)
             continue;
         n->next_tick += TICK_MS;
         struct raft_event ev = {.type = RAFT_EV_TICK};
@@ -1040,7 +1052,7 @@ static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st, 
         }
         if (now_g >= next_fault) {
             next_fault = now_g + 1 + rnd_below(fault_gap_ms);
-            unsigned a = (unsigned)rnd_below(8);
+            unsigned a = (unsigned)rnd_below(9);
             if (a == 0) {
                 heal();
             } else if (a <= 2) {
@@ -1062,6 +1074,17 @@ static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st, 
                 if (l) {
                     crash(&nodes[node_index(l)]);
                     st->crashes++;
+                }
+            } else if (a == 7) {
+                /* SIGSTOP a server (often the leader) and SIGCONT it later: it wakes
+                 * up with its old volatile state, e.g. still believing it leads */
+                raft_id l = find_leader();
+                unsigned i = l && chance(0.6) ? node_index(l) : (unsigned)rnd_below(n_nodes);
+                if (nodes[i].up && !paused(&nodes[i])) {
+                    nodes[i].paused_until = now_g + 50 + rnd_below(1500);
+                    st->pauses++;
+                    TRACE("%6llu pause %u until %llu\n", (unsigned long long)now_g, i + 1,
+                          (unsigned long long)nodes[i].paused_until);
                 }
             } else if (a == 6) {
                 /* a burst of proposals, then the leader dies while they are only
@@ -1088,8 +1111,10 @@ static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st, 
         }
         run_ms(1);
     }
-    /* heal and restart everything: the cluster must recover and converge */
+    /* heal, resume and restart everything: the cluster must recover and converge */
     calm = true;
+    for (unsigned i = 0; i < n_nodes; i++)
+        nodes[i].paused_until = 0;
     heal();
     p_loss = 0;
     p_dup = 0;
@@ -1184,12 +1209,12 @@ int main(int argc, char **argv)
     }
     reset_world();
     printf("raft_sim: OK seeds=%llu..%llu (%llu) virtual_ms_each=%llu commits=%llu "
-           "leaders=%llu crashes=%llu partitions=%llu msgs=%llu\n",
+           "leaders=%llu crashes=%llu partitions=%llu pauses=%llu msgs=%llu\n",
            (unsigned long long)first, (unsigned long long)(first + seeds - 1),
            (unsigned long long)seeds, (unsigned long long)duration,
            (unsigned long long)st.commits, (unsigned long long)st.leaders,
            (unsigned long long)st.crashes, (unsigned long long)st.partitions,
-           (unsigned long long)stat_msgs);
+           (unsigned long long)st.pauses, (unsigned long long)stat_msgs);
     printf("raft_sim: snapshots_taken=%llu installs=%llu chunks=%llu truncations=%llu "
            "config_changes=%llu transfers=%llu crashes_mid_update=%llu queue_drops=%llu "
            "codec_round_trips=%llu\n",
