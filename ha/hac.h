@@ -1,0 +1,357 @@
+/* hac.h — the HA controller cores (prefix hac_): what the coordinator decides and what
+ * every agent does to never run a VM twice. Pure: no I/O, no clock, no global state.
+ * The caller (agent/) feeds events {now_ms, input} and carries out the outputs.
+ *
+ * Three pieces, one contract:
+ *
+ *  1. The replicated HA state (hac_rstate): host admin states, VM ownership (owner host +
+ *     generation), in-flight moves, the rolling-upgrade plan. It changes only by applying
+ *     committed proposals (hac_apply), the same way on every host (it is one Raft state
+ *     machine, DESIGN.md "Agreement"). A proposal that no longer fits the state (stale
+ *     generation, wrong phase) is refused by hac_apply on every host alike, so an old
+ *     coordinator's late proposals are harmless.
+ *
+ *  2. The coordinator (hac_coord), run by the Raft leader only. It is built from the
+ *     replicated state at any time (a new leader builds a fresh one) and keeps only
+ *     soft state besides: what gossip says of hosts, where agents report VMs running,
+ *     commands in flight. It decides drains (active -> cordoned -> draining ->
+ *     maintenance, each a separate state), degradation evacuation, restarts after host
+ *     failure, and the rolling upgrade; placement comes from plc_plan_evacuate and
+ *     plc_plan_restart (placement.h).
+ *
+ *  3. The fence core (hac_fence), run by every agent for its own host: self-fence after
+ *     fence_timeout without quorum contact, fencing tokens on commands, reconcile on
+ *     return.
+ *
+ * Safety argument (docs/ha.md has the arithmetic):
+ *  - A VM is started only by its owner at the current generation, and ownership moves
+ *    through consensus before any start (hac_coord emits START only after the OWNER
+ *    proposal is committed and applied).
+ *  - Ownership leaves a host only when (a) a live migration off it finished, or (b) the
+ *    host's lease has surely expired: gossip says dead and now >= last_ack_ms +
+ *    fence_timeout_ms * drift_pct / 100, or a fence was confirmed. Lease start on the agent
+ *    is the *send* time of the request the quorum answered, which precedes the
+ *    coordinator's receive time, so the agent self-fences first (clock rates may differ
+ *    by at most drift_pct).
+ *  - A host back from isolation (or a restart) reconciles before accepting any command:
+ *    it destroys every local VM the applied state gives to another host.
+ *
+ * Errors: int functions return 0 or a negative errno value:
+ *   -EINVAL  bad argument (index out of range, NULL),
+ *   -ENOSPC  a bounded table is full (HAC_*_MAX),
+ *   -ESTALE  (hac_apply) the proposal no longer applies; the state is unchanged,
+ *   -ENOMEM  allocation failed.
+ * Outputs past HAC_OUT_MAX are dropped and counted in hac_out.n_dropped; the coordinator
+ * recomputes everything from state on the next tick, so a dropped output is only a delay.
+ */
+#ifndef DROVER_HA_HAC_H
+#define DROVER_HA_HAC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "placement.h"
+
+/* ---- limits ------------------------------------------------------------------------- */
+
+/* 64 hosts: vSphere's and XenServer's pool limit; each host is one bit in a uint64_t
+ * exclusion mask. 256 VMs per controller instance keeps one coordinator step bounded
+ * (placement is O(hosts * VMs)); the agent shards larger clusters by pool. */
+#define HAC_HOSTS_MAX 64
+#define HAC_VMS_MAX 256
+#define HAC_NAME_MAX PLC_NAME_MAX
+#define HAC_TEXT_MAX 160   /* one event reason or an upgrade command line */
+/* Outputs per step: a drain of a full host emits at most max_cluster commands, a
+ * restart wave one proposal per VM; 512 covers HAC_VMS_MAX proposals + commands. */
+#define HAC_OUT_MAX 512
+
+typedef uint64_t hac_gen;
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+typedef struct hac_config {
+    /* Agent side: self-fence after this long without quorum contact. 2000 ms leaves a
+     * dead host's guests restarted in < 4 s (ANCHORS.md target) with detection ~1 s. */
+    uint64_t fence_timeout_ms;
+    /* The coordinator waits fence_timeout_ms * drift_pct / 100 after the last ack:
+     * 125 tolerates a 25% clock-rate difference plus the time a destroy takes. */
+    uint32_t drift_pct;
+    /* A command without a result after this long is treated as lost; its VM is planned
+     * again from what agents report. A migration of a 64 MiB guest takes < 1 s in the
+     * lab; 30 s leaves room for large guests with progress. */
+    uint64_t cmd_timeout_ms;
+    /* A proposal not seen committed after this long is proposed again (leader change). */
+    uint64_t propose_timeout_ms;
+    /* Degradation hysteresis: bad for degrade_after_ms before evacuating, good for
+     * recover_after_ms before taking VMs again (avoids flapping on one slow probe). */
+    uint64_t degrade_after_ms;
+    uint64_t recover_after_ms;
+    /* Failed migrations of one VM before the drain reports it as unmovable. */
+    uint32_t migrate_attempts_max;
+    /* Upgrade: a host that does not rejoin healthy within this long pauses the plan. */
+    uint64_t rejoin_timeout_ms;
+    /* Placement knobs (concurrency limits, overcommit, reserve). */
+    plc_config plc;
+} hac_config;
+
+void hac_config_default(hac_config *cfg);
+
+/* ---- replicated state --------------------------------------------------------------- */
+
+typedef enum hac_upg_state {
+    HAC_UPG_IDLE = 0,
+    HAC_UPG_RUNNING,
+    HAC_UPG_PAUSED,
+    HAC_UPG_DONE,
+    HAC_UPG_ABORTED,
+} hac_upg_state;
+
+/* Per host of the upgrade: drain -> run the command -> wait to rejoin -> undrain. */
+typedef enum hac_upg_phase {
+    HAC_UPH_DRAIN = 0,
+    HAC_UPH_RUN,
+    HAC_UPH_REJOIN,
+    HAC_UPH_UNDRAIN,
+} hac_upg_phase;
+
+typedef struct hac_upgrade {
+    uint64_t seq;                  /* compare-and-set: a proposal carries seq + 1 */
+    hac_upg_state state;
+    hac_upg_phase phase;
+    uint32_t order[HAC_HOSTS_MAX]; /* host indices in upgrade order */
+    uint32_t n;
+    uint32_t cur;                  /* index into order */
+    plc_version version_before;    /* agent version of order[cur] before its command */
+    uint64_t phase_since_ms;       /* coordinator time the phase began (for timeouts) */
+    char command[HAC_TEXT_MAX];
+} hac_upgrade;
+
+typedef struct hac_rhost {
+    char name[HAC_NAME_MAX];
+    plc_admin admin;
+    bool degraded_flag; /* operator-set degraded */
+    uint64_t mem_mib;   /* capacity as registered (gossip refreshes the live view) */
+    uint32_t cpus;
+} hac_rhost;
+
+typedef struct hac_rvm {
+    char name[HAC_NAME_MAX];
+    uint64_t mem_mib;
+    uint32_t vcpus;
+    bool protected_;
+    int32_t priority;      /* higher first */
+    int32_t restart_order; /* lower first */
+    uint32_t max_restarts; /* 0 = unlimited */
+    uint32_t restarts;     /* restarts done so far */
+    bool want_running;     /* operator intent; HA only keeps running VMs running */
+    int32_t owner;         /* host index, -1 = none */
+    hac_gen generation;    /* bumped by every ownership change */
+    int32_t moving_to;     /* live migration in flight to this host, -1 = none */
+    int32_t home;          /* host it was drained from (failback), -1 = none */
+} hac_rvm;
+
+typedef struct hac_rstate {
+    hac_rhost hosts[HAC_HOSTS_MAX];
+    uint32_t n_hosts;
+    hac_rvm vms[HAC_VMS_MAX];
+    uint32_t n_vms;
+    hac_upgrade upgrade;
+} hac_rstate;
+
+typedef enum hac_prop_kind {
+    HAC_P_HOST_ADD = 1, /* host: name, mem_mib, cpus */
+    HAC_P_VM_ADD,       /* vm: the whole record (owner, generation 1) */
+    HAC_P_PROTECT,      /* vm: protected_, priority, restart_order, max_restarts */
+    HAC_P_ADMIN,        /* host index + admin + degraded_flag */
+    HAC_P_MOVING,       /* vm index, generation (must match), moving_to (-1 clears) */
+    HAC_P_OWNER,        /* vm index, generation = current + 1, owner, restarts, home */
+    HAC_P_UPGRADE,      /* the whole plan (upgrade), upgrade.seq = current + 1 */
+} hac_prop_kind;
+
+typedef struct hac_prop {
+    hac_prop_kind kind;
+    uint32_t index;     /* host or VM index */
+    plc_admin admin;
+    bool degraded_flag;
+    int32_t owner;      /* OWNER: new owner; MOVING: target */
+    hac_gen generation; /* OWNER: the new generation; MOVING: the current one */
+    uint32_t restarts;
+    int32_t home;
+    hac_rhost host;     /* HOST_ADD */
+    hac_rvm vm;         /* VM_ADD, PROTECT */
+    hac_upgrade upgrade;
+} hac_prop;
+
+void hac_rstate_init(hac_rstate *s);
+/* Apply one committed proposal. Deterministic: every host gets the same result.
+ * OWNER applies only with generation == current + 1 and MOVING only with generation ==
+ * current, else -ESTALE; ADMIN to maintenance only when the host owns no VM and none is
+ * moving to or from it, else -ESTALE (so "maintenance" never shows before guests moved). */
+int hac_apply(hac_rstate *s, const hac_prop *p);
+int hac_find_host(const hac_rstate *s, const char *name);
+int hac_find_vm(const hac_rstate *s, const char *name);
+const char *hac_admin_name(plc_admin a);
+
+/* ---- outputs ------------------------------------------------------------------------ */
+
+typedef enum hac_cmd_kind {
+    HAC_CMD_MIGRATE = 1, /* live-migrate vm from -> to (sent to from) */
+    HAC_CMD_START,       /* start vm on host `to` at `generation` (sent to to) */
+    HAC_CMD_RUN,         /* run the upgrade command on host `to` */
+} hac_cmd_kind;
+
+typedef struct hac_cmd {
+    hac_cmd_kind kind;
+    uint64_t id;        /* unique per coordinator instance, echoed in results */
+    uint64_t term;      /* fencing token: coordinator's Raft term */
+    hac_gen generation; /* fencing token: the VM's ownership generation */
+    uint32_t vm;
+    uint32_t from;
+    uint32_t to;
+    char text[HAC_TEXT_MAX]; /* RUN: the command line */
+} hac_cmd;
+
+typedef enum hac_out_kind {
+    HAC_O_CMD = 1,   /* send cmd to its host's agent */
+    HAC_O_PROPOSE,   /* append prop to the replicated log */
+    HAC_O_EVENT,     /* an event for `drover events`: text says what and why */
+    HAC_O_DESTROY,   /* (fence) destroy vm locally now */
+    HAC_O_EXEC,      /* (fence) carry out cmd locally: it passed the fencing check */
+    HAC_O_REFUSE,    /* (fence) answer cmd with a refusal; text says why */
+} hac_out_kind;
+
+typedef struct hac_out_item {
+    hac_out_kind kind;
+    hac_cmd cmd;
+    hac_prop prop;
+    int32_t vm;   /* EVENT/DESTROY: VM concerned or -1 */
+    int32_t host; /* EVENT: host concerned or -1 */
+    char text[HAC_TEXT_MAX];
+} hac_out_item;
+
+typedef struct hac_out {
+    hac_out_item items[HAC_OUT_MAX];
+    uint32_t n;
+    uint32_t n_dropped;
+} hac_out;
+
+/* ---- coordinator -------------------------------------------------------------------- */
+
+typedef enum hac_live { HAC_ALIVE = 0, HAC_SUSPECT, HAC_DEAD } hac_live;
+
+typedef enum hac_admin_req {
+    HAC_REQ_CORDON = 1,
+    HAC_REQ_DRAIN,
+    HAC_REQ_UNDRAIN,          /* back to active, VMs stay where they are */
+    HAC_REQ_UNDRAIN_FAILBACK, /* back to active and move drained VMs home */
+    HAC_REQ_DEGRADED_SET,     /* operator-set degraded flag */
+    HAC_REQ_DEGRADED_CLEAR,
+    HAC_REQ_UPGRADE_START,    /* order/n_order/text */
+    HAC_REQ_UPGRADE_PAUSE,
+    HAC_REQ_UPGRADE_RESUME,
+    HAC_REQ_UPGRADE_ABORT,
+} hac_admin_req;
+
+typedef enum hac_in_kind {
+    HAC_IN_TICK = 1,
+    HAC_IN_HOST,      /* gossip view of host: live, degraded, last_ack_ms, version, mem */
+    HAC_IN_INVENTORY, /* host reports the VMs running on it: vms[0..n_vms) */
+    HAC_IN_ADMIN,     /* admin request */
+    HAC_IN_COMMIT,    /* prop was committed; the caller applies it to every copy of the
+                       * state, the coordinator applies it to its own */
+    HAC_IN_RESULT,    /* result of command id: ok, text = reason when failed */
+    HAC_IN_FENCED,    /* fence_command confirmed host is off */
+} hac_in_kind;
+
+typedef struct hac_input {
+    hac_in_kind kind;
+    uint32_t host;
+    /* HOST */
+    hac_live live;
+    bool degraded;      /* a health signal is bad right now (thresholds are the agent's) */
+    uint64_t last_ack_ms;
+    plc_version version;
+    uint64_t mem_mib;
+    uint32_t cpus;
+    /* INVENTORY */
+    const uint32_t *vms;
+    uint32_t n_vms;
+    /* ADMIN */
+    hac_admin_req req;
+    const uint32_t *order;
+    uint32_t n_order;
+    /* COMMIT */
+    const hac_prop *prop;
+    int commit_rc;      /* what hac_apply returned for it */
+    /* RESULT */
+    uint64_t cmd_id;
+    bool ok;
+    char text[HAC_TEXT_MAX];
+} hac_input;
+
+typedef struct hac_event {
+    uint64_t now_ms;
+    const hac_input *in;
+} hac_event;
+
+typedef struct hac_coord hac_coord;
+
+/* A coordinator for Raft term TERM starting from replicated state S (copied). Every host
+ * starts unknown (treated as suspect: no placement onto it, no restart of its VMs) until
+ * an HAC_IN_HOST arrives. NULL on allocation failure. */
+hac_coord *hac_coord_new(const hac_config *cfg, const hac_rstate *s, uint64_t term);
+void hac_coord_free(hac_coord *c);
+/* Handle one event, append outputs to OUT (not cleared). -EINVAL on a bad index. */
+int hac_coord_step(hac_coord *c, const hac_event *ev, hac_out *out);
+/* The coordinator's copy of the replicated state (read-only). */
+const hac_rstate *hac_coord_state(const hac_coord *c);
+
+/* ---- fence core (one per agent) ----------------------------------------------------- */
+
+typedef enum hac_fence_mode {
+    HAC_FM_RECONCILE = 0, /* just started or back from isolation: waiting for the log */
+    HAC_FM_ACTIVE,        /* in contact: commands accepted */
+    HAC_FM_FENCED,        /* lost quorum contact for fence_timeout: protected VMs gone */
+} hac_fence_mode;
+
+typedef enum hac_fin_kind {
+    HAC_FIN_TICK = 1,
+    HAC_FIN_CONTACT,  /* the quorum answered a request this agent sent at sent_ms */
+    HAC_FIN_SYNCED,   /* the local copy of the state is caught up with the leader */
+    HAC_FIN_COMMAND,  /* a command arrived */
+    HAC_FIN_LOCAL,    /* hypervisor inventory: vms[0..n_vms) run here now */
+} hac_fin_kind;
+
+typedef struct hac_fence_input {
+    hac_fin_kind kind;
+    uint64_t sent_ms;
+    const hac_rstate *state; /* SYNCED/COMMAND/LOCAL: the applied replicated state
+                              * (LOCAL: may be NULL or the persisted, stale copy) */
+    hac_cmd cmd;
+    const uint32_t *vms;
+    uint32_t n_vms;
+} hac_fence_input;
+
+typedef struct hac_fence {
+    uint32_t self;
+    uint64_t fence_timeout_ms;
+    hac_fence_mode mode;
+    uint64_t last_contact_ms; /* send time of the last answered request */
+    bool contact_ever;
+    uint64_t max_term;
+    hac_gen applied[HAC_VMS_MAX]; /* highest generation accepted per VM */
+    bool local[HAC_VMS_MAX];      /* running here, as last reported */
+    bool prot[HAC_VMS_MAX];       /* protected, as last known from the state */
+} hac_fence;
+
+/* Starts in RECONCILE: a (re)started agent reconciles before anything else. */
+void hac_fence_init(hac_fence *f, uint32_t self, uint64_t fence_timeout_ms);
+int hac_fence_step(hac_fence *f, uint64_t now_ms, const hac_fence_input *in, hac_out *out);
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* Append an item; false (and n_dropped++) when full. */
+bool hac_out_push(hac_out *out, const hac_out_item *item);
+
+#endif

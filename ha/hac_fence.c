@@ -1,0 +1,172 @@
+/* hac_fence.c — what every agent does so that a VM never runs on two hosts.
+ *
+ * Design. The agent trusts itself to run protected VMs only while it is provably in
+ * contact with the coordinator's quorum. "Contact" is measured from the send time of a
+ * request that the quorum answered (not from when the answer arrived): the coordinator
+ * stamped its last_ack at or after that send time, so the agent's lease always ends
+ * first. When the lease ends (fence_timeout_ms after that send time) the agent destroys
+ * its protected VMs at once, and keeps destroying any that reappear, until contact is
+ * back. Then it does not resume: it waits until its copy of the replicated state has
+ * caught up (SYNCED) and destroys every VM that state gives to another host — the
+ * coordinator may have restarted them elsewhere meanwhile — before it accepts anything.
+ * A freshly started agent is in the same position and starts the same way.
+ *
+ * Fencing tokens. Each command carries the coordinator's term and the VM's ownership
+ * generation. The agent refuses anything older than what it already accepted, so a
+ * deposed coordinator's late command cannot undo a newer decision.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hac.h"
+
+void hac_fence_init(hac_fence *f, uint32_t self, uint64_t fence_timeout_ms)
+{
+    memset(f, 0, sizeof *f);
+    f->self = self;
+    f->fence_timeout_ms = fence_timeout_ms;
+    f->mode = HAC_FM_RECONCILE;
+}
+
+static void destroy(hac_out *out, uint32_t vm, const char *why)
+{
+    hac_out_item it = {.kind = HAC_O_DESTROY, .vm = (int32_t)vm, .host = -1};
+    snprintf(it.text, sizeof it.text, "%s", why);
+    hac_out_push(out, &it);
+}
+
+static void refuse(hac_out *out, const hac_cmd *cmd, const char *why)
+{
+    hac_out_item it = {.kind = HAC_O_REFUSE, .cmd = *cmd, .vm = (int32_t)cmd->vm, .host = -1};
+    snprintf(it.text, sizeof it.text, "%s", why);
+    hac_out_push(out, &it);
+}
+
+static void learn(hac_fence *f, const hac_rstate *s)
+{
+    if (s == NULL)
+        return;
+    for (uint32_t v = 0; v < s->n_vms && v < HAC_VMS_MAX; v++) {
+        f->prot[v] = s->vms[v].protected_;
+        if (s->vms[v].generation > f->applied[v])
+            f->applied[v] = s->vms[v].generation;
+    }
+}
+
+static void fence_now(hac_fence *f, hac_out *out)
+{
+    for (uint32_t v = 0; v < HAC_VMS_MAX; v++)
+        if (f->local[v] && f->prot[v]) {
+            char why[HAC_TEXT_MAX];
+            snprintf(why, sizeof why, "self-fence: no quorum contact for %llu ms",
+                     (unsigned long long)f->fence_timeout_ms);
+            destroy(out, v, why);
+            f->local[v] = false; /* until the hypervisor says otherwise */
+        }
+}
+
+static void on_command(hac_fence *f, const hac_fence_input *in, hac_out *out)
+{
+    const hac_cmd *cmd = &in->cmd;
+    if (f->mode != HAC_FM_ACTIVE) {
+        refuse(out, cmd, f->mode == HAC_FM_FENCED ? "fenced: no quorum contact"
+                                                  : "reconciling: not caught up yet");
+        return;
+    }
+    if (cmd->term < f->max_term) {
+        refuse(out, cmd, "stale term");
+        return;
+    }
+    if (cmd->kind != HAC_CMD_RUN) {
+        if (cmd->vm >= HAC_VMS_MAX) {
+            refuse(out, cmd, "no such vm");
+            return;
+        }
+        if (cmd->generation < f->applied[cmd->vm]) {
+            refuse(out, cmd, "stale generation");
+            return;
+        }
+        if (cmd->kind == HAC_CMD_START && cmd->to != f->self) {
+            refuse(out, cmd, "start addressed to another host");
+            return;
+        }
+        if (cmd->kind == HAC_CMD_MIGRATE && (cmd->from != f->self || !f->local[cmd->vm])) {
+            refuse(out, cmd, "vm not running here");
+            return;
+        }
+        f->applied[cmd->vm] = cmd->generation;
+    }
+    f->max_term = cmd->term;
+    hac_out_item it = {.kind = HAC_O_EXEC, .cmd = *cmd, .vm = (int32_t)cmd->vm, .host = -1};
+    hac_out_push(out, &it);
+}
+
+static void reconcile(hac_fence *f, const hac_rstate *s, hac_out *out)
+{
+    for (uint32_t v = 0; v < HAC_VMS_MAX; v++) {
+        if (!f->local[v])
+            continue;
+        bool mine = v < s->n_vms && (s->vms[v].owner == (int32_t)f->self ||
+                                     s->vms[v].moving_to == (int32_t)f->self);
+        if (!mine) {
+            char why[HAC_TEXT_MAX];
+            snprintf(why, sizeof why, "reconcile: owned by host %d at generation %llu",
+                     v < s->n_vms ? (int)s->vms[v].owner : -1,
+                     v < s->n_vms ? (unsigned long long)s->vms[v].generation : 0ull);
+            destroy(out, v, why);
+            f->local[v] = false;
+        }
+    }
+    f->mode = HAC_FM_ACTIVE;
+}
+
+int hac_fence_step(hac_fence *f, uint64_t now_ms, const hac_fence_input *in, hac_out *out)
+{
+    if (f == NULL || in == NULL || out == NULL)
+        return -EINVAL;
+    bool fresh = f->contact_ever && now_ms < f->last_contact_ms + f->fence_timeout_ms;
+    switch (in->kind) {
+    case HAC_FIN_TICK:
+        break;
+    case HAC_FIN_CONTACT:
+        if (!f->contact_ever || in->sent_ms > f->last_contact_ms)
+            f->last_contact_ms = in->sent_ms;
+        f->contact_ever = true;
+        fresh = now_ms < f->last_contact_ms + f->fence_timeout_ms;
+        if (f->mode == HAC_FM_FENCED && fresh)
+            f->mode = HAC_FM_RECONCILE;
+        break;
+    case HAC_FIN_SYNCED:
+        if (in->state == NULL)
+            return -EINVAL;
+        learn(f, in->state);
+        if (f->mode == HAC_FM_RECONCILE && fresh)
+            reconcile(f, in->state, out);
+        break;
+    case HAC_FIN_COMMAND:
+        learn(f, in->state);
+        on_command(f, in, out);
+        break;
+    case HAC_FIN_LOCAL:
+        if (in->n_vms && in->vms == NULL)
+            return -EINVAL;
+        learn(f, in->state); /* the agent's persisted copy, maybe stale */
+        memset(f->local, 0, sizeof f->local);
+        for (uint32_t i = 0; i < in->n_vms; i++)
+            if (in->vms[i] < HAC_VMS_MAX)
+                f->local[in->vms[i]] = true;
+        break;
+    default:
+        return -EINVAL;
+    }
+    /* The lease runs in every mode: a reconciling agent with no contact is as blind as an
+     * active one. A fresh agent that never had contact fences from its first event. */
+    if (!fresh && f->mode != HAC_FM_FENCED && (f->contact_ever || f->mode == HAC_FM_ACTIVE)) {
+        f->mode = HAC_FM_FENCED;
+        fence_now(f, out);
+    } else if (f->mode == HAC_FM_FENCED || (!f->contact_ever && f->mode == HAC_FM_RECONCILE)) {
+        fence_now(f, out);
+    }
+    return 0;
+}

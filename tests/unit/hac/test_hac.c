@@ -1,0 +1,428 @@
+/* hac: replicated-state rules, coordinator decisions and the fence core, one event at a
+ * time with hand-checked outputs. The whole-cluster behaviour is in tests/sim/ha. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hac.h"
+
+static hac_out out;
+
+static void add_host(hac_rstate *s, const char *name)
+{
+    hac_prop p = {.kind = HAC_P_HOST_ADD};
+    snprintf(p.host.name, sizeof p.host.name, "%s", name);
+    p.host.mem_mib = 4096;
+    p.host.cpus = 8;
+    assert_int_equal(hac_apply(s, &p), 0);
+}
+
+static void add_vm(hac_rstate *s, const char *name, int32_t owner, bool prot, int32_t order)
+{
+    hac_prop p = {.kind = HAC_P_VM_ADD};
+    snprintf(p.vm.name, sizeof p.vm.name, "%s", name);
+    p.vm.mem_mib = 512;
+    p.vm.vcpus = 1;
+    p.vm.protected_ = prot;
+    p.vm.restart_order = order;
+    p.vm.want_running = true;
+    p.vm.owner = owner;
+    assert_int_equal(hac_apply(s, &p), 0);
+}
+
+/* 3 hosts, vm0..vm3 on host 0, vm4 on host 1. */
+static void cluster(hac_rstate *s)
+{
+    hac_rstate_init(s);
+    add_host(s, "h0");
+    add_host(s, "h1");
+    add_host(s, "h2");
+    for (int i = 0; i < 4; i++) {
+        char n[8];
+        snprintf(n, sizeof n, "vm%d", i);
+        add_vm(s, n, 0, true, i % 2);
+    }
+    add_vm(s, "vm4", 1, false, 0);
+}
+
+static void step(hac_coord *c, uint64_t now, const hac_input *in)
+{
+    hac_event ev = {.now_ms = now, .in = in};
+    assert_int_equal(hac_coord_step(c, &ev, &out), 0);
+}
+
+static void host_in(hac_coord *c, uint64_t now, uint32_t h, hac_live live, uint64_t ack)
+{
+    hac_input in = {.kind = HAC_IN_HOST, .host = h, .live = live, .last_ack_ms = ack,
+                    .mem_mib = 4096, .cpus = 8};
+    step(c, now, &in);
+}
+
+static void inventory(hac_coord *c, uint64_t now, uint32_t h, const uint32_t *vms, uint32_t n)
+{
+    hac_input in = {.kind = HAC_IN_INVENTORY, .host = h, .vms = vms, .n_vms = n};
+    step(c, now, &in);
+}
+
+static uint32_t count(hac_out_kind kind, int sub)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == kind &&
+            (sub < 0 || (kind == HAC_O_PROPOSE ? (int)out.items[i].prop.kind
+                                               : (int)out.items[i].cmd.kind) == sub))
+            n++;
+    return n;
+}
+
+/* Commit every proposal in OUT (clearing it first), in order, into S and the coordinator. */
+static void commit_all(hac_coord *c, hac_rstate *s, uint64_t now)
+{
+    hac_out copy = out;
+    out.n = 0;
+    for (uint32_t i = 0; i < copy.n; i++) {
+        if (copy.items[i].kind != HAC_O_PROPOSE)
+            continue;
+        int rc = hac_apply(s, &copy.items[i].prop);
+        hac_input in = {.kind = HAC_IN_COMMIT, .prop = &copy.items[i].prop, .commit_rc = rc};
+        step(c, now, &in);
+    }
+}
+
+static void apply_rules(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    cluster(&s);
+    assert_int_equal(s.vms[0].generation, 1);
+    hac_prop p = {.kind = HAC_P_OWNER, .index = 0, .owner = 2, .generation = 3, .home = -1};
+    assert_int_equal(hac_apply(&s, &p), -ESTALE); /* skips a generation */
+    p.generation = 2;
+    assert_int_equal(hac_apply(&s, &p), 0);
+    assert_int_equal(hac_apply(&s, &p), -ESTALE); /* replayed: stale now */
+    assert_int_equal(s.vms[0].owner, 2);
+    /* maintenance only when empty */
+    hac_prop a = {.kind = HAC_P_ADMIN, .index = 0, .admin = PLC_ADMIN_MAINTENANCE};
+    assert_int_equal(hac_apply(&s, &a), -ESTALE);
+    a.index = 2;
+    assert_int_equal(hac_apply(&s, &a), -ESTALE);
+    hac_prop m = {.kind = HAC_P_MOVING, .index = 1, .owner = 2, .generation = 1};
+    assert_int_equal(hac_apply(&s, &m), 0);
+    assert_int_equal(hac_apply(&s, &m), -ESTALE); /* one move at a time */
+    hac_prop u = {.kind = HAC_P_UPGRADE};
+    u.upgrade.seq = 2;
+    assert_int_equal(hac_apply(&s, &u), -ESTALE);
+    u.upgrade.seq = 1;
+    assert_int_equal(hac_apply(&s, &u), 0);
+}
+
+static hac_coord *ready(hac_rstate *s, hac_config *cfg)
+{
+    cluster(s);
+    hac_config_default(cfg);
+    hac_coord *c = hac_coord_new(cfg, s, 5);
+    assert_non_null(c);
+    out.n = 0;
+    uint32_t on0[] = {0, 1, 2, 3}, on1[] = {4};
+    for (uint32_t h = 0; h < 3; h++)
+        host_in(c, 100, h, HAC_ALIVE, 100);
+    inventory(c, 100, 0, on0, 4);
+    inventory(c, 100, 1, on1, 1);
+    inventory(c, 100, 2, NULL, 0);
+    assert_int_equal(out.n, 0); /* steady: nothing to do */
+    return c;
+}
+
+static void restart_waits_for_lease(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    /* last ack at 100 ms; lease ends at 100 + 2000 * 1.25 = 2600 ms */
+    host_in(c, 1000, 0, HAC_DEAD, 100);
+    assert_int_equal(count(HAC_O_PROPOSE, -1), 0);
+    out.n = 0;
+    hac_input tick = {.kind = HAC_IN_TICK};
+    step(c, 2599, &tick);
+    assert_int_equal(count(HAC_O_PROPOSE, -1), 0);
+    step(c, 2600, &tick);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 4);
+    assert_int_equal(count(HAC_O_CMD, -1), 0); /* no START before the commit */
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_PROPOSE) {
+            assert_int_equal(out.items[i].prop.generation, 2);
+            assert_int_not_equal(out.items[i].prop.owner, 0);
+        }
+    commit_all(c, &s, 2610);
+    assert_int_equal(count(HAC_O_CMD, HAC_CMD_START), 4);
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_CMD) {
+            assert_int_equal(out.items[i].cmd.term, 5);
+            assert_int_equal(out.items[i].cmd.generation, 2);
+        }
+    hac_coord_free(c);
+}
+
+static void fence_confirmed_restarts_at_once(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    host_in(c, 1000, 0, HAC_DEAD, 100);
+    hac_input f = {.kind = HAC_IN_FENCED, .host = 0};
+    out.n = 0;
+    step(c, 1001, &f);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 4);
+    hac_coord_free(c);
+}
+
+static void max_restarts_honoured(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    cluster(&s);
+    hac_prop p = {.kind = HAC_P_PROTECT, .index = 0};
+    p.vm.protected_ = true;
+    p.vm.max_restarts = 1;
+    assert_int_equal(hac_apply(&s, &p), 0);
+    s.vms[0].restarts = 1;
+    hac_config_default(&cfg);
+    hac_coord *c = hac_coord_new(&cfg, &s, 1);
+    uint32_t on0[] = {0, 1, 2, 3};
+    for (uint32_t h = 0; h < 3; h++)
+        host_in(c, 100, h, HAC_ALIVE, 100);
+    inventory(c, 100, 0, on0, 4);
+    inventory(c, 100, 1, NULL, 0);
+    inventory(c, 100, 2, NULL, 0);
+    out.n = 0;
+    host_in(c, 5000, 0, HAC_DEAD, 100);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 3);
+    bool said = false;
+    for (uint32_t i = 0; i < out.n; i++)
+        said |= out.items[i].kind == HAC_O_EVENT && strstr(out.items[i].text, "max_restarts");
+    assert_true(said);
+    hac_coord_free(c);
+}
+
+static void drain_to_maintenance(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    hac_input d = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_DRAIN, .host = 0};
+    step(c, 200, &d);
+    commit_all(c, &s, 210); /* admin -> draining; plans moves */
+    assert_int_equal(s.hosts[0].admin, PLC_ADMIN_DRAINING);
+    /* default limits: 2 out per host -> 2 MOVING proposals */
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_MOVING), 2);
+    commit_all(c, &s, 220);
+    assert_int_equal(count(HAC_O_CMD, HAC_CMD_MIGRATE), 2);
+    for (int round = 0; round < 10 && s.hosts[0].admin != PLC_ADMIN_MAINTENANCE; round++) {
+        hac_out cmds = out;
+        out.n = 0;
+        for (uint32_t i = 0; i < cmds.n; i++)
+            if (cmds.items[i].kind == HAC_O_CMD) {
+                hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = cmds.items[i].cmd.id,
+                               .ok = true};
+                step(c, 300 + (uint64_t)round * 10, &r);
+            } else if (cmds.items[i].kind == HAC_O_PROPOSE) {
+                hac_out_push(&out, &cmds.items[i]);
+            }
+        /* commit the new owners, then agents report where VMs are now */
+        commit_all(c, &s, 301 + (uint64_t)round * 10);
+        hac_out keep = out;
+        out.n = 0;
+        for (uint32_t h = 0; h < 3; h++) {
+            uint32_t at[8], n = 0;
+            for (uint32_t v = 0; v < s.n_vms; v++)
+                if (s.vms[v].owner == (int32_t)h)
+                    at[n++] = v;
+            inventory(c, 302 + (uint64_t)round * 10, h, at, n);
+        }
+        for (uint32_t i = 0; i < keep.n; i++)
+            hac_out_push(&out, &keep.items[i]);
+        commit_all(c, &s, 303 + (uint64_t)round * 10);
+    }
+    assert_int_equal(s.hosts[0].admin, PLC_ADMIN_MAINTENANCE);
+    for (uint32_t v = 0; v < s.n_vms; v++) {
+        assert_int_not_equal(s.vms[v].owner, 0);
+        if (v < 4)
+            assert_int_equal(s.vms[v].home, 0);
+    }
+    hac_coord_free(c);
+}
+
+static void failed_migration_tries_elsewhere(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    hac_input d = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_DRAIN, .host = 0};
+    step(c, 200, &d);
+    commit_all(c, &s, 210);
+    commit_all(c, &s, 220);
+    hac_cmd first = {0};
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_CMD) {
+            first = out.items[i].cmd;
+            break;
+        }
+    assert_int_equal(first.kind, HAC_CMD_MIGRATE);
+    out.n = 0;
+    hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = first.id, .ok = false};
+    snprintf(r.text, sizeof r.text, "cpu incompatible");
+    step(c, 300, &r);
+    commit_all(c, &s, 310); /* MOVING cleared -> replanned, excluding the failed target */
+    bool again = false;
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.kind == HAC_P_MOVING &&
+            out.items[i].prop.index == first.vm) {
+            assert_int_not_equal(out.items[i].prop.owner, (int32_t)first.to);
+            again = true;
+        }
+    assert_true(again);
+    hac_coord_free(c);
+}
+
+static void fence_self_fences_and_reconciles(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    cluster(&s);
+    hac_fence f;
+    hac_fence_init(&f, 0, 2000);
+    uint32_t mine[] = {0, 1, 4};
+    hac_fence_input loc = {.kind = HAC_FIN_LOCAL, .vms = mine, .n_vms = 3};
+    out.n = 0;
+    assert_int_equal(hac_fence_step(&f, 0, &loc, &out), 0);
+    hac_fence_input con = {.kind = HAC_FIN_CONTACT, .sent_ms = 10};
+    hac_fence_step(&f, 20, &con, &out);
+    hac_fence_input syn = {.kind = HAC_FIN_SYNCED, .state = &s};
+    hac_fence_step(&f, 20, &syn, &out);
+    /* vm4 is owned by host 1: destroyed on reconcile; vm0/vm1 are ours */
+    assert_int_equal(count(HAC_O_DESTROY, -1), 1);
+    assert_int_equal(out.items[0].vm, 4);
+    assert_int_equal(f.mode, HAC_FM_ACTIVE);
+    out.n = 0;
+    hac_fence_input tick = {.kind = HAC_FIN_TICK};
+    hac_fence_step(&f, 2009, &tick, &out);
+    assert_int_equal(out.n, 0);
+    hac_fence_step(&f, 2010, &tick, &out); /* 10 + 2000: lease over */
+    assert_int_equal(f.mode, HAC_FM_FENCED);
+    assert_int_equal(count(HAC_O_DESTROY, -1), 2);
+    /* commands refused while fenced */
+    out.n = 0;
+    hac_fence_input cmd = {.kind = HAC_FIN_COMMAND, .state = &s,
+                           .cmd = {.kind = HAC_CMD_START, .id = 1, .term = 3, .generation = 1,
+                                   .vm = 0, .to = 0}};
+    hac_fence_step(&f, 2100, &cmd, &out);
+    assert_int_equal(count(HAC_O_REFUSE, -1), 1);
+    /* back: vm0 was restarted elsewhere meanwhile; the hypervisor still lists it */
+    s.vms[0].owner = 2;
+    s.vms[0].generation = 2;
+    uint32_t left[] = {0};
+    loc.vms = left;
+    loc.n_vms = 1;
+    out.n = 0;
+    hac_fence_step(&f, 5000, &loc, &out); /* still fenced: it goes at once */
+    assert_int_equal(count(HAC_O_DESTROY, -1), 1);
+    /* the unprotected vm1 lingers here, and meanwhile became host 1's */
+    s.vms[1].protected_ = false;
+    s.vms[1].owner = 1;
+    s.vms[1].generation = 2;
+    f.prot[1] = false;
+    uint32_t other[] = {1};
+    loc.vms = other;
+    hac_fence_step(&f, 5000, &loc, &out);
+    con.sent_ms = 5000;
+    out.n = 0;
+    hac_fence_step(&f, 5001, &con, &out);
+    assert_int_equal(f.mode, HAC_FM_RECONCILE);
+    hac_fence_step(&f, 5001, &cmd, &out);
+    assert_int_equal(count(HAC_O_REFUSE, -1), 1); /* not before reconcile */
+    hac_fence_step(&f, 5002, &syn, &out);
+    assert_int_equal(count(HAC_O_DESTROY, -1), 1);
+    assert_int_equal(out.items[out.n - 1].vm, 1);
+    assert_int_equal(f.mode, HAC_FM_ACTIVE);
+    /* stale generation refused, current accepted, older term refused */
+    out.n = 0;
+    cmd.cmd.generation = 1;
+    hac_fence_step(&f, 5003, &cmd, &out);
+    assert_int_equal(count(HAC_O_REFUSE, -1), 1);
+    cmd.cmd.generation = 3;
+    hac_fence_step(&f, 5004, &cmd, &out);
+    assert_int_equal(count(HAC_O_EXEC, -1), 1);
+    cmd.cmd.term = 2;
+    cmd.cmd.generation = 4;
+    hac_fence_step(&f, 5005, &cmd, &out);
+    assert_int_equal(count(HAC_O_REFUSE, -1), 2);
+}
+
+static void upgrade_walks_hosts(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    uint32_t order[] = {2, 1};
+    hac_input u = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_UPGRADE_START, .order = order,
+                   .n_order = 2};
+    snprintf(u.text, sizeof u.text, "true");
+    step(c, 200, &u);
+    commit_all(c, &s, 210); /* plan running; host 2 (empty) -> draining */
+    assert_int_equal(s.upgrade.state, HAC_UPG_RUNNING);
+    commit_all(c, &s, 220); /* draining -> maintenance (empty) */
+    commit_all(c, &s, 230); /* maintenance */
+    assert_int_equal(s.hosts[2].admin, PLC_ADMIN_MAINTENANCE);
+    commit_all(c, &s, 235); /* phase RUN, and the command goes out */
+    assert_int_equal(s.upgrade.phase, HAC_UPH_RUN);
+    assert_int_equal(count(HAC_O_CMD, HAC_CMD_RUN), 1);
+    hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = out.items[0].cmd.id, .ok = true};
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_CMD)
+            r.cmd_id = out.items[i].cmd.id;
+    out.n = 0;
+    step(c, 300, &r);
+    commit_all(c, &s, 310);
+    assert_int_equal(s.upgrade.phase, HAC_UPH_REJOIN);
+    host_in(c, 400, 2, HAC_ALIVE, 400);
+    inventory(c, 401, 2, NULL, 0);
+    commit_all(c, &s, 410);
+    assert_int_equal(s.upgrade.phase, HAC_UPH_UNDRAIN);
+    commit_all(c, &s, 420);
+    commit_all(c, &s, 430);
+    assert_int_equal(s.hosts[2].admin, PLC_ADMIN_ACTIVE);
+    assert_int_equal(s.upgrade.cur, 1);
+    hac_input p = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_UPGRADE_PAUSE};
+    step(c, 500, &p);
+    commit_all(c, &s, 510);
+    assert_int_equal(s.upgrade.state, HAC_UPG_PAUSED);
+    hac_coord_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(apply_rules),
+        cmocka_unit_test(restart_waits_for_lease),
+        cmocka_unit_test(fence_confirmed_restarts_at_once),
+        cmocka_unit_test(max_restarts_honoured),
+        cmocka_unit_test(drain_to_maintenance),
+        cmocka_unit_test(failed_migration_tries_elsewhere),
+        cmocka_unit_test(fence_self_fences_and_reconciles),
+        cmocka_unit_test(upgrade_walks_hosts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
