@@ -130,8 +130,8 @@ static int parse_member(char *rest, ag_member *mb, const char **why)
         *why = "a key field is not hex of the right length (copy the line from `drover roster line`)";
         return -1;
     }
-    snprintf(mb->name, sizeof mb->name, "%s", name);
-    snprintf(mb->addr, sizeof mb->addr, "%s", addr);
+    memcpy(mb->name, name, strlen(name) + 1);   /* lengths checked above */
+    memcpy(mb->addr, addr, strlen(addr) + 1);
     memcpy(mb->curve_sig, csig, 64);
     return check_member(mb, csig, why);
 }

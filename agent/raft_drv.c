@@ -654,21 +654,34 @@ static void resend_pending(ag_agent *a)
     if (!leader || R->resending)
         return;
     R->resending = true;
-    for (struct pending **pp = &R->pend; *pp;) {
-        struct pending *p = *pp;
-        if (p->forwarded_in || p->index || p->sent_to == leader || ag_now_ms() < p->retry_at) {
-            pp = &p->next;
-            continue;
-        }
+    /* Proposing can commit, apply and resolve (free) any pending request, this one
+     * included, so after each hand-over the scan starts again from the head; a request
+     * is marked (sent_to) before it is handed over, so it is never picked twice. */
+    for (;;) {
+        uint64_t now = ag_now_ms();
+        struct pending *p = R->pend;
+        while (p && (p->forwarded_in || p->index || p->sent_to == leader || now < p->retry_at))
+            p = p->next;
+        if (!p)
+            break;
         p->sent_to = leader;
         if (leader == me) {
-            int code = propose(a, p, p->cmd, p->cmdlen);
+            int code = propose(a, p, p->cmd, p->cmdlen);   /* p may be freed from here on */
             if (code == AG_EX_QUORUM || code == AG_EX_TEMPFAIL) {
-                p->sent_to = 0;   /* lost leadership or backlog: try again shortly */
-                p->retry_at = ag_now_ms() + RETRY_BACKOFF_MS;
+                struct pending *q = R->pend;
+                while (q && q != p)
+                    q = q->next;
+                if (q) {   /* still pending: lost leadership or backlog, try again shortly */
+                    q->sent_to = 0;
+                    q->retry_at = now + RETRY_BACKOFF_MS;
+                }
+                break;     /* leadership changed under us: the next tick rescans */
             } else if (code) {
-                resolve(a, pp, code, "the coordinator refused the request");
-                continue;
+                for (struct pending **pp = &R->pend; *pp; pp = &(*pp)->next)
+                    if (*pp == p) {
+                        resolve(a, pp, code, "the coordinator refused the request");
+                        break;
+                    }
             }
         } else if (member_of(a, leader)) {
             Drover__Forward f = DROVER__FORWARD__INIT;
@@ -682,7 +695,6 @@ static void resend_pending(ag_agent *a)
                 free(buf);
             }
         }
-        pp = &p->next;
     }
     R->resending = false;
 }

@@ -127,4 +127,8 @@ old=$(echo "$st" | grep -o '"old_epoch":[0-9]*' | grep -o '[0-9]*$')
 [ "${old:-0}" = 0 ] || fail "impersonation moved h$victim's replay window ($old old_epoch rejections)"
 log "6. h1 rejected and counted: $(echo "$st" | grep -o '"rejected":{[^}]*}')"
 all_see alive $((N - 2)) "$N" || fail "cluster disturbed by the forgeries"
+# agents built with ASan/UBSan report into their logs; any report fails the test
+if grep -l "Sanitizer\|runtime error" "$T"/*.log 2>/dev/null; then
+  grep -h -A20 "Sanitizer\|runtime error" "$T"/*.log | head -60 >&2; fail "sanitizer report in an agent log"
+fi
 echo "gossip16: all checks passed"

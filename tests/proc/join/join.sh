@@ -69,4 +69,8 @@ until ! status 1 | grep -o '"voters":\[[^]]*\],"learners":\[[^]]*\]' | grep -q h
   [ $((SECONDS - t0)) -lt 20 ] || fail "h2 still in the Raft configuration"; sleep 0.2; done
 expect_rc 0 "$D" kv put -c "$T/h3.conf" without h2
 log "5. h2 removed: its requests fail (106), it left the configuration, the rest write on"
+# agents built with ASan/UBSan report into their logs; any report fails the test
+if grep -l "Sanitizer\|runtime error" "$T"/*.log 2>/dev/null; then
+  grep -h -A20 "Sanitizer\|runtime error" "$T"/*.log | head -60 >&2; fail "sanitizer report in an agent log"
+fi
 echo "join: all checks passed"

@@ -100,4 +100,8 @@ grep -h "this host coordinates" "$T"/h*.log | sed 's/.*leader is \([^ ]*\) (term
 dups=$(cut -d' ' -f1 "$T/terms" | uniq -d)
 [ -z "$dups" ] || fail "terms with two leaders: $dups ($(cat "$T/terms"))"
 log "election safety: $(wc -l < "$T/terms") leader terms, none with two leaders"
+# agents built with ASan/UBSan report into their logs; any report fails the test
+if grep -l "Sanitizer\|runtime error" "$T"/*.log 2>/dev/null; then
+  grep -h -A20 "Sanitizer\|runtime error" "$T"/*.log | head -60 >&2; fail "sanitizer report in an agent log"
+fi
 echo "raft5: all checks passed; failover_ms=$failover"
