@@ -89,6 +89,10 @@ struct reg_slot { struct reg *v; unsigned n, cap; };
 static struct reg_slot *registry; /* by index: every (term, content) ever written */
 static size_t registry_cap;
 static uint64_t *committed;       /* by index: hash of the committed entry, 0 = unknown */
+/* by index: an upper bound on the term the entry was committed in — the smallest current
+ * term of any server seen holding it as committed (a leader sees its own exact term) */
+static raft_term *committed_term;
+static size_t committed_term_cap;
 static size_t committed_cap;
 static raft_index committed_max;
 static raft_id *leader_of_term;
@@ -464,13 +468,18 @@ static void record_entry(const struct node *n, raft_index idx, const struct raft
 static void record_commit(const struct node *n, raft_index idx, uint64_t h)
 {
     committed = grow(committed, &committed_cap, idx, sizeof(*committed));
+    committed_term = grow(committed_term, &committed_term_cap, idx, sizeof(*committed_term));
+    raft_term t = raft_term_of(n->r);
     if (committed[idx] == 0) {
         committed[idx] = h;
+        committed_term[idx] = t;
         if (idx > committed_max)
             committed_max = idx;
     } else if (committed[idx] != h) {
         fail("State Machine Safety: node %llu commits a different entry at index %llu",
              (unsigned long long)n->id, (unsigned long long)idx);
+    } else if (t < committed_term[idx]) {
+        committed_term[idx] = t;
     }
 }
 
@@ -504,9 +513,12 @@ static void check_step(struct node *n, const struct raft_update *up, bool role_t
     if (c > n->seen_commit)
         n->seen_commit = c;
     if (role_to_leader) {
-        /* Leader Completeness: a new leader's log holds every committed entry */
+        /* Leader Completeness: a new leader holds every entry committed in an earlier
+         * term. (A leader of an older term can still win late — e.g. a paused candidate
+         * counting votes queued while it was stopped — and need not hold entries that
+         * later terms committed.) */
         for (raft_index i = si + 1; i <= committed_max; i++) {
-            if (!committed[i])
+            if (!committed[i] || committed_term[i] >= term)
                 continue;
             const struct raft_entry *e = raft_entry_at(r, i);
             if (!e || entry_hash(e) != committed[i])
@@ -948,6 +960,8 @@ static void reset_world(void)
     registry_cap = 0;
     if (committed)
         memset(committed, 0, committed_cap * sizeof(*committed));
+    if (committed_term)
+        memset(committed_term, 0, committed_term_cap * sizeof(*committed_term));
     committed_max = 0;
     if (leader_of_term)
         memset(leader_of_term, 0, leader_of_term_cap * sizeof(*leader_of_term));
