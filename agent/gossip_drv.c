@@ -28,7 +28,13 @@ struct ag_gossip {
     uint64_t status_version;
     uint64_t bytes_sent, msgs_sent, send_failed, unknown_dest;
     uint64_t status_bad;   /* records that failed verification */
+    uint8_t  material[16]; /* digest of the last published record's material fields */
+    uint64_t published_ms;
 };
+
+/* An unchanged record is still re-published this often, so a host that joined late or
+ * missed the last one (gossip is best effort) converges without waiting for a change. */
+#define STATUS_REFRESH_MS 60000
 
 static void process(ag_agent *a, const struct gsp_out *out);
 static void on_tick(ag_loop *l, ag_id id, void *ud);
@@ -117,15 +123,24 @@ static void on_tick(ag_loop *l, ag_id id, void *ud)
     step(a, &ev);
 }
 
-static void publish_status(ag_agent *a)
+static void publish_status(ag_agent *a, bool force)
 {
-    uint8_t *rec;
+    struct ag_gossip *G = a->gossip;
+    uint8_t *rec, material[16];
     size_t len;
     ag_host_facts facts = {.admin_state = DROVER__ADMIN_STATE__ADMIN_ACTIVE};
     /* versions must grow across restarts: the epoch is the high half */
-    uint64_t version = (a->epoch << 32) | ++a->gossip->status_version;
-    if (ag_status_make(&a->id, version, ag_wall_ms(), &facts, &rec, &len) != 0)
+    uint64_t version = (a->epoch << 32) | (G->status_version + 1), now = ag_now_ms();
+    if (ag_status_make(&a->id, version, ag_wall_ms(), &facts, &rec, &len, material) != 0)
         return;
+    if (!force && memcmp(material, G->material, sizeof material) == 0 &&
+        now - G->published_ms < STATUS_REFRESH_MS) {
+        free(rec);   /* nothing another host would decide differently on */
+        return;
+    }
+    G->status_version++;
+    memcpy(G->material, material, sizeof material);
+    G->published_ms = now;
     if (len <= GSP_STATUS_MAX) {
         struct gsp_event ev = {.type = GSP_EV_STATUS, .status_version = version,
                                .status = rec, .status_len = (uint32_t)len};
@@ -137,7 +152,7 @@ static void publish_status(ag_agent *a)
 static void on_status_timer(ag_loop *l, ag_id id, void *ud)
 {
     (void)l; (void)id;
-    publish_status(ud);
+    publish_status(ud, false);
 }
 
 void ag_gossip_recv(ag_agent *a, const ag_opened *o)
@@ -299,7 +314,7 @@ int ag_gossip_start(ag_agent *a, char *err, size_t errlen)
     }
     a->gossip = G;
     ag_ctl_register(a->ctl, "members", ctl_members, a);
-    publish_status(a);
+    publish_status(a, true);
     /* seeds: every other roster member (the roster is the membership until join lands) */
     const char **seeds = calloc(a->members.n, sizeof *seeds);
     size_t ns = 0;

@@ -56,7 +56,7 @@ static void cpuinfo(char *vendor, size_t vl, char *model, size_t ml, uint8_t dig
 }
 
 int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
-                   const ag_host_facts *facts, uint8_t **out, size_t *len)
+                   const ag_host_facts *facts, uint8_t **out, size_t *len, uint8_t material[16])
 {
     Drover__HostStatus st = DROVER__HOST_STATUS__INIT;
     Drover__HealthSignals hs = DROVER__HEALTH_SIGNALS__INIT;
@@ -96,6 +96,20 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
     st.admin_state = facts ? (Drover__AdminState)facts->admin_state : DROVER__ADMIN_STATE__ADMIN_ACTIVE;
     st.updated_at_ms = wall_ms;
 
+    if (material) {
+        Drover__HostStatus m = st;   /* the same record with noise rounded off */
+        m.version = 0;
+        m.updated_at_ms = 0;
+        m.memory_free_kib = st.memory_free_kib / (64 * 1024);
+        m.load_milli = st.load_milli / 500;
+        size_t ml = drover__host_status__get_packed_size(&m);
+        uint8_t *mb = malloc(ml ? ml : 1);
+        if (!mb)
+            return -ENOMEM;
+        drover__host_status__pack(&m, mb);
+        crypto_generichash(material, 16, mb, ml, NULL, 0);
+        free(mb);
+    }
     size_t bl = drover__host_status__get_packed_size(&st);
     uint8_t *body = malloc(bl + sizeof STATUS_DOMAIN);
     if (!body)

@@ -24,9 +24,13 @@ typedef struct ag_host_facts {
     int      admin_state;                    /* Drover__AdminState */
 } ag_host_facts;
 
-/* Build and sign this host's record with the given version; *out is malloc'd. */
+/* Build and sign this host's record with the given version; *out is malloc'd.
+ * material (may be NULL) receives a digest of what matters to other hosts — memory in
+ * 64 MiB steps, load in 0.5 steps, everything else exact — so the caller re-publishes
+ * only when it changed (a record rides gossip to every host, so noise costs bandwidth
+ * cluster-wide). */
 int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
-                   const ag_host_facts *facts, uint8_t **out, size_t *len);
+                   const ag_host_facts *facts, uint8_t **out, size_t *len, uint8_t material[16]);
 
 /* Verify a SignedHostStatus claimed to be from subject; on success *st must be freed
  * with drover__host_status__free_unpacked. -EBADMSG (garbage), -ENOENT (subject not a
