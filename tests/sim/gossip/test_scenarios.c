@@ -8,6 +8,8 @@
  *   status     status updates reach every member
  *   loss       10% loss (plus duplication and reordering) for a long run: no member is
  *              ever declared dead, and a real crash is still detected
+ *   overload   members stalling 80% of the time (in bursts below the suspicion window),
+ *              plus 10% loss: nobody is declared dead
  *
  * Each scenario runs a few seeds.  The seed is printed before each run; a failure names
  * it, and DROVER_SIM_SEED=<seed> runs exactly that one again.
@@ -334,6 +336,41 @@ out:
 	gsim_free(gs);
 }
 
+/* Overload, modelled as stalls: a few members stop for OVERLOAD_STALL_MS out of every
+ * OVERLOAD_PERIOD_MS (a host thrashing, an agent starved of CPU), on top of 10% loss.
+ * The stalls are shorter than suspicion_min(n), so nobody may be declared dead: not the
+ * stalling members (they refute when they wake up) and not the healthy ones the
+ * stalling members fail to hear from in time (their LHM slows them down, and their
+ * accusations are answered). */
+#define OVERLOAD_MEMBERS 4
+#define OVERLOAD_STALL_MS 800
+#define OVERLOAD_PERIOD_MS 1000
+#define OVERLOAD_RUN_MS 180000
+
+static void scenario_overload(void)
+{
+	const uint32_t n = 32;
+	struct watch w = {0};
+	struct gsim *gs = cluster(n, 0.0, &w, NULL);
+	CHECK(gs, "cluster of %u did not converge", n);
+	CHECK(OVERLOAD_STALL_MS < gsp_suspicion_min_ms(&gs->cfg.gossip, n), "stall not below the window");
+	sim_set_loss(gs->net, LOSS_RATE);
+	uint64_t end = gsim_now(gs) + OVERLOAD_RUN_MS;
+	while (gsim_now(gs) < end) {
+		uint64_t now = gsim_now(gs);
+		for (uint32_t i = 0; i < OVERLOAD_MEMBERS; i++)   /* staggered so they differ */
+			sim_pause(gs->net, i, now + OVERLOAD_STALL_MS - 40 * i);
+		gsim_run_until(gs, now + OVERLOAD_PERIOD_MS);
+	}
+	printf("overload: %d members stalled %d of every %d ms for %d s at 10%% loss: "
+	       "%" PRIu64 " false dead verdicts\n", OVERLOAD_MEMBERS, OVERLOAD_STALL_MS,
+	       OVERLOAD_PERIOD_MS, OVERLOAD_RUN_MS / 1000, w.false_dead);
+	CHECK(w.false_dead == 0, "%" PRIu64 " false dead verdicts (last: %u about %u)", w.false_dead,
+	      w.last_fp_observer, w.last_fp_subject);
+out:
+	gsim_free(gs);
+}
+
 struct scenario {
 	const char *name;
 	void (*run)(void);
@@ -343,13 +380,13 @@ struct scenario {
 static const struct scenario scenarios[] = {
 	{"kill", scenario_kill, 3},      {"pause", scenario_pause, 3},
 	{"partition", scenario_partition, 3}, {"status", scenario_status, 2},
-	{"loss", scenario_loss, 2},
+	{"loss", scenario_loss, 2},      {"overload", scenario_overload, 2},
 };
 
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s kill|pause|partition|status|loss\n", argv[0]);
+		fprintf(stderr, "usage: %s kill|pause|partition|status|loss|overload\n", argv[0]);
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
