@@ -35,6 +35,15 @@ void cli_common_init(cli_common *c);
  * $DROVER_SOCKET, else /run/drover/drover.sock. Returns 0 or an exit code (bad config). */
 int  cli_common_config(cli_common *c, const char *config_path);
 
+/* Parse the options every client command shares (--json, --socket, -c/--config,
+ * --help) plus the command's own (extra_short / extra, handed to on_opt), then resolve
+ * the socket. Returns 0 to go on, -1 when --help was printed (exit 0), or an exit code
+ * after printing what was wrong. optind then points at the positional arguments. */
+struct option;
+int  cli_parse(int argc, char **argv, const char *cmd, const char *usage, cli_common *cc,
+               const char *extra_short, const struct option *extra, int (*on_opt)(int o, void *ud),
+               void *ud);
+
 /* Call the agent and handle the common outcomes: on failure print "drover: ERROR" to
  * stderr and return the exit code; on success return 0 with *result set. */
 int  cli_call(const cli_common *c, const char *cmd, json_t *args, json_t **result);

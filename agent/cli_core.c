@@ -99,30 +99,16 @@ static void print_bytes(const char *label, json_int_t b)
     printf("%s%.1f MiB", label, (double)b / (1024.0 * 1024.0));
 }
 
+static int no_opts(int o, void *ud) { (void)o; (void)ud; return 0; }
+
 static int cmd_status(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, 0, 'j'}, {"socket", required_argument, 0, 's'},
-        {"config", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     cli_common cc;
-    cli_common_init(&cc);
-    const char *config = NULL;
-    int o;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, "js:c:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'j': cc.json = true; break;
-        case 's': snprintf(cc.socket, sizeof cc.socket, "%s", optarg); break;
-        case 'c': config = optarg; break;
-        case 'h': fputs(status_usage, stdout); return AG_EX_OK;
-        default: return cli_bad_option("status", argv);
-        }
-    }
+    int rc = cli_parse(argc, argv, "status", status_usage, &cc, "", NULL, no_opts, NULL);
+    if (rc)
+        return rc < 0 ? AG_EX_OK : rc;
     if (optind != argc)
         return cli_usage_error("status", "unexpected argument '%s'", argv[optind]);
-    int rc = cli_common_config(&cc, config);
-    if (rc)
-        return rc;
     json_t *r;
     if ((rc = cli_call(&cc, "status", NULL, &r)) != 0)
         return rc;

@@ -7,39 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int parse_common(int argc, char **argv, const char *cmd, const char *usage, cli_common *cc,
-                        const char *extra_short, const struct option *extra, int (*on)(int o, void *ud), void *ud)
-{
-    struct option opts[16];
-    size_t n = 0;
-    for (const struct option *e = extra; e && e->name; e++)
-        opts[n++] = *e;
-    opts[n++] = (struct option){"json", no_argument, 0, 'j'};
-    opts[n++] = (struct option){"socket", required_argument, 0, 's'};
-    opts[n++] = (struct option){"config", required_argument, 0, 'c'};
-    opts[n++] = (struct option){"help", no_argument, 0, 'h'};
-    opts[n] = (struct option){0, 0, 0, 0};
-    char shorts[64];
-    snprintf(shorts, sizeof shorts, "js:c:h%s", extra_short);
-    const char *config = NULL;
-    cli_common_init(cc);
-    int o;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
-        switch (o) {
-        case 'j': cc->json = true; break;
-        case 's': snprintf(cc->socket, sizeof cc->socket, "%s", optarg); break;
-        case 'c': config = optarg; break;
-        case 'h': fputs(usage, stdout); return -1;
-        case '?': return cli_bad_option(cmd, argv);
-        default:
-            if (on(o, ud) != 0)
-                return AG_EX_INVALID;
-        }
-    }
-    return cli_common_config(cc, config);
-}
-
 /* ---- token create ---- */
 
 static const char token_usage[] =
@@ -65,7 +32,7 @@ static int cmd_token_create(int argc, char **argv)
     static const struct option extra[] = {{"ttl", required_argument, 0, 't'}, {0, 0, 0, 0}};
     cli_common cc;
     int64_t ttl = 3600000;
-    int rc = parse_common(argc, argv, "token create", token_usage, &cc, "t:", extra, on_token, &ttl);
+    int rc = cli_parse(argc, argv, "token create", token_usage, &cc, "t:", extra, on_token, &ttl);
     if (rc)
         return rc < 0 ? AG_EX_OK : rc;
     if (optind != argc)
@@ -114,7 +81,7 @@ static int cmd_join(int argc, char **argv)
                                           {"fingerprint", required_argument, 0, 'F'}, {0, 0, 0, 0}};
     cli_common cc;
     struct join_opts j = {0};
-    int rc = parse_common(argc, argv, "join", join_usage, &cc, "T:F:", extra, on_join, &j);
+    int rc = cli_parse(argc, argv, "join", join_usage, &cc, "T:F:", extra, on_join, &j);
     if (rc)
         return rc < 0 ? AG_EX_OK : rc;
     if (argc - optind != 1)
@@ -150,7 +117,7 @@ static int on_none(int o, void *ud) { (void)o; (void)ud; return 0; }
 static int cmd_members_remove(int argc, char **argv)
 {
     cli_common cc;
-    int rc = parse_common(argc, argv, "members remove", remove_usage, &cc, "", NULL, on_none, NULL);
+    int rc = cli_parse(argc, argv, "members remove", remove_usage, &cc, "", NULL, on_none, NULL);
     if (rc)
         return rc < 0 ? AG_EX_OK : rc;
     if (argc - optind != 1)

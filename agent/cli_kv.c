@@ -18,32 +18,18 @@ static const char kv_usage[] =
     "\nExit: 0 ok, 105 no such key, 106 no quorum (not committed within 5 s), 69 agent\n"
     "not reachable, 64 usage.\n";
 
+static int no_opts(int o, void *ud) { (void)o; (void)ud; return 0; }
+
 static int run(int argc, char **argv, const char *verb, int nargs)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, 0, 'j'}, {"socket", required_argument, 0, 's'},
-        {"config", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     char cmdname[32];
     snprintf(cmdname, sizeof cmdname, "kv %s", verb);
     cli_common cc;
-    cli_common_init(&cc);
-    const char *config = NULL;
-    int o;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, "js:c:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'j': cc.json = true; break;
-        case 's': snprintf(cc.socket, sizeof cc.socket, "%s", optarg); break;
-        case 'c': config = optarg; break;
-        case 'h': fputs(kv_usage, stdout); return AG_EX_OK;
-        default: return cli_bad_option(cmdname, argv);
-        }
-    }
+    int rc = cli_parse(argc, argv, cmdname, kv_usage, &cc, "", NULL, no_opts, NULL);
+    if (rc)
+        return rc < 0 ? AG_EX_OK : rc;
     if (argc - optind != nargs)
         return cli_usage_error(cmdname, "expected %s", nargs == 2 ? "KEY VALUE" : "KEY");
-    int rc = cli_common_config(&cc, config);
-    if (rc)
-        return rc;
     json_t *args = json_pack("{s:s}", "key", argv[optind]), *r;
     if (!strcmp(verb, "put"))
         json_object_set_new(args, "value", json_string(argv[optind + 1]));

@@ -17,32 +17,23 @@ static const char members_usage[] =
     "admin state, libvirtd health, agent version).\n"
     "\nExit: 0 ok, 2 bad --status, 69 agent not reachable.\n";
 
+static int on_status(int o, void *ud)
+{
+    if (o == 'S')
+        *(const char **)ud = optarg;
+    return 0;
+}
+
 static int cmd_members(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, 0, 'j'}, {"status", required_argument, 0, 'S'},
-        {"socket", required_argument, 0, 's'}, {"config", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option extra[] = {{"status", required_argument, 0, 'S'}, {0, 0, 0, 0}};
     cli_common cc;
-    cli_common_init(&cc);
-    const char *config = NULL, *status = NULL;
-    int o;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, "jS:s:c:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'j': cc.json = true; break;
-        case 'S': status = optarg; break;
-        case 's': snprintf(cc.socket, sizeof cc.socket, "%s", optarg); break;
-        case 'c': config = optarg; break;
-        case 'h': fputs(members_usage, stdout); return AG_EX_OK;
-        default: return cli_bad_option("members", argv);
-        }
-    }
+    const char *status = NULL;
+    int rc = cli_parse(argc, argv, "members", members_usage, &cc, "S:", extra, on_status, &status);
+    if (rc)
+        return rc < 0 ? AG_EX_OK : rc;
     if (optind != argc)
         return cli_usage_error("members", "unexpected argument '%s'", argv[optind]);
-    int rc = cli_common_config(&cc, config);
-    if (rc)
-        return rc;
     json_t *args = json_object(), *r;
     if (status)
         json_object_set_new(args, "status", json_string(status));

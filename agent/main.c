@@ -171,6 +171,40 @@ int cli_bad_option(const char *cmd, char **argv)
     return cli_usage_error(cmd, "option '%s' is unknown or needs a value", argv[optind - 1]);
 }
 
+/* See cli.h. Returns 0 to go on, -1 after printing --help, or an exit code. */
+int cli_parse(int argc, char **argv, const char *cmd, const char *usage, cli_common *cc,
+                        const char *extra_short, const struct option *extra, int (*on)(int o, void *ud), void *ud)
+{
+    struct option opts[16];
+    size_t n = 0;
+    for (const struct option *e = extra; e && e->name; e++)
+        opts[n++] = *e;
+    opts[n++] = (struct option){"json", no_argument, 0, 'j'};
+    opts[n++] = (struct option){"socket", required_argument, 0, 's'};
+    opts[n++] = (struct option){"config", required_argument, 0, 'c'};
+    opts[n++] = (struct option){"help", no_argument, 0, 'h'};
+    opts[n] = (struct option){0, 0, 0, 0};
+    char shorts[64];
+    snprintf(shorts, sizeof shorts, "js:c:h%s", extra_short);
+    const char *config = NULL;
+    cli_common_init(cc);
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+        switch (o) {
+        case 'j': cc->json = true; break;
+        case 's': snprintf(cc->socket, sizeof cc->socket, "%s", optarg); break;
+        case 'c': config = optarg; break;
+        case 'h': fputs(usage, stdout); return -1;
+        case '?': return cli_bad_option(cmd, argv);
+        default:
+            if (on(o, ud) != 0)
+                return AG_EX_INVALID;
+        }
+    }
+    return cli_common_config(cc, config);
+}
+
 void cli_print_json(json_t *v)
 {
     char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
