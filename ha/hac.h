@@ -196,7 +196,8 @@ const char *hac_admin_name(plc_admin a);
 /* ---- outputs ------------------------------------------------------------------------ */
 
 typedef enum hac_cmd_kind {
-    HAC_CMD_MIGRATE = 1, /* live-migrate vm from -> to (sent to from) */
+    HAC_CMD_MIGRATE = 1, /* move vm from -> to (sent to from): live when it runs, else
+                          * its definition moves (cold) */
     HAC_CMD_START,       /* start vm on host `to` at `generation` (sent to to) */
     HAC_CMD_RUN,         /* run the upgrade command on host `to` */
 } hac_cmd_kind;
@@ -274,8 +275,11 @@ typedef struct hac_input {
     plc_version version;
     uint64_t mem_mib;
     uint32_t cpus;
-    /* INVENTORY */
+    /* INVENTORY; gens[i] (optional) is the generation of vms[i] the reporting agent had
+     * applied: a report older than the VM's current generation says nothing about it
+     * (it may predate a committed move). */
     const uint32_t *vms;
+    const hac_gen *gens;
     uint32_t n_vms;
     /* ADMIN */
     hac_admin_req req;

@@ -59,6 +59,7 @@ typedef struct vsoft {
     uint32_t attempts;
     bool stuck_reported;
     bool limit_reported;
+    uint64_t orphan_ms;     /* a recorded move with no command of ours since (0 = none) */
 } vsoft;
 
 struct hac_coord {
@@ -71,6 +72,7 @@ struct hac_coord {
     vsoft v[HAC_VMS_MAX];
     uint64_t upg_prop_ms;
     uint64_t upg_run_id;    /* RUN command in flight for the current host */
+    uint64_t upg_run_ms;
     plc_view view;
     plc_host ph[HAC_HOSTS_MAX];
     plc_vm pv[HAC_VMS_MAX];
@@ -158,7 +160,9 @@ static int32_t vm_pos(const hac_coord *c, uint32_t vm)
         return m->moving_to;
     if (alive(c, c->v[vm].seen_on))
         return c->v[vm].seen_on;
-    return m->want_running ? m->owner : -1;
+    /* A stopped VM keeps its place on its owner: its definition lives there, and an
+     * evacuation moves it (cold) like the running ones. */
+    return m->owner;
 }
 
 static void build_view(hac_coord *c)
@@ -341,7 +345,7 @@ static int evacuate(hac_coord *c, uint32_t h, hac_out *out)
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         const hac_rvm *m = &c->s.vms[v];
         if (m->owner == (int32_t)h && m->moving_to < 0 && vm_idle(c, v) &&
-            c->v[v].seen_on == (int32_t)h)
+            (c->v[v].seen_on == (int32_t)h || !alive(c, c->v[v].seen_on)))
             any = true;
     }
     if (!any)
@@ -356,12 +360,13 @@ static int evacuate(hac_coord *c, uint32_t h, hac_out *out)
         uint32_t v = plan.moves[i].vm;
         const hac_rvm *m = &c->s.vms[v];
         if (plan.moves[i].wave != 0 || m->owner != (int32_t)h || m->moving_to >= 0 ||
-            !vm_idle(c, v) || c->v[v].seen_on != (int32_t)h)
+            !vm_idle(c, v) || (c->v[v].seen_on != (int32_t)h && alive(c, c->v[v].seen_on)))
             continue;
         if (c->v[v].attempts >= c->cfg.migrate_attempts_max)
             continue;
         start_move(c, out, v, plan.moves[i].to);
-        event(out, (int32_t)v, (int32_t)h, "vm %s: migrate %s -> %s (%s)", m->name,
+        event(out, (int32_t)v, (int32_t)h, "vm %s: %s %s -> %s (%s)", m->name,
+              c->v[v].seen_on == (int32_t)h ? "migrate" : "move stopped",
               hname(c, (int32_t)h), hname(c, (int32_t)plan.moves[i].to),
               c->s.hosts[h].admin == PLC_ADMIN_DRAINING ? "drain" : "host degraded");
     }
@@ -376,6 +381,11 @@ static int evacuate(hac_coord *c, uint32_t h, hac_out *out)
             for (uint32_t i = 0; i < plan.n_unplaced; i++)
                 if (plan.unplaced[i].vm == v)
                     first_why(&plan, v, &code, &ex);
+        if (code && s->exclude && s->attempts < c->cfg.migrate_attempts_max) {
+            /* Every candidate failed once: try them again until attempts run out. */
+            s->exclude = 0;
+            continue;
+        }
         if (code) {
             event(out, (int32_t)v, (int32_t)h, "vm %s cannot leave %s: %s%s%s (%u attempts)",
                   c->s.vms[v].name, hname(c, (int32_t)h), code, ex[0] ? ": " : "", ex,
@@ -471,8 +481,13 @@ static void upgrade_step(hac_coord *c, hac_out *out)
         }
         return;
     case HAC_UPH_RUN:
+        /* No answer within cmd_timeout_ms: send it again (the command must be
+         * idempotent, as it is also re-sent by a new coordinator). */
+        if (c->upg_run_id && c->now_ms >= c->upg_run_ms + c->cfg.cmd_timeout_ms)
+            c->upg_run_id = 0;
         if (c->upg_run_id == 0 && alive(c, (int32_t)h)) {
             c->upg_run_id = send_cmd(c, out, HAC_CMD_RUN, 0, h, h, u->command);
+            c->upg_run_ms = c->now_ms;
             event(out, -1, (int32_t)h, "upgrade: run on %s: %s", r->name, u->command);
         }
         return;
@@ -541,6 +556,30 @@ static int reconcile(hac_coord *c, hac_out *out)
     }
     if (c->upg_prop_ms && now >= c->upg_prop_ms + c->cfg.propose_timeout_ms)
         c->upg_prop_ms = 0;
+
+    /* A move recorded by an earlier coordinator (or whose command we gave up on): after
+     * cmd_timeout_ms with nothing of ours in flight, clear it; if it did finish, the VM
+     * is adopted where it runs below, once the target reports it. */
+    for (uint32_t v = 0; v < c->s.n_vms; v++) {
+        vsoft *s = &c->v[v];
+        const hac_rvm *m = &c->s.vms[v];
+        if (m->moving_to < 0 || !vm_idle(c, v) || (alive(c, m->moving_to) &&
+                                                   s->seen_on == m->moving_to)) {
+            s->orphan_ms = 0;
+            continue;
+        }
+        if (!s->orphan_ms) {
+            s->orphan_ms = now ? now : 1;
+        } else if (now >= s->orphan_ms + c->cfg.cmd_timeout_ms) {
+            hac_prop p = {.kind = HAC_P_MOVING, .index = v, .owner = -1,
+                          .generation = m->generation};
+            propose(out, &p);
+            s->prop_ms = now ? now : 1;
+            s->orphan_ms = 0;
+            event(out, (int32_t)v, m->moving_to, "vm %s: move to %s has no command in flight: cleared",
+                  m->name, hname(c, m->moving_to));
+        }
+    }
 
     /* A VM running somewhere other than its owner, with nothing in flight: the owner
      * changes to where it runs (a finished migration whose result was lost). */
@@ -641,12 +680,16 @@ static void on_host(hac_coord *c, const hac_input *in, hac_out *out)
 
 static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
 {
-    bool here[HAC_VMS_MAX] = {false};
+    bool here[HAC_VMS_MAX] = {false}, stale[HAC_VMS_MAX] = {false};
     for (uint32_t i = 0; i < in->n_vms; i++)
-        if (in->vms[i] < c->s.n_vms)
+        if (in->vms[i] < c->s.n_vms) {
             here[in->vms[i]] = true;
+            stale[in->vms[i]] = in->gens && in->gens[i] < c->s.vms[in->vms[i]].generation;
+        }
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         int32_t *seen = &c->v[v].seen_on;
+        if (stale[v])
+            continue;
         if (here[v] && *seen >= 0 && *seen != (int32_t)in->host && alive(c, *seen))
             event(out, (int32_t)v, (int32_t)in->host, "vm %s reported on %s and %s",
                   c->s.vms[v].name, hname(c, *seen), hname(c, (int32_t)in->host));
@@ -766,6 +809,10 @@ static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
         return;
     const hac_rvm *m = &c->s.vms[p->index];
     if (p->kind == HAC_P_OWNER) {
+        /* Reports from before this commit carry an older generation and are ignored;
+         * until a fresh one arrives, a moved VM is where it moved, a restarted one
+         * nowhere yet. */
+        s->seen_on = start ? -1 : m->owner;
         s->exclude = 0;
         s->attempts = 0;
         s->stuck_reported = false;

@@ -91,8 +91,10 @@ static void on_command(hac_fence *f, const hac_fence_input *in, hac_out *out)
             refuse(out, cmd, "start addressed to another host");
             return;
         }
-        if (cmd->kind == HAC_CMD_MIGRATE && (cmd->from != f->self || !f->local[cmd->vm])) {
-            refuse(out, cmd, "vm not running here");
+        /* A MIGRATE of a VM not running here is a cold move of its definition: safe,
+         * nothing starts anywhere because of it. */
+        if (cmd->kind == HAC_CMD_MIGRATE && cmd->from != f->self) {
+            refuse(out, cmd, "migration addressed to another source");
             return;
         }
         f->applied[cmd->vm] = cmd->generation;
