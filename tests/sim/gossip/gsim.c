@@ -156,10 +156,6 @@ int gsim_new(const struct gsim_config *cfg, struct gsim **out)
 		if (i > 0)
 			sim_timer_set(gs->net, i, (uint64_t)cfg->join_spread_ms * i / n);
 	}
-	for (uint32_t i = 1; i < n; i++) {
-		/* the join itself: delivered at the node's staggered start */
-		gs->view[(size_t)i * n + i] = GSP_ALIVE;
-	}
 	*out = gs;
 	return 0;
 err:
@@ -191,7 +187,6 @@ uint64_t gsim_now(const struct gsim *gs)
 void gsim_run_until(struct gsim *gs, uint64_t t_ms)
 {
 	struct sim_ev ev;
-	uint32_t n = gs->cfg.n;
 	while (sim_next(gs->net, t_ms, &ev)) {
 		uint32_t i = ev.node;
 		if (ev.kind == SIM_EV_TIMER) {
@@ -211,7 +206,6 @@ void gsim_run_until(struct gsim *gs, uint64_t t_ms)
 		step(gs, i, &rev);
 		gsp_codec_free(m);
 	}
-	(void)n;
 }
 
 void gsim_kill(struct gsim *gs, uint32_t node)
