@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "gsim.h"
+#include "internal.h"   /* white-box: the suspicion deadline itself */
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +39,44 @@ static void test_bounds(void **st)
 	/* [SWIM 4.1] lambda * ceil(log10(N+1)) */
 	assert_int_equal(gsp_retransmit_limit(&c, 9), 4);
 	assert_int_equal(gsp_retransmit_limit(&c, 256), 12);
+}
+
+/* [LG 4.4]: the deadline starts at max, each independent confirmation shortens it by
+ * (max - min) * log(C+1) / log(K+1), the same accuser twice counts once, and K
+ * confirmations bring it to min. */
+static void test_suspicion_confirmations(void **st)
+{
+	(void)st;
+	gsp *g = mk(1);
+	struct gsp_update ups[6];
+	memset(ups, 0, sizeof(ups));
+	for (uint32_t i = 0; i < 6; i++) {
+		ups[i].kind = GSP_UPD_ALIVE;
+		ups[i].subject = gsim_id(2 + i);
+		snprintf(ups[i].addr, GSP_ADDR_MAX, "sim://%u", 2 + i);
+	}
+	struct gsp_msg m = {.type = GSP_MSG_GOSSIP, .from = gsim_id(2), .n_updates = 6, .updates = ups};
+	struct gsp_event ev = {.type = GSP_EV_RECV, .now_ms = 0, .msg = &m};
+	struct gsp_out out;
+	assert_int_equal(gsp_step(g, &ev, &out), 0);
+	assert_int_equal(gsp_alive_count(g), 7);
+	uint64_t lo = gsp_suspicion_min_ms(&g->cfg, 7), hi = gsp_suspicion_max_ms(&g->cfg, 7);
+	assert_int_equal(lo, 800);
+	assert_int_equal(hi, 4800);
+	uint32_t b = gsp__find(g, gsim_id(2));
+	gsp__suspect(g, b, 0, gsim_id(3), 1000);
+	assert_int_equal(g->members[b].state, GSP_SUSPECT);
+	assert_int_equal(gsp__suspicion_deadline(g, &g->members[b]), 1000 + hi);
+	gsp__suspect(g, b, 0, gsim_id(3), 1100);   /* the first accuser again: no change */
+	assert_int_equal(gsp__suspicion_deadline(g, &g->members[b]), 1000 + hi);
+	gsp__suspect(g, b, 0, gsim_id(4), 1200);   /* C = 1: max - (max-min)/2 */
+	assert_int_equal(gsp__suspicion_deadline(g, &g->members[b]), 1000 + 2800);
+	gsp__suspect(g, b, 0, gsim_id(5), 1300);
+	gsp__suspect(g, b, 0, gsim_id(6), 1400);   /* C = K = 3: min */
+	assert_int_equal(gsp__suspicion_deadline(g, &g->members[b]), 1000 + lo);
+	gsp__suspect(g, b, 0, gsim_id(7), 1500);   /* beyond K: still min */
+	assert_int_equal(gsp__suspicion_deadline(g, &g->members[b]), 1000 + lo);
+	gsp_free(g);
 }
 
 static void test_errors(void **st)
@@ -266,6 +305,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounds),          cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_suspicion_confirmations),
 		cmocka_unit_test(test_refutation),      cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_leave),           cmocka_unit_test(test_codec_roundtrip),
 		cmocka_unit_test(test_codec_garbage),   cmocka_unit_test(test_codec_mutations),
