@@ -2,7 +2,8 @@
 # bench/consensus.sh BUILD_DIR — Raft side by side: drover (n = 3 and 5 real agents, default
 # timings) and a 3-member etcd (Debian's etcd-server, default timings), all on 127.0.0.x.
 # One JSON line per figure (bench, metric, value, unit, system, n, client, ...):
-#   commit_p50_ms, commit_p99_ms  sequential puts through the leader
+#   commit_p50_ms, commit_p99_ms  sequential puts through the leader, then through a
+#                                 follower (forwarded; answered once applied there)
 #   entries_per_s                 8 clients, one per-put connection each, spread over all
 #                                 members, for a fixed duration
 #   failover_ms (stat p50, max)   SIGKILL the leader -> a put through a survivor commits;
@@ -26,7 +27,7 @@ NS=${DROVER_CONS_N:-3 5}
 TRIALS=${DROVER_CONS_TRIALS:-5}
 PUTS=${DROVER_CONS_PUTS:-500}
 TP_MS=${DROVER_CONS_TP_MS:-5000}
-TP_CLIENTS=8
+TP_CLIENTS=${DROVER_CONS_CLIENTS:-8}   # a list gives one entries_per_s per value
 IDLE_S=${DROVER_CONS_IDLE_S:-120}
 WANT_ETCD=${DROVER_CONS_ETCD:-1}
 READY_S=30          # a cluster that has no leader after this is broken, not slow
@@ -143,9 +144,13 @@ drover_perf() {
   log "drover n=$n: leader h$L"
   local tag="{\"system\":\"drover\",\"n\":$n,\"client\":\"inproc\""
   "$C" latency --target "$(dsock "$n" "$L")" --count "$PUTS" --tag "$tag,\"via\":\"leader\"}"
+  "$C" latency --target "$(dsock "$n" $((L % n + 1)))" --count "$PUTS" --tag "$tag,\"via\":\"follower\"}"
   local all=() ; for i in $(seq "$n"); do all+=("$(dsock "$n" "$i")"); done
-  "$C" throughput --target "$(IFS=,; echo "${all[*]}")" --clients $TP_CLIENTS --duration-ms "$TP_MS" \
-    --tag "$tag,\"via\":\"all\"}"
+  local c
+  for c in $TP_CLIENTS; do
+    "$C" throughput --target "$(IFS=,; echo "${all[*]}")" --clients "$c" --duration-ms "$TP_MS" \
+      --tag "$tag,\"via\":\"all\"}"
+  done
 }
 drover_trial() {  # n t: kill the leader, time a put through the next host, restart the victim
   local n=$1 t=$2 L s ms
@@ -209,8 +214,12 @@ etcd_perf() {
   log "etcd n=3: leader e$L ($(etcd --version | head -1))"
   local tag='{"system":"etcd","n":3,"client":"inproc","timings":"default"'
   "$C" latency --target "etcd:$(eep "$L")" --count "$PUTS" --tag "$tag,\"via\":\"leader\"}"
-  "$C" throughput --target "etcd:$(eep 1),etcd:$(eep 2),etcd:$(eep 3)" --clients $TP_CLIENTS \
-    --duration-ms "$TP_MS" --tag "$tag,\"via\":\"all\"}"
+  "$C" latency --target "etcd:$(eep $((L % 3 + 1)))" --count "$PUTS" --tag "$tag,\"via\":\"follower\"}"
+  local c
+  for c in $TP_CLIENTS; do
+    "$C" throughput --target "etcd:$(eep 1),etcd:$(eep 2),etcd:$(eep 3)" --clients "$c" \
+      --duration-ms "$TP_MS" --tag "$tag,\"via\":\"all\"}"
+  done
 }
 etcd_trial() {
   local t=$1 L s ms
@@ -273,12 +282,13 @@ for t in $(seq "$TRIALS"); do
   for n in $NS; do drover_trial "$n" "$t"; sleep 1; done
   [ $HAVE_ETCD = 0 ] || { etcd_trial "$t"; sleep 1; }
 done
+[ "$TRIALS" -gt 0 ] || HAVE_FO=0
 for n in $NS; do
   # shellcheck disable=SC2086  # the samples are space-separated numbers
-  emit_failover drover "$n" ${SAMPLES[drover-$n]}
+  [ "${HAVE_FO:-1}" = 0 ] || emit_failover drover "$n" ${SAMPLES[drover-$n]}
 done
-[ $HAVE_ETCD = 0 ] || emit_failover etcd 3 ${SAMPLES[etcd-3]}
-if [ $HAVE_ETCD = 1 ]; then
+[ $HAVE_ETCD = 0 ] || [ "${HAVE_FO:-1}" = 0 ] || emit_failover etcd 3 ${SAMPLES[etcd-3]}
+if [ $HAVE_ETCD = 1 ] && [ "${HAVE_FO:-1}" = 1 ]; then
   for n in $NS; do
     for stat in p50 max; do
       d=$(eval echo "\${FO_drover_${n}_${stat}}"); e=$(eval echo "\${FO_etcd_3_${stat}}")
@@ -286,8 +296,8 @@ if [ $HAVE_ETCD = 1 ]; then
         "$(awk -v d="$d" -v e="$e" 'BEGIN {printf "%.3f", d / e}')" "$n" "$stat"
     done
   done
-  etcd_down
 fi
+[ $HAVE_ETCD = 0 ] || etcd_down
 for n in $NS; do drover_down "$n"; done
 [ "$IDLE_S" -gt 0 ] && bench_idle
 exit 0
