@@ -146,7 +146,7 @@ typedef struct hac_rvm {
     uint32_t restarts;     /* restarts done so far */
     bool want_running;     /* operator intent; HA only keeps running VMs running */
     int32_t owner;         /* host index, -1 = none */
-    hac_gen generation;    /* bumped by every ownership change */
+    hac_gen generation;    /* bumped by every ownership change and move (fencing token) */
     int32_t moving_to;     /* live migration in flight to this host, -1 = none */
     int32_t home;          /* host it was drained from (failback), -1 = none */
 } hac_rvm;
@@ -164,7 +164,7 @@ typedef enum hac_prop_kind {
     HAC_P_VM_ADD,       /* vm: the whole record (owner, generation 1) */
     HAC_P_PROTECT,      /* vm: protected_, priority, restart_order, max_restarts */
     HAC_P_ADMIN,        /* host index + admin + degraded_flag */
-    HAC_P_MOVING,       /* vm index, generation (must match), moving_to (-1 clears) */
+    HAC_P_MOVING,       /* vm index, generation = current + 1, moving_to (-1 clears) */
     HAC_P_OWNER,        /* vm index, generation = current + 1, owner, restarts, home */
     HAC_P_UPGRADE,      /* the whole plan (upgrade), upgrade.seq = current + 1 */
 } hac_prop_kind;
@@ -175,7 +175,7 @@ typedef struct hac_prop {
     plc_admin admin;
     bool degraded_flag;
     int32_t owner;      /* OWNER: new owner; MOVING: target */
-    hac_gen generation; /* OWNER: the new generation; MOVING: the current one */
+    hac_gen generation; /* OWNER, MOVING: the new generation (current + 1) */
     uint32_t restarts;
     int32_t home;
     hac_rhost host;     /* HOST_ADD */
@@ -185,9 +185,8 @@ typedef struct hac_prop {
 
 void hac_rstate_init(hac_rstate *s);
 /* Apply one committed proposal. Deterministic: every host gets the same result.
- * OWNER applies only with generation == current + 1 and MOVING only with generation ==
- * current, else -ESTALE; ADMIN to maintenance only when the host owns no VM and none is
- * moving to or from it, else -ESTALE (so "maintenance" never shows before guests moved). */
+ * OWNER and MOVING apply only with generation == current + 1, else -ESTALE; ADMIN to
+ * maintenance only when the host owns no VM and none is moving to or from it, else -ESTALE (so "maintenance" never shows before guests moved). */
 int hac_apply(hac_rstate *s, const hac_prop *p);
 int hac_find_host(const hac_rstate *s, const char *name);
 int hac_find_vm(const hac_rstate *s, const char *name);
@@ -281,6 +280,9 @@ typedef struct hac_input {
     const uint32_t *vms;
     const hac_gen *gens;
     uint32_t n_vms;
+    /* INVENTORY: VMs with a migration job running on the reporting host */
+    const uint32_t *busy;
+    uint32_t n_busy;
     /* ADMIN */
     hac_admin_req req;
     const uint32_t *order;
@@ -337,6 +339,8 @@ typedef struct hac_fence_input {
     uint32_t n_vms;
 } hac_fence_input;
 
+#define HAC_FENCE_SEEN 64
+
 typedef struct hac_fence {
     uint32_t self;
     uint64_t fence_timeout_ms;
@@ -347,6 +351,11 @@ typedef struct hac_fence {
     hac_gen applied[HAC_VMS_MAX]; /* highest generation accepted per VM */
     bool local[HAC_VMS_MAX];      /* running here, as last reported */
     bool prot[HAC_VMS_MAX];       /* protected, as last known from the state */
+    /* Commands already accepted (term, id), to drop late duplicates silently: a
+     * duplicate's refusal would read as the failure of the original. 64 covers more
+     * than one coordinator's worth of commands in flight to one host. */
+    uint64_t seen_term[HAC_FENCE_SEEN], seen_id[HAC_FENCE_SEEN];
+    uint32_t seen_next;
 } hac_fence;
 
 /* Starts in RECONCILE: a (re)started agent reconciles before anything else. */

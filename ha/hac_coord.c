@@ -60,6 +60,7 @@ typedef struct vsoft {
     bool stuck_reported;
     bool limit_reported;
     uint64_t orphan_ms;     /* a recorded move with no command of ours since (0 = none) */
+    bool busy;              /* its owner's last report lists a migration job for it */
 } vsoft;
 
 struct hac_coord {
@@ -333,7 +334,7 @@ static void start_move(hac_coord *c, hac_out *out, uint32_t v, uint32_t to)
 {
     hac_rvm *m = &c->s.vms[v];
     hac_prop p = {.kind = HAC_P_MOVING, .index = v, .owner = (int32_t)to,
-                  .generation = m->generation};
+                  .generation = m->generation + 1};
     propose(out, &p);
     c->v[v].prop_ms = c->now_ms ? c->now_ms : 1;
     c->v[v].migrate_on_commit = true;
@@ -531,12 +532,8 @@ static int reconcile(hac_coord *c, hac_out *out)
         if (s->cmd_id && now >= s->cmd_ms + c->cfg.cmd_timeout_ms) {
             event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: command %llu lost (no result)",
                   c->s.vms[v].name, (unsigned long long)s->cmd_id);
-            if (s->cmd_kind == HAC_CMD_MIGRATE) {
-                hac_prop p = {.kind = HAC_P_MOVING, .index = v, .owner = -1,
-                              .generation = c->s.vms[v].generation};
-                propose(out, &p);
-                s->prop_ms = now ? now : 1;
-            }
+            /* A lost MIGRATE may still be running: the recorded move stays until the
+             * source reports no migration job for it (orphan rule below). */
             s->cmd_id = 0;
         }
         if (s->prop_ms && now >= s->prop_ms + c->cfg.propose_timeout_ms) {
@@ -557,28 +554,50 @@ static int reconcile(hac_coord *c, hac_out *out)
     if (c->upg_prop_ms && now >= c->upg_prop_ms + c->cfg.propose_timeout_ms)
         c->upg_prop_ms = 0;
 
-    /* A move recorded by an earlier coordinator (or whose command we gave up on): after
-     * cmd_timeout_ms with nothing of ours in flight, clear it; if it did finish, the VM
-     * is adopted where it runs below, once the target reports it. */
+    /* A move recorded by an earlier coordinator (or whose result was lost) is settled
+     * once the source has reported, after we noticed, that no migration job for the VM
+     * runs there (or the source is surely gone). A live migration leaves the VM on
+     * exactly one side: if the source still runs it the move failed and is cleared;
+     * otherwise the target becomes the owner (if the VM died on the way, the target
+     * starts it: still one copy). Clearing without that proof could let the VM land on
+     * the target after we started it again at the source. */
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         vsoft *s = &c->v[v];
         const hac_rvm *m = &c->s.vms[v];
-        if (m->moving_to < 0 || !vm_idle(c, v) || (alive(c, m->moving_to) &&
-                                                   s->seen_on == m->moving_to)) {
+        if (m->moving_to < 0 || !vm_idle(c, v)) {
             s->orphan_ms = 0;
             continue;
         }
         if (!s->orphan_ms) {
             s->orphan_ms = now ? now : 1;
-        } else if (now >= s->orphan_ms + c->cfg.cmd_timeout_ms) {
-            hac_prop p = {.kind = HAC_P_MOVING, .index = v, .owner = -1,
-                          .generation = m->generation};
-            propose(out, &p);
-            s->prop_ms = now ? now : 1;
-            s->orphan_ms = 0;
-            event(out, (int32_t)v, m->moving_to, "vm %s: move to %s has no command in flight: cleared",
-                  m->name, hname(c, m->moving_to));
+            continue;
         }
+        bool src_gone = expired(c, m->owner);
+        bool src_said = m->owner >= 0 && c->h[m->owner].inv_ms > s->orphan_ms && !s->busy;
+        if (!src_gone && !src_said)
+            continue;
+        hac_prop p = {.index = v, .owner = -1, .generation = m->generation + 1};
+        const char *what;
+        if (!src_gone && s->seen_on == m->owner) {
+            p.kind = HAC_P_MOVING;
+            what = "still on the source: move cleared";
+        } else if (alive(c, m->moving_to)) {
+            p.kind = HAC_P_OWNER;
+            p.owner = m->moving_to;
+            p.restarts = m->restarts;
+            p.home = m->home;
+            what = "not on the source: the target owns it";
+        } else if (expired(c, m->moving_to)) {
+            p.kind = HAC_P_MOVING;
+            what = "target gone: move cleared";
+        } else {
+            continue;
+        }
+        propose(out, &p);
+        s->prop_ms = now ? now : 1;
+        s->orphan_ms = 0;
+        event(out, (int32_t)v, m->moving_to, "vm %s: move %s -> %s has no command in flight, %s",
+              m->name, hname(c, m->owner), hname(c, m->moving_to), what);
     }
 
     /* A VM running somewhere other than its owner, with nothing in flight: the owner
@@ -680,14 +699,19 @@ static void on_host(hac_coord *c, const hac_input *in, hac_out *out)
 
 static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
 {
-    bool here[HAC_VMS_MAX] = {false}, stale[HAC_VMS_MAX] = {false};
+    bool here[HAC_VMS_MAX] = {false}, stale[HAC_VMS_MAX] = {false}, busy[HAC_VMS_MAX] = {false};
     for (uint32_t i = 0; i < in->n_vms; i++)
         if (in->vms[i] < c->s.n_vms) {
             here[in->vms[i]] = true;
             stale[in->vms[i]] = in->gens && in->gens[i] < c->s.vms[in->vms[i]].generation;
         }
+    for (uint32_t i = 0; i < in->n_busy; i++)
+        if (in->busy[i] < c->s.n_vms && c->s.vms[in->busy[i]].owner == (int32_t)in->host)
+            busy[in->busy[i]] = true;
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         int32_t *seen = &c->v[v].seen_on;
+        if (c->s.vms[v].owner == (int32_t)in->host)
+            c->v[v].busy = busy[v];
         if (stale[v])
             continue;
         if (here[v] && *seen >= 0 && *seen != (int32_t)in->host && alive(c, *seen))
@@ -893,7 +917,8 @@ static void on_result(hac_coord *c, const hac_input *in, hac_out *out)
     event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: migration to %s failed (%u/%u): %s",
           m->name, hname(c, (int32_t)s->cmd_to), s->attempts, c->cfg.migrate_attempts_max,
           in->text);
-    hac_prop p = {.kind = HAC_P_MOVING, .index = v, .owner = -1, .generation = m->generation};
+    hac_prop p = {.kind = HAC_P_MOVING, .index = v, .owner = -1,
+                  .generation = m->generation + 1};
     propose(out, &p);
     s->prop_ms = c->now_ms ? c->now_ms : 1;
 }

@@ -66,9 +66,19 @@ static void fence_now(hac_fence *f, hac_out *out)
         }
 }
 
+static bool duplicate(const hac_fence *f, const hac_cmd *cmd)
+{
+    for (uint32_t i = 0; i < HAC_FENCE_SEEN; i++)
+        if (f->seen_id[i] == cmd->id && f->seen_term[i] == cmd->term && cmd->id)
+            return true;
+    return false;
+}
+
 static void on_command(hac_fence *f, const hac_fence_input *in, hac_out *out)
 {
     const hac_cmd *cmd = &in->cmd;
+    if (duplicate(f, cmd))
+        return;
     if (f->mode != HAC_FM_ACTIVE) {
         refuse(out, cmd, f->mode == HAC_FM_FENCED ? "fenced: no quorum contact"
                                                   : "reconciling: not caught up yet");
@@ -100,6 +110,9 @@ static void on_command(hac_fence *f, const hac_fence_input *in, hac_out *out)
         f->applied[cmd->vm] = cmd->generation;
     }
     f->max_term = cmd->term;
+    f->seen_term[f->seen_next] = cmd->term;
+    f->seen_id[f->seen_next] = cmd->id;
+    f->seen_next = (f->seen_next + 1) % HAC_FENCE_SEEN;
     hac_out_item it = {.kind = HAC_O_EXEC, .cmd = *cmd, .vm = (int32_t)cmd->vm, .host = -1};
     hac_out_push(out, &it);
 }

@@ -133,12 +133,16 @@ int hac_apply(hac_rstate *s, const hac_prop *p)
         if (p->index >= s->n_vms || (p->owner != -1 && !host_ok(s, p->owner)))
             return -EINVAL;
         hac_rvm *m = &s->vms[p->index];
-        if (p->generation != m->generation)
+        if (p->generation != m->generation + 1)
             return -ESTALE;
         /* One move at a time: a second coordinator cannot start a competing one. */
         if (p->owner >= 0 && m->moving_to >= 0)
             return -ESTALE;
+        /* Both recording and clearing a move bump the generation: a MIGRATE carries
+         * the generation of its move, so a late copy of it is stale once the move is
+         * over, even though the owner did not change. */
         m->moving_to = p->owner;
+        m->generation = p->generation;
         return 0;
     }
     case HAC_P_OWNER: {

@@ -1,6 +1,6 @@
 /* ha_sim — deterministic simulation of the HA cores: one hac_coord (the Raft leader's),
  * one hac_fence per host, a fake hypervisor per host, a virtual clock and a virtual
- * network with delay, loss and partitions.
+ * network with delay, loss, late duplicates of commands, and partitions.
  *
  * Consensus is modelled, not run (tests/sim/raft proves the Raft core): proposals from a
  * coordinator that sits in the majority commit after a short delay into one global log;
@@ -41,6 +41,7 @@
 #define DEAD_MS 1000u
 #define ELECTION_MS 1000u
 #define SCENARIO_MS 120000u
+#define RATE_MIN_PM 850u
 
 typedef enum { M_CMD, M_RESULT, M_PING, M_PONG, M_INV } mkind;
 
@@ -55,6 +56,7 @@ typedef struct msg {
     uint64_t sent_ms;
     uint32_t vms[VMS_MAX], n_vms;
     hac_gen gens[VMS_MAX];
+    uint32_t busy[VMS_MAX], n_busy;
 } msg;
 
 typedef struct mig {
@@ -79,6 +81,7 @@ typedef struct host {
     plc_version version;
     uint64_t back_at_ms; /* rebooting until then (0 = not) */
     uint64_t last_rx_ms; /* coordinator side: last ping received */
+    uint32_t rate_pm;    /* agent clock rate, per mille of true time */
 } host;
 
 typedef struct pending {
@@ -107,6 +110,7 @@ typedef struct sim {
     hac_out *out;
     uint32_t loss_ppm;
     uint32_t mig_fail_pct;
+    uint32_t dup_pct;
     bool trace;
     char fail[256];
     char events[64][256]; /* ring of the last events, printed on failure */
@@ -155,6 +159,13 @@ static bool quorum_side(const sim *s, uint32_t h)
     return s->h[h].up && !s->h[h].cut && !s->h[h].back_at_ms && n * 2 > s->n_hosts;
 }
 
+/* The agent's clock: runs at rate_pm / 1000 of true time (the coordinator's clock is
+ * true time). drift_pct 125 covers agents up to 20% slow; the sim draws 85%..115%. */
+static uint64_t local_ms(const sim *s, uint32_t h)
+{
+    return s->now * s->h[h].rate_pm / 1000;
+}
+
 static bool can_talk(const sim *s, uint32_t a, uint32_t b)
 {
     if (!s->h[a].up || !s->h[b].up || s->h[a].back_at_ms || s->h[b].back_at_ms)
@@ -174,6 +185,12 @@ static void send(sim *s, msg *m)
     }
     m->at_ms = s->now + 1 + rbelow(s, 30);
     s->q[s->n_q++] = *m;
+    /* Duplicate nemesis: a command delivered again seconds later (a retransmission
+     * stuck in a queue) must be refused by the fencing tokens when it is stale. */
+    if (m->kind == M_CMD && s->n_q < MSGS_MAX && rbelow(s, 100) < s->dup_pct) {
+        s->q[s->n_q] = *m;
+        s->q[s->n_q++].at_ms = s->now + 1000 + rbelow(s, 4000);
+    }
 }
 
 /* ---- coordinator side ---------------------------------------------------------- */
@@ -321,6 +338,9 @@ static void fence_outputs(sim *s, uint32_t h)
             reply(s, h, &it->cmd, false, it->text);
         } else if (it->kind == HAC_O_EXEC) {
             const hac_cmd *c = &it->cmd;
+            snprintf(b, sizeof b, "exec cmd %" PRIu64 " kind %d vm%u %u->%u gen %" PRIu64,
+                     c->id, (int)c->kind, c->vm, c->from, c->to, c->generation);
+            note(s, who, b);
             if (c->kind == HAC_CMD_START) {
                 if (x->running[c->vm]) {
                     reply(s, h, c, true, NULL);
@@ -353,7 +373,7 @@ static void fence_outputs(sim *s, uint32_t h)
 
 static void fence_in(sim *s, uint32_t h, const hac_fence_input *in)
 {
-    if (hac_fence_step(&s->h[h].fence, s->now, in, s->out) < 0)
+    if (hac_fence_step(&s->h[h].fence, local_ms(s, h), in, s->out) < 0)
         failf(s, "hac_fence_step failed");
     fence_outputs(s, h);
 }
@@ -428,6 +448,10 @@ static void agent_tick(sim *s, uint32_t h)
                                                             : NULL;
             if (g->fail)
                 s->mig_failed[v]++;
+            char nb[96];
+            snprintf(nb, sizeof nb, "migration of vm%u to host%u: %s%s", v, g->to,
+                     why ? why : "done", g->cold ? " (cold)" : "");
+            note(s, "sim", nb);
             if (why == NULL && !g->cold) {
                 x->running[v] = false; /* switch-over: source stops as target resumes */
                 d->running[v] = true;
@@ -441,22 +465,25 @@ static void agent_tick(sim *s, uint32_t h)
         local_report(s, h);
     if (s->now % PING_MS == (h * STEP_MS) % PING_MS) {
         if (s->coord) {
-            msg m = {.kind = M_PING, .from = h, .to = s->coord_h, .sent_ms = s->now};
+            msg m = {.kind = M_PING, .from = h, .to = s->coord_h, .sent_ms = local_ms(s, h)};
             send(s, &m);
         } else if (quorum_side(s, h)) {
             /* Between coordinators the quorum still answers; the next coordinator
              * counts every host as heard at its start, which is later. */
-            msg p = {.kind = M_PONG, .from = h, .to = h, .sent_ms = s->now};
+            msg p = {.kind = M_PONG, .from = h, .to = h, .sent_ms = local_ms(s, h)};
             send(s, &p);
         }
     }
     if (s->now % INV_MS == (h * 3 * STEP_MS) % INV_MS && s->coord) {
         msg m = {.kind = M_INV, .from = h, .to = s->coord_h, .term = s->term};
-        for (uint32_t v = 0; v < s->n_vms; v++)
+        for (uint32_t v = 0; v < s->n_vms; v++) {
             if (x->running[v]) {
                 m.gens[m.n_vms] = x->st.vms[v].generation;
                 m.vms[m.n_vms++] = v;
             }
+            if (x->migs[v].on)
+                m.busy[m.n_busy++] = v;
+        }
         send(s, &m);
     }
     hac_fence_input t = {.kind = HAC_FIN_TICK};
@@ -498,7 +525,8 @@ static void deliver(sim *s, msg *m)
     case M_INV:
         if (s->coord && m->to == s->coord_h && m->term == s->term) {
             hac_input in = {.kind = HAC_IN_INVENTORY, .host = m->from, .vms = m->vms,
-                            .gens = m->gens, .n_vms = m->n_vms};
+                            .gens = m->gens, .n_vms = m->n_vms, .busy = m->busy,
+                            .n_busy = m->n_busy};
             coord_step(s, &in);
         }
         break;
@@ -616,6 +644,7 @@ static void setup(sim *s, uint64_t seed)
     s->n_vms = 6 + rbelow(s, 7);
     s->loss_ppm = 10000; /* 1% */
     s->mig_fail_pct = 5;
+    s->dup_pct = 5;
     s->log_n = s->n_pend = s->n_q = 0;
     s->fail[0] = '\0';
     s->n_events = 0;
@@ -653,6 +682,7 @@ static void setup(sim *s, uint64_t seed)
         host *x = &s->h[h];
         x->up = true;
         x->version = 1000;
+        x->rate_pm = RATE_MIN_PM + rbelow(s, 2 * (1000 - RATE_MIN_PM) + 1);
         hac_rstate_init(&x->st);
         catch_up(s, h);
         host_boot(s, h);
@@ -765,9 +795,9 @@ static void sc_isolate(sim *s)
     s->h[h].cut = true;
     note(s, "sim", "isolate");
     uint64_t heal = s->now + 6000 + rbelow(s, 6000);
-    run_until(s, s->now + s->cfg.fence_timeout_ms);
-    /* Past fence_timeout (+ one ping period for the last answered one) it has fenced. */
-    run_until(s, s->now + PING_MS);
+    /* Past fence_timeout on its own clock (+ one ping period for the last answered
+     * ping) it has fenced. */
+    run_until(s, s->now + s->cfg.fence_timeout_ms * 1000 / s->h[h].rate_pm + PING_MS);
     for (uint32_t v = 0; v < s->n_vms && !s->fail[0]; v++)
         if (had[v] && s->truth.vms[v].protected_ && s->h[h].running[v])
             failf(s, "isolate: protected VM still runs on the isolated host past its lease");

@@ -114,8 +114,15 @@ static void apply_rules(void **st)
     a.index = 2;
     assert_int_equal(hac_apply(&s, &a), -ESTALE);
     hac_prop m = {.kind = HAC_P_MOVING, .index = 1, .owner = 2, .generation = 1};
+    assert_int_equal(hac_apply(&s, &m), -ESTALE); /* must bump the generation */
+    m.generation = 2;
     assert_int_equal(hac_apply(&s, &m), 0);
+    assert_int_equal(s.vms[1].generation, 2);
+    m.generation = 3;
     assert_int_equal(hac_apply(&s, &m), -ESTALE); /* one move at a time */
+    m.owner = -1;
+    assert_int_equal(hac_apply(&s, &m), 0); /* clearing bumps it too */
+    assert_int_equal(s.vms[1].moving_to, -1);
     hac_prop u = {.kind = HAC_P_UPGRADE};
     u.upgrade.seq = 2;
     assert_int_equal(hac_apply(&s, &u), -ESTALE);
