@@ -79,6 +79,33 @@ static void test_suspicion_confirmations(void **st)
 	gsp_free(g);
 }
 
+/* The member table is bounded: beyond members_max, strangers are refused and counted. */
+static void test_members_max(void **st)
+{
+	(void)st;
+	struct gsp_config c;
+	gsp_config_default(&c);
+	c.members_max = 3;
+	gsp *g = NULL;
+	assert_int_equal(gsp_new(&c, gsim_id(1), "sim://1", 0, &g), 0);
+	struct gsp_update ups[5];
+	memset(ups, 0, sizeof(ups));
+	for (uint32_t i = 0; i < 5; i++) {
+		ups[i].kind = GSP_UPD_ALIVE;
+		ups[i].subject = gsim_id(2 + i);
+		snprintf(ups[i].addr, GSP_ADDR_MAX, "sim://%u", 2 + i);
+	}
+	struct gsp_msg m = {.type = GSP_MSG_GOSSIP, .from = gsim_id(2), .n_updates = 5, .updates = ups};
+	struct gsp_event ev = {.type = GSP_EV_RECV, .now_ms = 0, .msg = &m};
+	struct gsp_out out;
+	assert_int_equal(gsp_step(g, &ev, &out), 0);
+	assert_int_equal(gsp_member_count(g), 3);
+	struct gsp_stats stt;
+	gsp_stats_get(g, &stt);
+	assert_int_equal(stt.members_full, 3);
+	gsp_free(g);
+}
+
 static void test_errors(void **st)
 {
 	(void)st;
@@ -306,6 +333,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounds),          cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_suspicion_confirmations),
+		cmocka_unit_test(test_members_max),
 		cmocka_unit_test(test_refutation),      cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_leave),           cmocka_unit_test(test_codec_roundtrip),
 		cmocka_unit_test(test_codec_garbage),   cmocka_unit_test(test_codec_mutations),
