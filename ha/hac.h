@@ -81,6 +81,10 @@ typedef struct hac_config {
      * again from what agents report. A migration of a 64 MiB guest takes < 1 s in the
      * lab; 30 s leaves room for large guests with progress. */
     uint64_t cmd_timeout_ms;
+    /* A START without a result after this long is sent again: starting is idempotent
+     * on the owner (already running = done) and a lost START should not cost a whole
+     * cmd_timeout_ms of a restart's < 4 s budget. QEMU starts a guest in < 0.5 s. */
+    uint64_t start_timeout_ms;
     /* A proposal not seen committed after this long is proposed again (leader change). */
     uint64_t propose_timeout_ms;
     /* Degradation hysteresis: bad for degrade_after_ms before evacuating, good for

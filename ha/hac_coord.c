@@ -529,7 +529,9 @@ static int reconcile(hac_coord *c, hac_out *out)
     uint64_t now = c->now_ms;
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         vsoft *s = &c->v[v];
-        if (s->cmd_id && now >= s->cmd_ms + c->cfg.cmd_timeout_ms) {
+        uint64_t limit = s->cmd_kind == HAC_CMD_START ? c->cfg.start_timeout_ms
+                                                      : c->cfg.cmd_timeout_ms;
+        if (s->cmd_id && now >= s->cmd_ms + limit) {
             event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: command %llu lost (no result)",
                   c->s.vms[v].name, (unsigned long long)s->cmd_id);
             /* A lost MIGRATE may still be running: the recorded move stays until the

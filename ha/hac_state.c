@@ -19,6 +19,7 @@ void hac_config_default(hac_config *cfg)
     cfg->fence_timeout_ms = 2000;
     cfg->drift_pct = 125;
     cfg->cmd_timeout_ms = 30000;
+    cfg->start_timeout_ms = 1000;
     cfg->propose_timeout_ms = 3000;
     cfg->degrade_after_ms = 2000;
     cfg->recover_after_ms = 10000;
