@@ -403,6 +403,31 @@ const struct raft_configuration *raft_config_of(const struct raft *r) { return &
 uint64_t raft_anomalies(const struct raft *r) { return r->anomalies; }
 const struct raft_snapshot_meta *raft_snapshot_of(const struct raft *r) { return &r->snap; }
 
+uint64_t raft_quorum_contact_ms(const struct raft *r)
+{
+    if (r->role != RAFT_LEADER)
+        return r->leader ? r->leader_contact : 0;
+    /* the newest time by which a majority of voters had answered: sort the voters'
+     * last answers (ourselves: now) descending and take the quorum-th */
+    uint64_t t[RAFT_SERVERS_MAX];
+    unsigned n = 0;
+    if (raft__is_voter(&r->conf, r->o.id))
+        t[n++] = r->now;
+    for (unsigned i = 0; i < r->n_prog; i++)
+        if (raft__is_voter(&r->conf, r->prog[i].id))
+            t[n++] = r->prog[i].last_ack_ms;
+    unsigned q = raft__quorum(r);
+    if (n < q)
+        return 0;
+    for (unsigned i = 1; i < n; i++)
+        for (unsigned j = i; j > 0 && t[j] > t[j - 1]; j--) {
+            uint64_t x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+    return t[q - 1];
+}
+
 raft_index raft_match_of(const struct raft *r, raft_id id)
 {
     if (r->role != RAFT_LEADER)

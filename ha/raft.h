@@ -289,6 +289,14 @@ raft_term raft_term_at(const struct raft *r, raft_index index);
 /* Entry at index, or NULL when outside the in-memory log. */
 const struct raft_entry *raft_entry_at(const struct raft *r, raft_index index);
 const struct raft_configuration *raft_config_of(const struct raft *r);
+/* For fencing decisions (DESIGN.md "Never twice"), in the caller's clock:
+ *  - leader: the newest time T such that a majority of voters (itself included) had
+ *    answered it at or after T — "my quorum contact is now - T old";
+ *  - follower: when it last heard from the current leader (0 when none is known).
+ * A leader whose quorum contact is older than the election timeout is about to step
+ * down (check-quorum, diss. §6.2). Turning this into a lease needs a bound on clock
+ * drift; the core makes no such assumption itself. */
+uint64_t raft_quorum_contact_ms(const struct raft *r);
 /* Per-follower match index as the leader sees it (0 when not leader/unknown). */
 raft_index raft_match_of(const struct raft *r, raft_id id);
 /* Count of "believed impossible" conditions met (e.g. asked to truncate a committed

@@ -161,7 +161,8 @@ void raft__progress_rebuild(struct raft *r)
             next[n++] = (struct raft__progress){.id = id,
                                                 .next = raft__last_index(r) + 1,
                                                 .mode = RAFT__PROBE,
-                                                .recent_active = true};
+                                                .recent_active = true,
+                                                .last_ack_ms = 0};
         }
     }
     memcpy(r->prog, next, n * sizeof(next[0]));

@@ -20,6 +20,7 @@ struct raft__progress {
     raft_index snap_index; /* SNAPSHOT: which snapshot is streaming */
     uint64_t snap_offset;  /* SNAPSHOT: next byte the follower wants */
     raft_index commit_sent; /* highest commit index this follower can have learned */
+    uint64_t last_ack_ms;   /* when its last answer arrived (our clock) */
 };
 
 /* In-memory log: e[i] holds index offset + 1 + i. Entries <= offset were compacted;

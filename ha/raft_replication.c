@@ -244,6 +244,7 @@ void raft__recv_append_result(struct raft *r, const struct raft_message *m)
         return;
     p->recent_active = true;
     p->acked = true;
+    p->last_ack_ms = r->now;
     if (p->mode == RAFT__SNAPSHOT)
         return; /* a late answer from before the snapshot; the snapshot reply decides */
     if (m->reject) {

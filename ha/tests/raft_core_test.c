@@ -284,6 +284,24 @@ static void test_check_quorum(void **state)
     teardown_nodes();
 }
 
+/* raft_quorum_contact_ms: a leader's majority contact stays fresh while followers
+ * answer and ages once it is cut off; followers report their last leader contact. */
+static void test_quorum_contact(void **state)
+{
+    (void)state;
+    setup(3, 0, 0, true);
+    run(400);
+    int l = leader();
+    unsigned f = (unsigned)(l + 1) % 3;
+    assert_true(now - raft_quorum_contact_ms(nodes[l].r) <= 50);
+    assert_true(now - raft_quorum_contact_ms(nodes[f].r) <= 50);
+    isolate((unsigned)l, true);
+    run(60);
+    uint64_t age = now - raft_quorum_contact_ms(nodes[l].r);
+    assert_true(age >= 40 && age <= 80);
+    teardown_nodes();
+}
+
 /* paper §5.3: proposals are replicated and applied in the same order everywhere;
  * non-leaders refuse proposals with the leader as a hint. */
 static void test_replication_and_apply(void **state)
@@ -556,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_election),
         cmocka_unit_test(test_pre_vote_isolated_follower),
         cmocka_unit_test(test_check_quorum),
+        cmocka_unit_test(test_quorum_contact),
         cmocka_unit_test(test_replication_and_apply),
         cmocka_unit_test(test_commit_only_current_term),
         cmocka_unit_test(test_vote_rules),
