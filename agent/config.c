@@ -53,7 +53,8 @@ static const struct key keys[] = {
     INT("gossip", "suspicion_mult", suspicion_mult, 0, 32, "0",
         "Lifeguard alpha: suspicion min = alpha * max(1, log10 N) * probe interval (0: core default, 4)"),
     DUR("gossip", "status_interval", status_interval_ms, 100, 600000, "5s",
-        "how often this host re-signs and spreads its status record"),
+        "how often this host checks its status; the record is re-spread only when something "
+        "placement uses changed, or every 5 minutes"),
     STR("libvirt", "uri", libvirt_uri, "qemu:///system", "libvirt connection URI"),
     DUR("ha", "fence_timeout", fence_timeout_ms, 1000, 600000, "10s",
         "an isolated host destroys its protected VMs after this long without quorum contact"),
