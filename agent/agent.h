@@ -18,6 +18,7 @@ struct gsp;
 struct ag_gossip;
 struct ag_raft;
 struct ag_join;
+struct ag_vm_ctl;
 
 typedef struct ag_agent {
     ag_config   cfg;
@@ -38,6 +39,7 @@ typedef struct ag_agent {
     struct ag_gossip *gossip;
     struct ag_raft *raft;
     struct ag_join *join;
+    struct ag_vm_ctl *vm;     /* drover vm list|migrate (libvirt, lazily connected) */
 } ag_agent;
 
 #endif

@@ -5,6 +5,7 @@
 #include "exitcodes.h"
 #include "gossip_drv.h"
 #include "log.h"
+#include "ctl_vm.h"
 #include "join.h"
 #include "net.h"
 #include "raft_drv.h"
@@ -157,6 +158,10 @@ int ag_daemon_main(int argc, char **argv)
         goto err_after_loop;
     }
     ag_ctl_register(a.ctl, "status", ctl_status, &a);
+    if (ag_vm_ctl_init(a.loop, a.ctl, a.cfg.libvirt_uri, &a.vm) != 0) {
+        ag_err("out of memory");
+        goto err_after_ctl;
+    }
     int nrc = ag_net_start(&a, err, sizeof err);
     if (nrc == 0)
         nrc = ag_join_start(&a, err, sizeof err);
@@ -182,6 +187,7 @@ int ag_daemon_main(int argc, char **argv)
     ag_join_stop(&a);
     ag_net_stop(&a);
 err_after_ctl:
+    ag_vm_ctl_free(a.vm);
     ag_ctl_close(a.ctl);
 err_after_loop:
     ag_loop_free(a.loop);
