@@ -65,6 +65,8 @@ static const struct key keys[] = {
     DUR("ha", "election_timeout", election_timeout_ms, 50, 60000, "500ms",
         "Raft election timeout base (actual: random in [base, 2*base))"),
     DUR("ha", "heartbeat", heartbeat_ms, 10, 10000, "50ms", "Raft leader heartbeat period"),
+    INT("ha", "snapshot_every", snapshot_every, 16, 10000000, "4096",
+        "Raft: snapshot the replicated state every this many entries (a new host catches up from it)"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -40,6 +40,7 @@ typedef struct ag_config {
     int64_t  voters;                 /* Raft voters: 3 or 5 (fewer when fewer hosts) */
     int64_t  election_timeout_ms;
     int64_t  heartbeat_ms;
+    int64_t  snapshot_every;         /* Raft: snapshot after this many applied entries */
     /* where it was read from, for messages */
     char     path[AG_CFG_STR];
 } ag_config;

@@ -1076,6 +1076,11 @@ int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
     raft_opts_default(&o, me, a->epoch * 0x9E3779B97F4A7C15ull ^ me);
     o.election_timeout_ms = (uint32_t)a->cfg.election_timeout_ms;
     o.heartbeat_ms = (uint32_t)a->cfg.heartbeat_ms;
+    o.snapshot_threshold = (uint32_t)a->cfg.snapshot_every;
+    /* keep a quarter of a snapshot's worth of log for followers that are only a little
+     * behind (they catch up from the log, cheaper than a snapshot), at most the default */
+    if (o.snapshot_trailing > o.snapshot_threshold / 4)
+        o.snapshot_trailing = o.snapshot_threshold / 4;
     R->r = raft_new(&o);
     if (!R->r) {
         snprintf(err, errlen, "invalid Raft timings: [ha] heartbeat must be well below election_timeout");
