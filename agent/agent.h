@@ -19,6 +19,7 @@ struct ag_gossip;
 struct ag_raft;
 struct ag_join;
 struct ag_vm_ctl;
+struct ag_events;
 
 typedef struct ag_agent {
     ag_config   cfg;
@@ -39,6 +40,7 @@ typedef struct ag_agent {
     struct ag_gossip *gossip;
     struct ag_raft *raft;
     struct ag_join *join;
+    struct ag_events *events;
     struct ag_vm_ctl *vm;     /* drover vm list|migrate (libvirt, lazily connected) */
 } ag_agent;
 

@@ -23,6 +23,7 @@ extern const ag_cmd ag_cmds_members[];
 extern const ag_cmd ag_cmds_kv[];
 extern const ag_cmd ag_cmds_join[];
 extern const ag_cmd ag_cmds_vm[];
+extern const ag_cmd ag_cmds_events[];
 
 /* Options every client command accepts: --socket PATH, -c/--config FILE, --json.
  * cli_common_opt() handles one getopt result; returns true when it consumed it. */

@@ -6,6 +6,7 @@
 #include "gossip_drv.h"
 #include "log.h"
 #include "ctl_vm.h"
+#include "events.h"
 #include "join.h"
 #include "net.h"
 #include "raft_drv.h"
@@ -158,6 +159,7 @@ int ag_daemon_main(int argc, char **argv)
         goto err_after_loop;
     }
     ag_ctl_register(a.ctl, "status", ctl_status, &a);
+    ag_events_start(&a);
     if (ag_vm_ctl_init(a.loop, a.ctl, a.cfg.libvirt_uri, &a.vm) != 0) {
         ag_err("out of memory");
         goto err_after_ctl;
@@ -178,15 +180,19 @@ int ag_daemon_main(int argc, char **argv)
     ag_hex(a.id.host_id, AG_HOST_ID_LEN, hid);
     ag_info("agent %s (host id %s) epoch %llu, control socket %s", a.cfg.name, hid,
             (unsigned long long)a.epoch, a.cfg.control_socket);
+    ag_event(&a, "agent", json_pack("{s:I}", "epoch", (json_int_t)a.epoch), "agent %s started (version %s, epoch %llu)",
+             a.cfg.name, DROVER_VERSION, (unsigned long long)a.epoch);
     sd_notifyf(0, "READY=1\nSTATUS=serving %s", a.cfg.control_socket);
 
     rc = ag_loop_run(a.loop);
     ex = rc == 0 ? AG_EX_OK : AG_EX_OSERR;
     if (rc)
         ag_err("event loop failed: %s", strerror(-rc));
+    ag_event(&a, "agent", NULL, "agent %s stopping", a.cfg.name);
     ag_join_stop(&a);
     ag_net_stop(&a);
 err_after_ctl:
+    ag_events_stop(&a);
     ag_vm_ctl_free(a.vm);
     ag_ctl_close(a.ctl);
 err_after_loop:

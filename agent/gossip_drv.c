@@ -8,6 +8,7 @@
 #include "gossip_drv.h"
 #include "ctl.h"
 #include "exitcodes.h"
+#include "events.h"
 #include "hoststatus.h"
 #include "log.h"
 #include "net.h"
@@ -102,8 +103,10 @@ static void process(ag_agent *a, const struct gsp_out *out)
     for (size_t i = 0; i < out->n_events; i++) {
         const struct gsp_member_event *e = &out->events[i];
         if (e->type == GSP_ME_STATE)
-            ag_info("member %s is %s (incarnation %u)", member_name(a, e->id.b),
-                    gsp_state_name(e->state), e->incarnation);
+            ag_event(a, "member", json_pack("{s:s,s:s,s:i}", "member", member_name(a, e->id.b),
+                                            "state", gsp_state_name(e->state), "incarnation", (int)e->incarnation),
+                     "member %s is %s (incarnation %u)", member_name(a, e->id.b),
+                     gsp_state_name(e->state), e->incarnation);
     }
     uint64_t now = ag_now_ms();
     if (out->next_tick_ms && out->next_tick_ms != G->tick_at) {

@@ -1,5 +1,6 @@
 /* join.c — token creation, the join endpoint and the joiner's side; see join.h. */
 #include "join.h"
+#include "events.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "net.h"
@@ -208,7 +209,7 @@ static void handle_request(ag_agent *a, zmq_msg_t *rid, const uint8_t *buf, size
     }
     if (why) {
         j->refused_auth++;
-        ag_warn("join: refused a request: %s", why);
+        ag_event(a, "join", json_pack("{s:s}", "refused", why), "refused a join request: %s", why);
         send_reply(a, rid, nonce, AG_EX_NOPERM, why, 0);
     } else {
         struct join_wait *w = calloc(1, sizeof *w);
@@ -217,7 +218,8 @@ static void handle_request(ag_agent *a, zmq_msg_t *rid, const uint8_t *buf, size
         zmq_msg_copy(&w->rid, rid);
         memcpy(w->nonce, nonce, 16);
         memcpy(w->joiner, m.id, AG_HOST_ID_LEN);
-        ag_info("join: admitting %s (%s)", m.name, m.addr);
+        ag_event(a, "join", json_pack("{s:s,s:s}", "host", m.name, "addr", m.addr),
+                 "admitting %s (%s) with a valid token", m.name, m.addr);
         Drover__Admit ad = DROVER__ADMIT__INIT;
         ad.token_id = b->token_id;
         ad.now_ms = ag_wall_ms();
@@ -521,7 +523,8 @@ static void join_after(ag_loop *l, void *ud)
     }
     char cid[2 * AG_CLUSTER_ID_LEN + 1];
     ag_hex(b->cluster_id.data, AG_CLUSTER_ID_LEN, cid);
-    ag_info("joined cluster %s (%zu members); catching up from the coordinator", cid, b->n_members);
+    ag_event(a, "join", json_pack("{s:s}", "cluster_id", cid),
+             "joined cluster %s (%zu members); catching up from the coordinator", cid, b->n_members);
     if (!jb->closed)
         ag_ctl_finish(jb->req, AG_EX_OK, json_pack("{s:s,s:I,s:I}", "cluster_id", cid,
                                                    "members", (json_int_t)b->n_members,

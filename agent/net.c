@@ -2,6 +2,7 @@
 #include "net.h"
 #include "exitcodes.h"
 #include "gossip_drv.h"
+#include "events.h"
 #include "log.h"
 #include "raft_drv.h"
 #include "transport.h"
@@ -116,7 +117,8 @@ void ag_net_members_changed(ag_agent *a)
     for (size_t i = 0; i < a->members.n; i++) {
         const ag_member *old = &a->members.v[i];
         if (!ag_members_find(&fresh, old->id)) {
-            ag_info("member %s removed from the cluster: its keys are no longer admitted", old->name);
+            ag_event(a, "membership", json_pack("{s:s}", "removed", old->name),
+                     "member %s removed from the cluster: its keys are no longer admitted", old->name);
             tp_revoke(a->tp, old->id);
             ag_peers_del(&a->peers, old->id);
         }
@@ -124,7 +126,8 @@ void ag_net_members_changed(ag_agent *a)
     for (size_t i = 0; i < fresh.n; i++) {
         const ag_member *m = &fresh.v[i];
         if (!ag_members_find(&a->members, m->id))
-            ag_info("member %s (%s) admitted", m->name, m->addr);
+            ag_event(a, "membership", json_pack("{s:s,s:s}", "admitted", m->name, "addr", m->addr),
+                     "member %s (%s) admitted", m->name, m->addr);
         ag_peers_put(&a->peers, m->id, m->sign_pk);
         tp_allow(a->tp, m->id, m->curve_pk);
     }
@@ -207,7 +210,8 @@ int ag_net_start(ag_agent *a, char *err, size_t errlen)
         st_del(a->store, ST_DB_META, "bootstrap", 9);
         char fpr[AG_FPR_STRLEN];
         ag_fingerprint(a->id.sign_pk, fpr);
-        ag_info("created a new cluster; this host's fingerprint is %s", fpr);
+        ag_event(a, "membership", json_pack("{s:s}", "fingerprint", fpr),
+                 "created a new cluster; this host's fingerprint is %s", fpr);
     }
     if ((rc = ag_gossip_start(a, err, errlen)) != 0) {
         ag_raft_stop(a);

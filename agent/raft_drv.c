@@ -7,6 +7,7 @@
  */
 #include "raft_drv.h"
 #include "ctl.h"
+#include "events.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "net.h"
@@ -618,9 +619,9 @@ static void handle(ag_agent *a, struct raft_update *up)
     bool leader_changed = up->leader != R->last_leader;
     if (leader_changed) {
         if (up->leader)
-            ag_info("raft: leader is %s (term %llu)%s", name_of(a, up->leader),
-                    (unsigned long long)up->term,
-                    up->leader == raft_id_of_host(a->id.host_id) ? " — this host coordinates" : "");
+            ag_event(a, "raft", json_pack("{s:s,s:I}", "leader", name_of(a, up->leader), "term", (json_int_t)up->term),
+                     "leader is %s (term %llu)%s", name_of(a, up->leader), (unsigned long long)up->term,
+                     up->leader == raft_id_of_host(a->id.host_id) ? " — this host coordinates" : "");
         R->last_leader = up->leader;
         R->leader_changes++;
     }
@@ -724,7 +725,7 @@ static void autopilot(ag_agent *a, uint64_t now)
         ev.now_ms = now;
         int rc = raft_step(R->r, &ev, &up);
         if (rc == RAFT_OK)
-            ag_info("raft: %s %s [%016llx] (%s)", ch.role == 0 ? "removing" : ch.role == RAFT_VOTER ? "promoting to voter"
+            ag_event(a, "voters", NULL, "%s %s [%016llx] (%s)", ch.role == 0 ? "removing" : ch.role == RAFT_VOTER ? "promoting to voter"
                                                                             : "making learner",
                     name_of(a, ch.id), (unsigned long long)ch.id, ch.reason);
         handle(a, &up);

@@ -33,7 +33,9 @@ J=$(token 1); [ -n "$J" ] || fail "token create printed no command"
 # shellcheck disable=SC2086
 expect_rc 0 "$D" $J -c "$T/h2.conf"
 expect_rc 77 "$D" $J -c "$T/h3.conf"; grep -q 'already used' "$T/err" || fail "reuse message"
-log "1. h2 joined; reusing its token refused (77)"
+"$D" events -c "$T/h1.conf" --kind membership --json | grep -q '"admitted":"h2"' || fail "no admission event"
+"$D" events -c "$T/h1.conf" --kind join --json | grep -q 'already used' || fail "no refusal event"
+log "1. h2 joined; reusing its token refused (77); both in h1's event journal"
 
 J=$(token 1)
 bad=$(echo "$J" | sed 's/--fingerprint [A-Z0-9-]*/--fingerprint AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA/')
@@ -59,6 +61,8 @@ kill -TERM "${PID[3]}"; wait "${PID[3]}" || true; start 3; sleep 1.5
 expect_rc 0 "$D" kv put -c "$T/h3.conf" after restart
 log "4. writes seen on all hosts; restarted h3 kept its state and writes again"
 
+"$D" events -c "$T/h3.conf" --follow --kind membership --json > "$T/follow" 2>&1 &
+FOLLOW=$!
 expect_rc 107 "$D" members remove h1 -c "$T/h1.conf"
 expect_rc 105 "$D" members remove nosuch -c "$T/h1.conf"
 expect_rc 0 "$D" members remove h2 -c "$T/h1.conf"
@@ -68,7 +72,9 @@ t0=$SECONDS
 until ! status 1 | grep -o '"voters":\[[^]]*\],"learners":\[[^]]*\]' | grep -q h2; do
   [ $((SECONDS - t0)) -lt 20 ] || fail "h2 still in the Raft configuration"; sleep 0.2; done
 expect_rc 0 "$D" kv put -c "$T/h3.conf" without h2
-log "5. h2 removed: its requests fail (106), it left the configuration, the rest write on"
+kill "$FOLLOW" 2>/dev/null || true
+grep -q '"removed":"h2"' "$T/follow" || fail "drover events --follow on h3 did not show h2's removal"
+log "5. h2 removed: its requests fail (106), it left the configuration, the rest write on; h3 followed it live"
 # agents built with ASan/UBSan report into their logs; any report fails the test
 if grep -l "Sanitizer\|runtime error" "$T"/*.log 2>/dev/null; then
   grep -h -A20 "Sanitizer\|runtime error" "$T"/*.log | head -60 >&2; fail "sanitizer report in an agent log"
