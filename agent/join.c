@@ -107,6 +107,7 @@ static void send_reply(ag_agent *a, zmq_msg_t *rid, const uint8_t *nonce, int co
                 mp[i].curve_pk.len = 32;
                 mp[i].curve_sig.data = (uint8_t *)m->curve_sig;
                 mp[i].curve_sig.len = 64;
+                mp[i].failure_domain = (char *)m->domain;
                 mpp[i] = &mp[i];
             }
             b.members = mpp;
@@ -576,7 +577,7 @@ static void ctl_join(ag_ctl_req *req, json_t *args, void *ud)
     }
     snprintf(self_addr, sizeof self_addr, "tcp://%.*s", (int)(sizeof self_addr - 7), a->cfg.advertise);
     Drover__Member mp;
-    ag_member_self_pb(&a->id, a->cfg.name, self_addr, &mp);
+    ag_member_self_pb(&a->id, a->cfg.name, self_addr, a->cfg.failure_domain, &mp);
     Drover__JoinRequestBody b = DROVER__JOIN_REQUEST_BODY__INIT;
     b.token_id.data = id;
     b.token_id.len = sizeof id;

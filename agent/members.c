@@ -78,12 +78,16 @@ int ag_member_from_pb(const Drover__Member *pb, ag_member *out)
     memcpy(out->curve_sig, pb->curve_sig.data, 64);
     snprintf(out->name, sizeof out->name, "%s", pb->name);
     snprintf(out->addr, sizeof out->addr, "%s", pb->addr);
+    if (pb->failure_domain && strlen(pb->failure_domain) < sizeof out->domain)
+        memcpy(out->domain, pb->failure_domain, strlen(pb->failure_domain) + 1);
     return check_member(out, pb->curve_sig.data, &why) ? -EINVAL : 0;
 }
 
-void ag_member_self_pb(const ag_identity *id, const char *name, const char *addr, Drover__Member *pb)
+void ag_member_self_pb(const ag_identity *id, const char *name, const char *addr, const char *domain,
+                       Drover__Member *pb)
 {
     drover__member__init(pb);
+    pb->failure_domain = (char *)domain;
     pb->name = (char *)name;
     pb->addr = (char *)addr;
     pb->host_id.data = (uint8_t *)id->host_id;

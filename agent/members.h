@@ -31,6 +31,7 @@ typedef struct ag_member {
     uint8_t curve_pk[32];
     uint8_t curve_sig[64];
     char    addr[AG_MEMBER_ADDR_MAX];
+    char    domain[AG_MEMBER_NAME_MAX];   /* failure domain label, "" = none */
 } ag_member;
 
 typedef struct ag_members {
@@ -51,7 +52,7 @@ struct Drover__Member;
 int  ag_member_from_pb(const struct Drover__Member *pb, ag_member *out);
 /* Fill pb (pointing into id/buffers the caller keeps alive) for this host. */
 void ag_member_self_pb(const ag_identity *id, const char *name, const char *addr,
-                       struct Drover__Member *pb);
+                       const char *domain, struct Drover__Member *pb);
 /* Add or replace one member (by id). -ENOSPC past AG_MEMBERS_MAX, -ENOMEM. */
 int  ag_members_put(ag_members *m, const ag_member *mb);
 

@@ -145,6 +145,7 @@ static int self_member(ag_agent *a, ag_member *out)
     memcpy(out->curve_pk, a->id.curve_pk, 32);
     memcpy(out->curve_sig, a->id.curve_sig, 64);
     snprintf(out->name, sizeof out->name, "%s", a->cfg.name);
+    snprintf(out->domain, sizeof out->domain, "%s", a->cfg.failure_domain);
     int n = snprintf(out->addr, sizeof out->addr, "tcp://%s", a->cfg.advertise);
     return n > 0 && (size_t)n < sizeof out->addr ? 0 : -1;
 }

@@ -713,6 +713,7 @@ static void autopilot(ag_agent *a, uint64_t now)
     for (size_t i = 0; i < a->members.n; i++) {
         m[i].id = raft_id_of_host(a->members.v[i].id);
         m[i].alive = 1;
+        snprintf(m[i].domain, sizeof m[i].domain, "%s", a->members.v[i].domain);
         ag_gossip_health(a, a->members.v[i].id, &m[i].alive, &m[i].dead_since_ms);
     }
     struct ha_ap_change ch;
@@ -1114,7 +1115,7 @@ int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
             conf.servers[conf.n++] = (struct raft_server){raft_id_of_host(a->id.host_id), RAFT_VOTER};
             const ag_member *self = ag_members_find(&a->members, a->id.host_id);
             Drover__Member mp;
-            ag_member_self_pb(&a->id, self->name, self->addr, &mp);
+            ag_member_self_pb(&a->id, self->name, self->addr, a->cfg.failure_domain, &mp);
             size_t ml = drover__member__get_packed_size(&mp);
             mbuf = malloc(ml);
             drover__member__pack(&mp, mbuf);
