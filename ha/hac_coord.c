@@ -147,9 +147,17 @@ static bool vm_idle(const hac_coord *c, uint32_t vm)
     return c->v[vm].cmd_id == 0 && c->v[vm].prop_ms == 0;
 }
 
+/* Degraded for evacuation: after hysteresis (or the operator's flag). */
 static bool degraded(const hac_coord *c, uint32_t h)
 {
     return c->h[h].degraded || c->s.hosts[h].degraded_flag;
+}
+
+/* Degraded for placement: a signal bad right now already keeps new VMs away; only
+ * emptying the host waits for degrade_after_ms. */
+static bool unfit(const hac_coord *c, uint32_t h)
+{
+    return degraded(c, h) || c->h[h].bad_since_ms != 0;
 }
 
 /* Where placement should count the VM: a move in flight counts at its target, a VM
@@ -183,7 +191,7 @@ static void build_view(hac_coord *c)
         p->cpus = c->h[i].cpus ? c->h[i].cpus : r->cpus;
         p->admin = r->admin;
         p->health = !alive(c, (int32_t)i) ? PLC_HEALTH_DOWN
-                  : degraded(c, i)        ? PLC_HEALTH_DEGRADED
+                  : unfit(c, i)           ? PLC_HEALTH_DEGRADED
                                           : PLC_HEALTH_OK;
         p->agent_version = c->h[i].version;
         plc_set_add(&p->groups, i);

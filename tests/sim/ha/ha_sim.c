@@ -16,8 +16,8 @@
  *   I2 no migration target and no restart destination is dead, suspect, cordoned,
  *      draining, in maintenance or degraded in the coordinator's view when decided;
  *   I3 at the end of a scenario every protected VM runs exactly once, on its owner.
- * Scenarios (seed % 5): drain, host death, isolation + heal, coordinator loss mid-drain,
- * rolling upgrade over 3 hosts. Seeds: argument or DROVER_SIM_SEEDS (default 1000);
+ * Scenarios (seed % 6): drain, host death, isolation + heal, coordinator loss mid-drain,
+ * rolling upgrade over 3 hosts, chaos (a random sequence of all of these plus reboots). Seeds: argument or DROVER_SIM_SEEDS (default 1000);
  * DROVER_SIM_SEED=N replays one with its event trace. Prints JSON figures at the end.
  */
 #include <inttypes.h>
@@ -120,6 +120,7 @@ typedef struct sim {
     uint32_t mig_failed[VMS_MAX]; /* injected failures so far per VM (at most one) */
     hac_live fed[HOSTS_MAX];  /* liveness last fed to the coordinator */
     bool degraded[HOSTS_MAX]; /* health signal bad */
+    uint64_t deg_since[HOSTS_MAX];
 } sim;
 
 static uint64_t rnd(sim *s)
@@ -206,11 +207,13 @@ static void check_target(sim *s, uint32_t to, const char *what, uint32_t vm)
     const hac_rstate *cs = hac_coord_state(s->coord);
     plc_admin a = cs->hosts[to].admin;
     char b[160];
+    /* A bad health signal counts once a feed (every PING_MS) carried it. */
+    bool deg = s->degraded[to] && s->now >= s->deg_since[to] + 2 * PING_MS;
     if (s->fed[to] != HAC_ALIVE || a != PLC_ADMIN_ACTIVE || cs->hosts[to].degraded_flag ||
-        s->degraded[to]) {
+        deg) {
         snprintf(b, sizeof b, "I2: %s of vm%u onto host %u (%s, %s%s)", what, vm, to,
                  hac_admin_name(a), s->fed[to] == HAC_ALIVE ? "alive" : "not alive",
-                 s->degraded[to] ? ", degraded" : "");
+                 deg ? ", degraded" : "");
         failf(s, b);
     }
 }
@@ -223,9 +226,10 @@ static void coord_outputs(sim *s)
         if (it->kind == HAC_O_EVENT) {
             note(s, "coord", it->text);
         } else if (it->kind == HAC_O_PROPOSE) {
+            /* Restarts are the OWNER proposals that count one more restart; adopting a
+             * VM where it was reported and finishing a move are not placements. */
             if (it->prop.kind == HAC_P_OWNER && it->prop.owner >= 0 &&
-                !s->h[it->prop.owner].running[it->prop.index] &&
-                hac_coord_state(s->coord)->vms[it->prop.index].moving_to != it->prop.owner)
+                it->prop.restarts == hac_coord_state(s->coord)->vms[it->prop.index].restarts + 1)
                 check_target(s, (uint32_t)it->prop.owner, "restart", it->prop.index);
             if (it->prop.kind == HAC_P_MOVING && it->prop.owner >= 0)
                 check_target(s, (uint32_t)it->prop.owner, "migration", it->prop.index);
@@ -715,6 +719,7 @@ static uint32_t pick_host(sim *s, bool not_coord)
 static void sc_degrade(sim *s, uint32_t h)
 {
     s->degraded[h] = true;
+    s->deg_since[h] = s->now;
     note(s, "sim", "health signal bad");
     uint64_t deadline = s->now + 60000;
     for (;;) {
@@ -867,19 +872,88 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static const char *const names[] = {"drain", "death", "isolate", "coord_loss", "upgrade"};
+/* Chaos: for 30 s, every 0.5-3 s one random fault or admin action, keeping at most one
+ * host dead or cut at a time (the majority stays); then everything heals, dead hosts
+ * reboot (with their persisted state copy), every host is undrained, and it must settle.
+ * Reboots exercise reconcile-after-restart, overlapping faults the orphan rules. */
+static void sc_chaos(sim *s)
+{
+    uint64_t end = s->now + 30000;
+    int32_t down = -1; /* host dead or cut */
+    while (!s->fail[0] && s->now < end) {
+        run_until(s, s->now + 500 + rbelow(s, 2500));
+        uint32_t h = rbelow(s, s->n_hosts);
+        switch (rbelow(s, 6)) {
+        case 0: /* kill */
+            if (down < 0) {
+                kill_host(s, h);
+                down = (int32_t)h;
+            }
+            break;
+        case 1: /* cut */
+            if (down < 0) {
+                s->h[h].cut = true;
+                note(s, "sim", "isolate");
+                down = (int32_t)h;
+            }
+            break;
+        case 2: /* heal or reboot the one that is down */
+            if (down >= 0) {
+                host *x = &s->h[down];
+                if (!x->up) {
+                    x->up = true;
+                    host_boot(s, (uint32_t)down);
+                    note(s, "sim", "reboot");
+                }
+                x->cut = false;
+                note(s, "sim", "heal");
+                down = -1;
+            }
+            break;
+        case 3:
+            admin(s, HAC_REQ_DRAIN, h);
+            break;
+        case 4:
+            admin(s, rbelow(s, 2) ? HAC_REQ_UNDRAIN : HAC_REQ_UNDRAIN_FAILBACK, h);
+            break;
+        default:
+            s->degraded[h] = !s->degraded[h];
+            s->deg_since[h] = s->now;
+            break;
+        }
+    }
+    for (uint32_t h = 0; h < s->n_hosts; h++) {
+        host *x = &s->h[h];
+        if (!x->up) {
+            x->up = true;
+            host_boot(s, h);
+        }
+        x->cut = false;
+        s->degraded[h] = false;
+    }
+    note(s, "sim", "all healed");
+    run_until(s, s->now + 3000);
+    for (uint32_t h = 0; h < s->n_hosts; h++)
+        admin(s, HAC_REQ_UNDRAIN, h);
+    run_until(s, s->now + 1000);
+    settle(s, s->now + 30000, "chaos");
+}
+
+static const char *const names[] = {"drain",   "death",   "isolate",
+                                    "coord_loss", "upgrade", "chaos"};
 
 static bool run_seed(sim *s, uint64_t seed, uint32_t *scenario)
 {
     setup(s, seed);
     settle(s, s->now + 10000, "bootstrap");
-    *scenario = (uint32_t)(seed % 5);
+    *scenario = (uint32_t)(seed % 6);
     switch (*scenario) {
     case 0: sc_drain(s); break;
     case 1: sc_death(s); break;
     case 2: sc_isolate(s); break;
     case 3: sc_coord_loss(s); break;
-    default: sc_upgrade(s); break;
+    case 4: sc_upgrade(s); break;
+    default: sc_chaos(s); break;
     }
     if (!s->fail[0])
         settle(s, s->now + 20000, "end");
@@ -924,7 +998,7 @@ int main(int argc, char **argv)
         n = 1;
         s.trace = true;
     }
-    uint32_t fails = 0, per[5] = {0};
+    uint32_t fails = 0, per[6] = {0};
     uint64_t restart_max = 0, restart_sum = 0, restart_n = 0, vt = 0;
     uint64_t *restarts = calloc(n ? n : 1, sizeof *restarts);
     if (restarts == NULL)
@@ -955,8 +1029,8 @@ int main(int argc, char **argv)
     }
     printf("{\"bench\":\"ha_sim\",\"metric\":\"seeds\",\"value\":%" PRIu64
            ",\"unit\":\"count\",\"failed\":%u,\"drain\":%u,\"death\":%u,\"isolate\":%u,"
-           "\"coord_loss\":%u,\"upgrade\":%u,\"virtual_s\":%" PRIu64 "}\n",
-           n, fails, per[0], per[1], per[2], per[3], per[4], vt / 1000);
+           "\"coord_loss\":%u,\"upgrade\":%u,\"chaos\":%u,\"virtual_s\":%" PRIu64 "}\n",
+           n, fails, per[0], per[1], per[2], per[3], per[4], per[5], vt / 1000);
     if (restart_n) {
         qsort(restarts, restart_n, sizeof *restarts, cmp_u64);
         printf("{\"bench\":\"ha_sim\",\"metric\":\"restart_after_death_ms\",\"value\":%" PRIu64
