@@ -419,6 +419,118 @@ static void upgrade_walks_hosts(void **st)
     hac_coord_free(c);
 }
 
+static void degrade_hysteresis(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg); /* degrade_after 2000 ms, recover_after 10000 ms */
+    hac_input bad = {.kind = HAC_IN_HOST, .host = 0, .live = HAC_ALIVE, .last_ack_ms = 200,
+                     .mem_mib = 4096, .cpus = 8, .degraded = true};
+    out.n = 0;
+    step(c, 200, &bad);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_MOVING), 0); /* not yet: hysteresis */
+    bad.last_ack_ms = 2199;
+    step(c, 2199, &bad);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_MOVING), 0);
+    bad.last_ack_ms = 2200;
+    step(c, 2200, &bad);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_MOVING), 2); /* evacuating, 2 at a time */
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_PROPOSE)
+            assert_int_not_equal(out.items[i].prop.owner, 0);
+    /* admin state untouched: degraded is not maintenance */
+    assert_int_equal(hac_coord_state(c)->hosts[0].admin, PLC_ADMIN_ACTIVE);
+    hac_coord_free(c);
+}
+
+static void bad_signal_gets_no_new_vms(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    /* host 2 reports a bad signal (not yet degraded), host 0 dies: nothing may restart
+     * on host 2, so everything goes to host 1 */
+    hac_input bad = {.kind = HAC_IN_HOST, .host = 2, .live = HAC_ALIVE, .last_ack_ms = 900,
+                     .mem_mib = 4096, .cpus = 8, .degraded = true};
+    step(c, 900, &bad);
+    out.n = 0;
+    host_in(c, 5000, 0, HAC_DEAD, 100);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 4);
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_PROPOSE)
+            assert_int_equal(out.items[i].prop.owner, 1);
+    hac_coord_free(c);
+}
+
+/* A move recorded by a dead coordinator: nothing happens until the source reports that
+ * no job runs; then the VM's whereabouts decide between clearing and finishing it. */
+static void orphan_move_needs_source_proof(void **st)
+{
+    (void)st;
+    for (int finished = 0; finished < 2; finished++) {
+        hac_rstate s;
+        hac_config cfg;
+        cluster(&s);
+        hac_prop m = {.kind = HAC_P_MOVING, .index = 0, .owner = 2, .generation = 2};
+        assert_int_equal(hac_apply(&s, &m), 0);
+        hac_config_default(&cfg);
+        hac_coord *c = hac_coord_new(&cfg, &s, 7);
+        for (uint32_t h = 0; h < 3; h++)
+            host_in(c, 100, h, HAC_ALIVE, 100);
+        uint32_t busy[] = {0}, src_run[] = {0, 1, 2, 3}, src_gone[] = {1, 2, 3};
+        hac_gen g4[] = {2, 2, 2, 2};
+        hac_input inv = {.kind = HAC_IN_INVENTORY, .host = 0, .vms = src_run, .gens = g4,
+                         .n_vms = 4, .busy = busy, .n_busy = 1};
+        out.n = 0;
+        step(c, 200, &inv); /* the job still runs: wait */
+        step(c, 300, &inv);
+        assert_int_equal(count(HAC_O_PROPOSE, -1), 0);
+        inv.n_busy = 0;
+        if (finished) {
+            inv.vms = src_gone;
+            inv.n_vms = 3;
+        }
+        step(c, 400, &inv);
+        assert_int_equal(count(HAC_O_PROPOSE, -1), 1);
+        const hac_prop *p = &out.items[0].prop;
+        for (uint32_t i = 0; i < out.n; i++)
+            if (out.items[i].kind == HAC_O_PROPOSE)
+                p = &out.items[i].prop;
+        assert_int_equal(p->generation, 3);
+        if (finished) {
+            assert_int_equal(p->kind, HAC_P_OWNER); /* not on the source: target owns it */
+            assert_int_equal(p->owner, 2);
+        } else {
+            assert_int_equal(p->kind, HAC_P_MOVING); /* still on the source: cleared */
+            assert_int_equal(p->owner, -1);
+        }
+        hac_coord_free(c);
+    }
+}
+
+static void late_duplicate_dropped(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    cluster(&s);
+    hac_fence f;
+    hac_fence_init(&f, 0, 2000);
+    hac_fence_input con = {.kind = HAC_FIN_CONTACT, .sent_ms = 0};
+    hac_fence_input syn = {.kind = HAC_FIN_SYNCED, .state = &s};
+    out.n = 0;
+    hac_fence_step(&f, 1, &con, &out);
+    hac_fence_step(&f, 1, &syn, &out);
+    hac_fence_input cmd = {.kind = HAC_FIN_COMMAND, .state = &s,
+                           .cmd = {.kind = HAC_CMD_START, .id = 9, .term = 1, .generation = 1,
+                                   .vm = 0, .to = 0}};
+    hac_fence_step(&f, 2, &cmd, &out);
+    hac_fence_step(&f, 3, &cmd, &out);
+    assert_int_equal(out.n, 1);
+    assert_int_equal(out.items[0].kind, HAC_O_EXEC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +542,10 @@ int main(void)
         cmocka_unit_test(failed_migration_tries_elsewhere),
         cmocka_unit_test(fence_self_fences_and_reconciles),
         cmocka_unit_test(upgrade_walks_hosts),
+        cmocka_unit_test(degrade_hysteresis),
+        cmocka_unit_test(bad_signal_gets_no_new_vms),
+        cmocka_unit_test(orphan_move_needs_source_proof),
+        cmocka_unit_test(late_duplicate_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
