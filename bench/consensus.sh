@@ -4,8 +4,8 @@
 # One JSON line per figure (bench, metric, value, unit, system, n, client, ...):
 #   commit_p50_ms, commit_p99_ms  sequential puts through the leader, then through a
 #                                 follower (forwarded; answered once applied there)
-#   entries_per_s                 8 clients, one per-put connection each, spread over all
-#                                 members, for a fixed duration
+#   entries_per_s                 8 clients, one connection per put, all through the leader,
+#                                 then spread over all members, for a fixed duration each
 #   failover_ms (stat p50, max)   SIGKILL the leader -> a put through a survivor commits;
 #                                 5 trials, the victim restarted and caught up in between;
 #                                 drover's and etcd's trials alternate
@@ -148,6 +148,8 @@ drover_perf() {
   local all=() ; for i in $(seq "$n"); do all+=("$(dsock "$n" "$i")"); done
   local c
   for c in $TP_CLIENTS; do
+    "$C" throughput --target "$(dsock "$n" "$L")" --clients "$c" --duration-ms "$TP_MS" \
+      --tag "$tag,\"via\":\"leader\"}"
     "$C" throughput --target "$(IFS=,; echo "${all[*]}")" --clients "$c" --duration-ms "$TP_MS" \
       --tag "$tag,\"via\":\"all\"}"
   done
@@ -217,6 +219,8 @@ etcd_perf() {
   "$C" latency --target "etcd:$(eep $((L % 3 + 1)))" --count "$PUTS" --tag "$tag,\"via\":\"follower\"}"
   local c
   for c in $TP_CLIENTS; do
+    "$C" throughput --target "etcd:$(eep "$L")" --clients "$c" --duration-ms "$TP_MS" \
+      --tag "$tag,\"via\":\"leader\"}"
     "$C" throughput --target "etcd:$(eep 1),etcd:$(eep 2),etcd:$(eep 3)" --clients "$c" \
       --duration-ms "$TP_MS" --tag "$tag,\"via\":\"all\"}"
   done
