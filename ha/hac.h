@@ -135,6 +135,7 @@ typedef struct hac_rhost {
     char name[HAC_NAME_MAX];
     plc_admin admin;
     bool degraded_flag; /* operator-set degraded */
+    bool failback;      /* undrain asked to bring its drained VMs home (until done) */
     uint64_t mem_mib;   /* capacity as registered (gossip refreshes the live view) */
     uint32_t cpus;
 } hac_rhost;
@@ -167,7 +168,7 @@ typedef enum hac_prop_kind {
     HAC_P_HOST_ADD = 1, /* host: name, mem_mib, cpus */
     HAC_P_VM_ADD,       /* vm: the whole record (owner, generation 1) */
     HAC_P_PROTECT,      /* vm: protected_, priority, restart_order, max_restarts */
-    HAC_P_ADMIN,        /* host index + admin + degraded_flag */
+    HAC_P_ADMIN,        /* host index + admin + degraded_flag + failback */
     HAC_P_MOVING,       /* vm index, generation = current + 1, moving_to (-1 clears) */
     HAC_P_OWNER,        /* vm index, generation = current + 1, owner, restarts, home */
     HAC_P_UPGRADE,      /* the whole plan (upgrade), upgrade.seq = current + 1 */
@@ -178,6 +179,7 @@ typedef struct hac_prop {
     uint32_t index;     /* host or VM index */
     plc_admin admin;
     bool degraded_flag;
+    bool failback;      /* ADMIN */
     int32_t owner;      /* OWNER: new owner; MOVING: target */
     hac_gen generation; /* OWNER, MOVING: the new generation (current + 1) */
     uint32_t restarts;

@@ -43,7 +43,6 @@ typedef struct hview {
     bool dead_reported;
     bool lease_reported;
     uint64_t admin_prop_ms; /* a proposal for this host is pending since (0 = none) */
-    bool failback;          /* undrain asked to bring drained VMs home */
 } hview;
 
 typedef struct vsoft {
@@ -413,32 +412,65 @@ static void failback(hac_coord *c, uint32_t h, hac_out *out)
         in_flight += c->s.vms[v].moving_to == (int32_t)h || (c->v[v].migrate_on_commit &&
                                                              c->v[v].prop_ms);
     bool left = false;
+    /* A failed move home is retried (the destination is fixed, so its exclusion is
+     * lifted) until migrate_attempts_max; a VM that cannot go home is reported once and
+     * stays where it is, so the failback finishes. */
+    for (uint32_t v = 0; v < c->s.n_vms; v++)
+        if (c->s.vms[v].home == (int32_t)h && c->v[v].attempts < c->cfg.migrate_attempts_max)
+            c->v[v].exclude &= ~(1ull << h);
     build_view(c);
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         const hac_rvm *m = &c->s.vms[v];
-        if (m->home != (int32_t)h)
+        vsoft *s = &c->v[v];
+        if (m->home != (int32_t)h || s->stuck_reported)
             continue;
         left = true;
         if (in_flight >= c->cfg.plc.max_in_per_host || m->moving_to >= 0 || !vm_idle(c, v) ||
-            !alive(c, m->owner) || c->v[v].seen_on != m->owner)
+            !alive(c, m->owner) || s->seen_on != m->owner)
             continue;
         plc_report r;
-        if (plc_check_kind(&c->view, PLC_KIND_MIGRATE, v, h, &r) == 0 && r.n_blocking == 0) {
+        if (plc_check_kind(&c->view, PLC_KIND_MIGRATE, v, h, &r) < 0)
+            continue;
+        if (r.n_blocking == 0 && s->attempts < c->cfg.migrate_attempts_max) {
             start_move(c, out, v, h);
             event(out, (int32_t)v, (int32_t)h, "vm %s: failback %s -> %s", m->name,
                   hname(c, m->owner), hname(c, (int32_t)h));
             in_flight++;
+        } else {
+            const char *why = s->attempts >= c->cfg.migrate_attempts_max
+                                  ? "migration.failed"
+                                  : r.items[0].code;
+            event(out, (int32_t)v, (int32_t)h, "vm %s cannot go home to %s: %s%s%s", m->name,
+                  hname(c, (int32_t)h), why, r.n_blocking ? ": " : "",
+                  r.n_blocking ? r.items[0].reason : "");
+            s->stuck_reported = true;
         }
     }
-    if (!left)
-        c->h[h].failback = false;
+    if (!left && !c->h[h].admin_prop_ms) {
+        hac_prop p = {.kind = HAC_P_ADMIN, .index = h, .admin = c->s.hosts[h].admin,
+                      .degraded_flag = c->s.hosts[h].degraded_flag, .failback = false};
+        propose(out, &p);
+        c->h[h].admin_prop_ms = c->now_ms ? c->now_ms : 1;
+        event(out, -1, (int32_t)h, "host %s: failback done", c->s.hosts[h].name);
+    }
 }
 
 /* ---- host admin ----------------------------------------------------------------- */
 
+/* ADMIN proposal; the failback intent is replicated so a new coordinator keeps it. */
+static void propose_admin_fb(hac_coord *c, hac_out *out, uint32_t h, plc_admin a, bool flag,
+                             bool failback)
+{
+    hac_prop p = {.kind = HAC_P_ADMIN, .index = h, .admin = a, .degraded_flag = flag,
+                  .failback = failback};
+    propose(out, &p);
+    c->h[h].admin_prop_ms = c->now_ms ? c->now_ms : 1;
+}
+
 static void propose_admin(hac_coord *c, hac_out *out, uint32_t h, plc_admin a, bool flag)
 {
-    hac_prop p = {.kind = HAC_P_ADMIN, .index = h, .admin = a, .degraded_flag = flag};
+    hac_prop p = {.kind = HAC_P_ADMIN, .index = h, .admin = a, .degraded_flag = flag,
+                  .failback = c->s.hosts[h].failback};
     propose(out, &p);
     c->h[h].admin_prop_ms = c->now_ms ? c->now_ms : 1;
 }
@@ -595,7 +627,7 @@ static int reconcile(hac_coord *c, hac_out *out)
             p.kind = HAC_P_OWNER;
             p.owner = m->moving_to;
             p.restarts = m->restarts;
-            p.home = m->home;
+            p.home = m->home == m->moving_to ? -1 : m->home;
             what = "not on the source: the target owns it";
         } else if (expired(c, m->moving_to)) {
             p.kind = HAC_P_MOVING;
@@ -620,7 +652,7 @@ static int reconcile(hac_coord *c, hac_out *out)
             continue;
         hac_prop p = {.kind = HAC_P_OWNER, .index = v, .owner = at,
                       .generation = m->generation + 1, .restarts = m->restarts,
-                      .home = m->home};
+                      .home = m->home == at ? -1 : m->home};
         propose(out, &p);
         c->v[v].prop_ms = now ? now : 1;
         event(out, (int32_t)v, at, "vm %s: runs on %s, owner was %s: adopt", m->name,
@@ -649,7 +681,8 @@ static int reconcile(hac_coord *c, hac_out *out)
     for (uint32_t h = 0; h < c->s.n_hosts; h++) {
         if (evacuating(c, h) && (rc = evacuate(c, h, out)) < 0)
             return rc;
-        if (c->h[h].failback && c->s.hosts[h].admin == PLC_ADMIN_ACTIVE && alive(c, (int32_t)h))
+        if (c->s.hosts[h].failback && c->s.hosts[h].admin == PLC_ADMIN_ACTIVE &&
+            alive(c, (int32_t)h))
             failback(c, h, out);
         if (c->s.hosts[h].admin == PLC_ADMIN_DRAINING && host_empty(c, h) &&
             !c->h[h].admin_prop_ms) {
@@ -787,7 +820,7 @@ static int on_admin(hac_coord *c, const hac_input *in, hac_out *out)
         return -EINVAL;
     const hac_rhost *r = &c->s.hosts[in->host];
     plc_admin a = r->admin;
-    bool flag = r->degraded_flag;
+    bool flag = r->degraded_flag, fb = r->failback;
     switch (in->req) {
     case HAC_REQ_CORDON:
         if (a == PLC_ADMIN_ACTIVE)
@@ -796,12 +829,13 @@ static int on_admin(hac_coord *c, const hac_input *in, hac_out *out)
     case HAC_REQ_DRAIN:
         if (a != PLC_ADMIN_MAINTENANCE)
             a = PLC_ADMIN_DRAINING;
+        fb = false;
         for (uint32_t v = 0; v < c->s.n_vms; v++)
             if (c->s.vms[v].owner == (int32_t)in->host)
                 c->v[v].attempts = 0, c->v[v].stuck_reported = false, c->v[v].exclude = 0;
         break;
     case HAC_REQ_UNDRAIN_FAILBACK:
-        c->h[in->host].failback = true;
+        fb = true;
         a = PLC_ADMIN_ACTIVE;
         break;
     case HAC_REQ_UNDRAIN:
@@ -816,9 +850,9 @@ static int on_admin(hac_coord *c, const hac_input *in, hac_out *out)
     default:
         return -EINVAL;
     }
-    propose_admin(c, out, in->host, a, flag);
-    event(out, -1, (int32_t)in->host, "host %s: %s -> %s%s", r->name, hac_admin_name(r->admin),
-          hac_admin_name(a), flag ? " (degraded flag)" : "");
+    propose_admin_fb(c, out, in->host, a, flag, fb);
+    event(out, -1, (int32_t)in->host, "host %s: %s -> %s%s%s", r->name, hac_admin_name(r->admin),
+          hac_admin_name(a), flag ? " (degraded flag)" : "", fb ? " (failback)" : "");
     return 0;
 }
 

@@ -128,6 +128,7 @@ int hac_apply(hac_rstate *s, const hac_prop *p)
             return -ESTALE;
         s->hosts[p->index].admin = p->admin;
         s->hosts[p->index].degraded_flag = p->degraded_flag;
+        s->hosts[p->index].failback = p->failback;
         return 0;
     }
     case HAC_P_MOVING: {

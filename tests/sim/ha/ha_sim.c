@@ -758,7 +758,13 @@ static void sc_drain(sim *s)
     settle(s, s->now + 10000, "drain");
     if (!s->fail[0] && rbelow(s, 2)) { /* failback */
         admin(s, HAC_REQ_UNDRAIN_FAILBACK, h);
-        run_until(s, s->now + 5000);
+        run_until(s, s->now + 500); /* the intent commits */
+        uint64_t fb_deadline = s->now + 30000;
+        while (!s->fail[0] && s->now < fb_deadline && s->truth.hosts[h].failback)
+            step(s);
+        for (uint32_t v = 0; v < s->n_vms && !s->fail[0]; v++)
+            if (s->truth.vms[v].home == (int32_t)h)
+                failf(s, "failback: a drained VM did not go home");
         settle(s, s->now + 20000, "failback");
     }
 }
