@@ -154,6 +154,10 @@ typedef struct hac_rvm {
     hac_gen generation;    /* bumped by every ownership change and move (fencing token) */
     int32_t moving_to;     /* live migration in flight to this host, -1 = none */
     int32_t home;          /* host it was drained from (failback), -1 = none */
+    /* The owner has reported the VM at a generation that includes its protection, so
+     * the owner knows to fence it. Until then a restart elsewhere could run it twice
+     * (protected while the owner was cut off): only a confirmed fence allows one. */
+    bool prot_acked;
 } hac_rvm;
 
 typedef struct hac_rstate {
@@ -167,11 +171,13 @@ typedef struct hac_rstate {
 typedef enum hac_prop_kind {
     HAC_P_HOST_ADD = 1, /* host: name, mem_mib, cpus */
     HAC_P_VM_ADD,       /* vm: the whole record (owner, generation 1) */
-    HAC_P_PROTECT,      /* vm: protected_, priority, restart_order, max_restarts */
+    HAC_P_PROTECT,      /* vm: protected_, priority, restart_order, max_restarts; bumps
+                         * the generation, and protecting clears prot_acked */
     HAC_P_ADMIN,        /* host index + admin + degraded_flag + failback */
     HAC_P_MOVING,       /* vm index, generation = current + 1, moving_to (-1 clears) */
     HAC_P_OWNER,        /* vm index, generation = current + 1, owner, restarts, home */
     HAC_P_UPGRADE,      /* the whole plan (upgrade), upgrade.seq = current + 1 */
+    HAC_P_PROT_ACK,     /* vm index, generation (must be current): owner knows */
 } hac_prop_kind;
 
 typedef struct hac_prop {

@@ -58,6 +58,7 @@ typedef struct vsoft {
     uint32_t attempts;
     bool stuck_reported;
     bool limit_reported;
+    bool unacked_reported;
     uint64_t orphan_ms;     /* a recorded move with no command of ours since (0 = none) */
     bool busy;              /* its owner's last report lists a migration job for it */
 } vsoft;
@@ -238,6 +239,13 @@ static bool needs_restart(const hac_coord *c, uint32_t vm)
 {
     const hac_rvm *m = &c->s.vms[vm];
     if (!m->protected_ || !m->want_running || !vm_idle(c, vm) || alive(c, c->v[vm].seen_on))
+        return false;
+    if (!m->prot_acked && !(m->owner >= 0 && c->h[m->owner].fenced))
+        return false;
+    /* Reported running by a host after its lease ended: that host is back and runs it
+     * (gossip has not caught up yet). */
+    int32_t at = c->v[vm].seen_on;
+    if (at >= 0 && c->h[at].inv_ms > lease_end_ms(c, (uint32_t)at))
         return false;
     bool owner_gone = expired(c, m->owner) ||
                       (alive(c, m->owner) && (c->v[vm].exclude >> m->owner & 1u));
@@ -659,6 +667,17 @@ static int reconcile(hac_coord *c, hac_out *out)
               hname(c, at), hname(c, m->owner));
     }
 
+    for (uint32_t v = 0; v < c->s.n_vms; v++) {
+        const hac_rvm *m = &c->s.vms[v];
+        if (m->protected_ && !m->prot_acked && expired(c, m->owner) &&
+            !c->h[m->owner].fenced && !c->v[v].unacked_reported) {
+            event(out, (int32_t)v, m->owner,
+                  "vm %s not restarted: protected after %s last reported it, so %s may not "
+                  "have fenced it; a confirmed fence or its return settles it",
+                  m->name, hname(c, m->owner), hname(c, m->owner));
+            c->v[v].unacked_reported = true;
+        }
+    }
     int rc = plan_restarts(c, out);
     if (rc < 0)
         return rc;
@@ -764,6 +783,15 @@ static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
             *seen = (int32_t)in->host;
         else if (*seen == (int32_t)in->host)
             *seen = -1;
+        /* The owner reports it at the current generation: it has applied the
+         * protection, so it will fence the VM when cut off. */
+        const hac_rvm *m = &c->s.vms[v];
+        if (here[v] && m->owner == (int32_t)in->host && m->protected_ && !m->prot_acked &&
+            vm_idle(c, v)) {
+            hac_prop p = {.kind = HAC_P_PROT_ACK, .index = v, .generation = m->generation};
+            propose(out, &p);
+            c->v[v].prop_ms = c->now_ms ? c->now_ms : 1;
+        }
     }
     c->h[in->host].inv_ms = c->now_ms ? c->now_ms : 1;
 }
@@ -867,6 +895,8 @@ static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
         if (rc == 0)
             c->upg_run_id = 0;
     }
+    if (p->kind == HAC_P_PROT_ACK && p->index < c->s.n_vms)
+        c->v[p->index].prop_ms = 0;
     if ((p->kind != HAC_P_OWNER && p->kind != HAC_P_MOVING) || p->index >= c->s.n_vms)
         return;
     vsoft *s = &c->v[p->index];

@@ -107,6 +107,7 @@ int hac_apply(hac_rstate *s, const hac_prop *p)
         hac_rvm *m = &s->vms[s->n_vms++];
         *m = p->vm;
         m->generation = 1;
+        m->prot_acked = true; /* defined with its policy: the owner learns both at once */
         m->moving_to = -1;
         m->home = -1;
         return 0;
@@ -119,6 +120,18 @@ int hac_apply(hac_rstate *s, const hac_prop *p)
         m->priority = p->vm.priority;
         m->restart_order = p->vm.restart_order;
         m->max_restarts = p->vm.max_restarts;
+        /* New generation: the owner's reports from now on prove it knows the policy. */
+        m->prot_acked = false;
+        m->generation++;
+        return 0;
+    }
+    case HAC_P_PROT_ACK: {
+        if (p->index >= s->n_vms)
+            return -EINVAL;
+        hac_rvm *m = &s->vms[p->index];
+        if (p->generation != m->generation)
+            return -ESTALE;
+        m->prot_acked = true;
         return 0;
     }
     case HAC_P_ADMIN: {

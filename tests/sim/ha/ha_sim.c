@@ -889,7 +889,7 @@ static void sc_chaos(sim *s)
     while (!s->fail[0] && s->now < end) {
         run_until(s, s->now + 500 + rbelow(s, 2500));
         uint32_t h = rbelow(s, s->n_hosts);
-        switch (rbelow(s, 6)) {
+        switch (rbelow(s, 7)) {
         case 0: /* kill */
             if (down < 0) {
                 kill_host(s, h);
@@ -922,6 +922,14 @@ static void sc_chaos(sim *s)
         case 4:
             admin(s, rbelow(s, 2) ? HAC_REQ_UNDRAIN : HAC_REQ_UNDRAIN_FAILBACK, h);
             break;
+        case 5: { /* `drover vm protect|unprotect`, committed through the leader */
+            uint32_t v = rbelow(s, s->n_vms);
+            hac_prop p = {.kind = HAC_P_PROTECT, .index = v, .vm = s->truth.vms[v]};
+            p.vm.protected_ = !p.vm.protected_;
+            if (s->coord && s->n_pend < PENDING_MAX)
+                s->pend[s->n_pend++] = (pending){p, s->now + 5 + rbelow(s, 40), s->term};
+            break;
+        }
         default:
             s->degraded[h] = !s->degraded[h];
             s->deg_since[h] = s->now;

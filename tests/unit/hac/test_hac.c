@@ -203,6 +203,7 @@ static void max_restarts_honoured(void **st)
     p.vm.max_restarts = 1;
     assert_int_equal(hac_apply(&s, &p), 0);
     s.vms[0].restarts = 1;
+    s.vms[0].prot_acked = true; /* as if host 0 had reported it since */
     hac_config_default(&cfg);
     hac_coord *c = hac_coord_new(&cfg, &s, 1);
     uint32_t on0[] = {0, 1, 2, 3};
@@ -531,6 +532,32 @@ static void late_duplicate_dropped(void **st)
     assert_int_equal(out.items[0].kind, HAC_O_EXEC);
 }
 
+/* Protected while its owner was cut off: the owner cannot know to fence it, so no
+ * restart until a fence is confirmed. */
+static void protected_while_cut_off_waits(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    hac_prop p = {.kind = HAC_P_PROTECT, .index = 0, .vm = s.vms[0]};
+    p.vm.protected_ = true;
+    out.n = 0;
+    assert_int_equal(hac_apply(&s, &p), 0);
+    hac_input in = {.kind = HAC_IN_COMMIT, .prop = &p};
+    step(c, 150, &in);
+    host_in(c, 5000, 0, HAC_DEAD, 100); /* host 0 never reported vm0 since */
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 3); /* vm1..vm3, not vm0 */
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_PROPOSE)
+            assert_int_not_equal(out.items[i].prop.index, 0);
+    out.n = 0;
+    hac_input f = {.kind = HAC_IN_FENCED, .host = 0};
+    step(c, 5001, &f);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 1);
+    hac_coord_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +573,7 @@ int main(void)
         cmocka_unit_test(bad_signal_gets_no_new_vms),
         cmocka_unit_test(orphan_move_needs_source_proof),
         cmocka_unit_test(late_duplicate_dropped),
+        cmocka_unit_test(protected_while_cut_off_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
