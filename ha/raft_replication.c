@@ -280,6 +280,11 @@ void raft__recv_append_result(struct raft *r, const struct raft_message *m)
     raft__maybe_commit(r);
     maybe_transfer(r, p);
     raft__send_append(r, p, false);
+    /* A follower whose acknowledgement came after the quorum's was not told about the
+     * commit it helped nothing with: tell it now, or it learns at the next heartbeat
+     * and a request forwarded through it waits that long (measured: p99 = heartbeat). */
+    if (p->next > raft__last_index(r))
+        notify_commit(r, p);
 }
 
 void raft__tick_leader(struct raft *r)
