@@ -18,7 +18,8 @@
 #   lab.sh agent-up DROVER   start `drover agent` inside every host (state in the host dir)
 #   lab.sh guest NAME [MEM_MIB] [busy] [local]   write NAME's disk + XML, print the XML path
 #   lab.sh demo              build drover, up 3 hosts, start agents, boot a tick guest,
-#                            live-migrate it around through drover's adapter, verify, down
+#                            live-migrate it 1->2->3->1 with `drover vm migrate` (the
+#                            agents' adapter; hvtool if the binary lacks it), verify, down
 # Environment:
 #   LAB=/tmp/drover-lab  lab directory;  LAB_NAME=dl  prefix of namespace names (tests use
 #   their own, so two labs never collide);  LAB_NET=10.77.0  lab subnet inside the namespaces;
@@ -388,8 +389,11 @@ demo() {
   hv=$build/tests/lab/hvtool
   trap 'rc=$?; [ "${LAB_KEEP:-0}" = 1 ] || lab_down; exit $rc' EXIT
   lab_up 3
-  if [ -x "$build/agent/drover" ]; then
-    agents_up "$build/agent/drover" || log "note: agents did not start; continuing with the adapter only"
+  local drover=$build/agent/drover cli=0
+  if [ -x "$drover" ] && agents_up "$drover"; then
+    "$drover" help 2>&1 | grep -q 'vm migrate' && cli=1
+  else
+    log "note: no drover agents; the demo drives the adapter through hvtool"
   fi
   guest_make "$vm" 64 idle shared >/dev/null
   "$hv" -c "$(uri 1)" define "$LAB/$vm.xml"
@@ -398,7 +402,11 @@ demo() {
   log "$vm runs on host1, console at tick $(last_tick "$vm")"
   last=1
   for i in 2 3 1; do
-    "$hv" -c "$(uri "$last")" migrate "$vm" "$(turi "$i")" --live
+    if [ $cli = 1 ]; then   # the operator's way: host<last>'s agent moves it
+      "$drover" vm migrate "$vm" "$NET.$i" --live --socket "$(hdir "$last")/drover.sock"
+    else
+      "$hv" -c "$(uri "$last")" migrate "$vm" "$(turi "$i")" --live
+    fi
     "$hv" -c "$(uri "$i")" state "$vm" | grep -qx running || die "$vm not running on host$i"
     "$hv" -c "$(uri "$last")" state "$vm" >/dev/null 2>&1 && die "$vm still defined on host$last"
     local before; before=$(console_ticks "$vm")
