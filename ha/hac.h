@@ -27,9 +27,11 @@
  *  - A VM is started only by its owner at the current generation, and ownership moves
  *    through consensus before any start (hac_coord emits START only after the OWNER
  *    proposal is committed and applied).
- *  - Ownership leaves a host only when (a) a live migration off it finished, or (b) the
- *    host's lease has surely expired: gossip says dead and now >= last_ack_ms +
- *    fence_timeout_ms * drift_pct / 100, or a fence was confirmed. Lease start on the agent
+ *  - Ownership leaves a host only when (a) a live migration off it finished, (b) the
+ *    host reported that no migration job for the VM runs and it does not run it (an
+ *    orphaned move), or (c) the host's lease has surely expired: gossip says dead and
+ *    now >= last_ack_ms + fence_timeout_ms * drift_pct / 100, or a fence was confirmed;
+ *    for (c) the owner must also have acknowledged the VM's protection (prot_acked). Lease start on the agent
  *    is the *send* time of the request the quorum answered, which precedes the
  *    coordinator's receive time, so the agent self-fences first (clock rates may differ
  *    by at most drift_pct).
