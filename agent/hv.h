@@ -210,7 +210,7 @@ typedef struct hv_migrate_opts {
     hv_move_mode mode;
     uint32_t max_downtime_ms;       /* 0 = libvirt's default (300 ms) */
     uint32_t bandwidth_mibps;       /* 0 = unlimited */
-    bool compress;                  /* multi-thread compression of memory pages */
+    bool compress;                  /* XBZRLE page deltas; not with parallel (HV_EINVAL) */
     uint32_t parallel_connections;  /* 0/1 = one stream; >1 = parallel migration */
     bool auto_converge;             /* throttle vCPUs when dirtying outpaces the link */
     /* switch to post-copy after this long in pre-copy; 0 = never (then auto_converge

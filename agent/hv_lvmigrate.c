@@ -191,9 +191,9 @@ static int add_params(const hv_migrate_opts *o, const hv_vm *vm, virTypedParamet
     }
     if (o->compress) {
         *flags |= VIR_MIGRATE_COMPRESSED;
-        /* multifd streams compress with zstd; a single stream uses XBZRLE page deltas,
-         * which QEMU supports without multifd */
-        const char *method = o->parallel_connections > 1 ? "zstd" : "xbzrle";
+        /* XBZRLE page deltas; libvirt 9.0 accepts no compression method for multifd
+         * streams, so hv__lv_migrate refuses compress together with parallel */
+        const char *method = "xbzrle";
         if (virTypedParamsAddString(p, n, &max, VIR_MIGRATE_PARAM_COMPRESSION, method) < 0)
             return -1;
     }
@@ -462,6 +462,11 @@ int hv__lv_migrate(hv_conn *c, const char *name, const char *dest_uri, hv_conn *
         goto out_dom;
     if (!live && (vm.state == HV_VM_PAUSED || vm.state == HV_VM_SAVED)) {
         rc = cold_suspended(lc, conn, dom, &vm, dest_uri, dest, o, res, err);
+        goto out_dom;
+    }
+    if (live && o->compress && o->parallel_connections > 1) {
+        rc = hv__fail(err, HV_EINVAL, "compression and parallel connections cannot be combined "
+                      "with this libvirt (no multifd compression method); pick one");
         goto out_dom;
     }
     if (live && o->max_downtime_ms > 0 &&
