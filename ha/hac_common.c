@@ -1,0 +1,187 @@
+/* hac_common.c — the coordinator's small shared pieces: events, proposals and commands
+ * as outputs, what it believes of hosts (alive, lease over, degraded), and the
+ * placement view it builds from the replicated state plus what it sees. The view is
+ * rebuilt for every plan: it is a few thousand bytes of copying against a plan that
+ * scores every host for every VM, and it keeps placement's input exactly the state.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hac_int.h"
+
+/* ---- small helpers -------------------------------------------------------------- */
+
+void hac__event(hac_out *out, int32_t vm, int32_t host, const char *fmt, ...)
+{
+    hac_out_item it = {.kind = HAC_O_EVENT, .vm = vm, .host = host};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(it.text, sizeof it.text, fmt, ap);
+    va_end(ap);
+    hac_out_push(out, &it);
+}
+
+void hac__propose(hac_out *out, const hac_prop *p)
+{
+    hac_out_item it = {.kind = HAC_O_PROPOSE, .prop = *p, .vm = -1, .host = -1};
+    hac_out_push(out, &it);
+}
+
+uint64_t hac__send_cmd(hac_coord *c, hac_out *out, hac_cmd_kind kind, uint32_t vm,
+                         uint32_t from, uint32_t to, const char *text)
+{
+    hac_out_item it = {.kind = HAC_O_CMD, .vm = (int32_t)vm, .host = (int32_t)to};
+    it.cmd = (hac_cmd){.kind = kind, .id = ++c->next_id, .term = c->term, .vm = vm,
+                       .from = from, .to = to};
+    if (kind != HAC_CMD_RUN)
+        it.cmd.generation = c->s.vms[vm].generation;
+    if (text)
+        snprintf(it.cmd.text, sizeof it.cmd.text, "%s", text);
+    if (!hac_out_push(out, &it))
+        return 0;
+    return it.cmd.id;
+}
+
+const char *hac__hname(const hac_coord *c, int32_t h)
+{
+    return h >= 0 && (uint32_t)h < c->s.n_hosts ? c->s.hosts[h].name : "-";
+}
+
+bool hac__alive(const hac_coord *c, int32_t h)
+{
+    return h >= 0 && (uint32_t)h < c->s.n_hosts && c->h[h].known && c->h[h].live == HAC_ALIVE;
+}
+
+uint64_t hac__lease_end_ms(const hac_coord *c, uint32_t h)
+{
+    return c->h[h].last_ack_ms + c->cfg.fence_timeout_ms * c->cfg.drift_pct / 100;
+}
+
+/* The host surely runs nothing any more: declared dead and past its lease, or fenced. */
+bool hac__expired(const hac_coord *c, int32_t h)
+{
+    if (h < 0 || (uint32_t)h >= c->s.n_hosts)
+        return false;
+    const hview *v = &c->h[h];
+    if (!v->known || v->live != HAC_DEAD)
+        return false;
+    return v->fenced || c->now_ms >= hac__lease_end_ms(c, (uint32_t)h);
+}
+
+bool hac__vm_idle(const hac_coord *c, uint32_t vm)
+{
+    return c->v[vm].cmd_id == 0 && c->v[vm].prop_ms == 0;
+}
+
+/* Degraded for evacuation: after hysteresis (or the operator's flag). */
+bool hac__degraded(const hac_coord *c, uint32_t h)
+{
+    return c->h[h].degraded || c->s.hosts[h].degraded_flag;
+}
+
+/* Degraded for placement: a signal bad right now already keeps new VMs away; only
+ * emptying the host waits for degrade_after_ms. */
+bool hac__unfit(const hac_coord *c, uint32_t h)
+{
+    return hac__degraded(c, h) || c->h[h].bad_since_ms != 0;
+}
+
+/* Where placement should count the VM: a move in flight counts at its target, a VM
+ * seen on a live host there, otherwise at its owner (if it is meant to run). */
+int32_t hac__vm_pos(const hac_coord *c, uint32_t vm)
+{
+    const hac_rvm *m = &c->s.vms[vm];
+    if (m->moving_to >= 0)
+        return m->moving_to;
+    if (hac__alive(c, c->v[vm].seen_on))
+        return c->v[vm].seen_on;
+    /* A stopped VM keeps its place on its owner: its definition lives there, and an
+     * evacuation moves it (cold) like the running ones. */
+    return m->owner;
+}
+
+void hac__build_view(hac_coord *c)
+{
+    plc_view *w = &c->view;
+    w->cfg = c->cfg.plc;
+    w->hosts = c->ph;
+    w->n_hosts = c->s.n_hosts;
+    w->vms = c->pv;
+    w->n_vms = c->s.n_vms;
+    for (uint32_t i = 0; i < c->s.n_hosts; i++) {
+        plc_host *p = &c->ph[i];
+        const hac_rhost *r = &c->s.hosts[i];
+        plc_host_init(p);
+        snprintf(p->name, sizeof p->name, "%s", r->name);
+        p->mem_mib = c->h[i].mem_mib ? c->h[i].mem_mib : r->mem_mib;
+        p->cpus = c->h[i].cpus ? c->h[i].cpus : r->cpus;
+        p->admin = r->admin;
+        p->health = !hac__alive(c, (int32_t)i) ? PLC_HEALTH_DOWN
+                  : hac__unfit(c, i)           ? PLC_HEALTH_DEGRADED
+                                          : PLC_HEALTH_OK;
+        p->agent_version = c->h[i].version;
+        plc_set_add(&p->groups, i);
+    }
+    for (uint32_t v = 0; v < c->s.n_vms; v++) {
+        const hac_rvm *m = &c->s.vms[v];
+        plc_vm *p = &c->pv[v];
+        plc_vm_init(p);
+        snprintf(p->name, sizeof p->name, "%s", m->name);
+        p->host = hac__vm_pos(c, v);
+        p->mem_mib = m->mem_mib;
+        p->vcpus = m->vcpus;
+        p->protected_ = m->protected_;
+        p->priority = m->priority;
+        p->restart_order = m->restart_order;
+        for (uint32_t h = 0; h < c->s.n_hosts; h++)
+            if (c->v[v].exclude >> h & 1u)
+                plc_set_add(&p->host_must_not, h);
+        if (m->moving_to >= 0) {
+            c->ph[m->moving_to].migrations_in++;
+            if (m->owner >= 0)
+                c->ph[m->owner].migrations_out++;
+        }
+    }
+}
+
+void hac__first_why(const plc_plan *plan, uint32_t vm, const char **code, const char **ex)
+{
+    *code = "unplaced";
+    *ex = "";
+    for (uint32_t i = 0; i < plan->n_unplaced; i++)
+        if (plan->unplaced[i].vm == vm) {
+            if (plan->unplaced[i].n_why)
+                *code = plan->unplaced[i].why[0].code;
+            *ex = plan->unplaced[i].example;
+        }
+}
+
+/* ---- host admin ----------------------------------------------------------------- */
+
+/* ADMIN proposal; the failback intent is replicated so a new coordinator keeps it. */
+void hac__propose_admin_fb(hac_coord *c, hac_out *out, uint32_t h, plc_admin a, bool flag,
+                             bool failback)
+{
+    hac_prop p = {.kind = HAC_P_ADMIN, .index = h, .admin = a, .degraded_flag = flag,
+                  .failback = failback};
+    hac__propose(out, &p);
+    c->h[h].admin_prop_ms = c->now_ms ? c->now_ms : 1;
+}
+
+void hac__propose_admin(hac_coord *c, hac_out *out, uint32_t h, plc_admin a, bool flag)
+{
+    hac_prop p = {.kind = HAC_P_ADMIN, .index = h, .admin = a, .degraded_flag = flag,
+                  .failback = c->s.hosts[h].failback};
+    hac__propose(out, &p);
+    c->h[h].admin_prop_ms = c->now_ms ? c->now_ms : 1;
+}
+
+bool hac__host_empty(const hac_coord *c, uint32_t h)
+{
+    for (uint32_t v = 0; v < c->s.n_vms; v++)
+        if (c->s.vms[v].owner == (int32_t)h || c->s.vms[v].moving_to == (int32_t)h)
+            return false;
+    return true;
+}
