@@ -20,6 +20,7 @@ struct ag_raft;
 struct ag_join;
 struct ag_vm_ctl;
 struct ag_events;
+struct ag_place;
 
 typedef struct ag_agent {
     ag_config   cfg;
@@ -42,6 +43,7 @@ typedef struct ag_agent {
     struct ag_join *join;
     struct ag_events *events;
     struct ag_vm_ctl *vm;     /* drover vm list|migrate (libvirt, lazily connected) */
+    struct ag_place *place;   /* drover cpu baseline, check migrate, place; host facts */
 } ag_agent;
 
 #endif

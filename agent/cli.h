@@ -24,6 +24,7 @@ extern const ag_cmd ag_cmds_kv[];
 extern const ag_cmd ag_cmds_join[];
 extern const ag_cmd ag_cmds_vm[];
 extern const ag_cmd ag_cmds_events[];
+extern const ag_cmd ag_cmds_place[];
 
 /* Options every client command accepts: --socket PATH, -c/--config FILE, --json.
  * cli_common_opt() handles one getopt result; returns true when it consumed it. */

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "exitcodes.h"
 #include "gossip_drv.h"
+#include "ctl_place.h"
 #include "log.h"
 #include "ctl_vm.h"
 #include "events.h"
@@ -160,7 +161,8 @@ int ag_daemon_main(int argc, char **argv)
     }
     ag_ctl_register(a.ctl, "status", ctl_status, &a);
     ag_events_start(&a);
-    if (ag_vm_ctl_init(a.loop, a.ctl, a.cfg.libvirt_uri, &a.vm) != 0) {
+    if (ag_vm_ctl_init(a.loop, a.ctl, a.cfg.libvirt_uri, &a.vm) != 0 ||
+        ag_place_init(&a, &a.place) != 0) {
         ag_err("out of memory");
         goto err_after_ctl;
     }
@@ -194,6 +196,7 @@ int ag_daemon_main(int argc, char **argv)
 err_after_ctl:
     ag_events_stop(&a);
     ag_vm_ctl_free(a.vm);
+    ag_place_free(a.place);
     ag_ctl_close(a.ctl);
 err_after_loop:
     ag_loop_free(a.loop);

@@ -10,6 +10,7 @@
 #include "exitcodes.h"
 #include "events.h"
 #include "hoststatus.h"
+#include "ctl_place.h"
 #include "log.h"
 #include "net.h"
 #include "transport.h"
@@ -134,6 +135,7 @@ static void publish_status(ag_agent *a, bool force)
     uint8_t *rec, material[16];
     size_t len;
     ag_host_facts facts = {.admin_state = DROVER__ADMIN_STATE__ADMIN_ACTIVE};
+    ag_place_facts(a->place, &facts);   /* gathered on a worker (ctl_place.c) */
     /* versions must grow across restarts: the epoch is the high half */
     uint64_t version = (a->epoch << 32) | (G->status_version + 1), now = ag_now_ms();
     if (ag_status_make(&a->id, version, ag_wall_ms(), &facts, &rec, &len, material) != 0)
@@ -195,6 +197,11 @@ void ag_gossip_health(ag_agent *a, const uint8_t id[16], int *alive, uint64_t *d
         *alive = 0;
         *dead_since_ms = mi.state_since_ms;
     }
+}
+
+struct gsp *ag_gossip_core(ag_agent *a)
+{
+    return a->gossip ? a->gossip->g : NULL;
 }
 
 void ag_gossip_leave(ag_agent *a)

@@ -18,6 +18,8 @@ void ag_gossip_leave(ag_agent *a);
  * running or does not know it yet: no evidence of death), *dead_since_ms = monotonic time
  * it was declared dead or left. */
 void ag_gossip_health(ag_agent *a, const uint8_t id[16], int *alive, uint64_t *dead_since_ms);
+/* The gossip core, to read members and their records (loop thread), or NULL. */
+struct gsp *ag_gossip_core(ag_agent *a);
 /* Summary for `drover status` (new reference), or NULL when gossip is not running. */
 json_t *ag_gossip_status_json(ag_agent *a);
 

@@ -55,6 +55,17 @@ static void cpuinfo(char *vendor, size_t vl, char *model, size_t ml, uint8_t dig
     fclose(f);
 }
 
+/* Split a comma list (modified in place) into at most max pointers; returns the count. */
+static size_t split_list(char *list, char **out, size_t max)
+{
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t && n < max;
+         t = strtok_r(NULL, ",", &save))
+        if (*t)
+            out[n++] = t;
+    return n;
+}
+
 int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
                    const ag_host_facts *facts, uint8_t **out, size_t *len, uint8_t material[16])
 {
@@ -95,6 +106,29 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
     st.health = &hs;
     st.admin_state = facts ? (Drover__AdminState)facts->admin_state : DROVER__ADMIN_STATE__ADMIN_ACTIVE;
     st.updated_at_ms = wall_ms;
+
+    ag_host_facts lists;   /* writable copies: split_list cuts them up */
+    char *feat[AG_STATUS_FEATURES_MAX], *sto[AG_STATUS_LIST_MAX], *br[AG_STATUS_LIST_MAX],
+        *net[AG_STATUS_LIST_MAX];
+    if (facts) {
+        lists = *facts;
+        if (lists.cpu_features[0])   /* libvirt's list is in a stable order too */
+            crypto_generichash(digest, 16, (const uint8_t *)facts->cpu_features,
+                               strlen(facts->cpu_features), NULL, 0);
+        st.n_cpu_features = split_list(lists.cpu_features, feat, AG_STATUS_FEATURES_MAX);
+        st.cpu_features = feat;
+        st.n_storage_ids = split_list(lists.storage_ids, sto, AG_STATUS_LIST_MAX);
+        st.storage_ids = sto;
+        st.n_bridges = split_list(lists.bridges, br, AG_STATUS_LIST_MAX);
+        st.bridges = br;
+        st.n_networks = split_list(lists.networks, net, AG_STATUS_LIST_MAX);
+        st.networks = net;
+        st.cpu_arch = lists.cpu_arch;
+        st.migration_addr = lists.migration_addr;
+        st.vcpus_used = facts->vcpus_used;
+    }
+    if (drover__host_status__get_packed_size(&st) > AG_STATUS_BODY_MAX)
+        st.n_cpu_features = 0;   /* too big for gossip: model + digest only (docs) */
 
     if (material) {
         Drover__HostStatus m = st;   /* the same record with noise rounded off */

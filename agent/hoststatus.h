@@ -22,7 +22,24 @@ typedef struct ag_host_facts {
     uint32_t vm_count;
     int      libvirtd_responsive;
     int      admin_state;                    /* Drover__AdminState */
+    /* From the hypervisor adapter (hv_host_facts), empty when libvirt is unreachable.
+     * Lists are comma-separated, as hv.h gives them. */
+    char     cpu_arch[16];
+    char     cpu_features[1024];             /* host-model features placement compares */
+    char     storage_ids[1024], bridges[1024], networks[1024];
+    char     migration_addr[64];
+    uint32_t vcpus_used;
 } ag_host_facts;
+
+/* Bounds on the lists a record carries. 128 features cover what libvirt reports for
+ * current x86 host-model CPUs (~100); 16 storage ids / bridges / networks per host is
+ * far past a KVM host's usual handful. Longer lists are cut (never silently: the digest
+ * still covers every feature). */
+#define AG_STATUS_FEATURES_MAX 128
+#define AG_STATUS_LIST_MAX 16
+/* The signed record must fit GSP_STATUS_MAX (2048) with its 64-byte signature and
+ * framing; a body over this drops the feature names and keeps model + digest. */
+#define AG_STATUS_BODY_MAX 1960
 
 /* Build and sign this host's record with the given version; *out is malloc'd.
  * material (may be NULL) receives a digest of what matters to other hosts — memory in

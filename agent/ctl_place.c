@@ -1,0 +1,482 @@
+/* ctl_place.c — `drover cpu baseline`, `drover check migrate VM HOST`, `drover place VM`
+ * on a real agent, and the libvirt facts this host gossips for them.
+ *
+ * Every answer comes from the placement core (placement/) over a view of the cluster
+ * (view.h): the other hosts as their signed gossip records describe them, the VM as this
+ * host's libvirtd defines it. The view is taken on the loop thread (it reads the gossip
+ * core), the libvirt calls and the placement run on a worker, the reply is made on the
+ * loop again — the shape of ctl_vm.c. So the answer is what the coordinator would decide
+ * from the same records, not a second opinion computed differently.
+ *
+ * A host without a reachable libvirtd still answers what gossip alone can: `cpu
+ * baseline` the intersection of the published feature sets; `check`/`place` need the
+ * VM's definition and say plainly that libvirt is unreachable and what to check.
+ *
+ * Facts for gossip (hv_host_facts + the VM count) are refreshed on a worker every
+ * AG_PLACE_FACTS_MS and cached here; gossip_drv.c copies the cache into each record, so
+ * publishing never waits on libvirt.
+ */
+#include "ctl_place.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcodes.h"
+#include "hv.h"
+#include "view.h"
+
+/* 10 s: a host's capacity and bridges change on the scale of minutes; a VM started a
+ * moment ago shows up in the next record. Each refresh is two libvirt RPC rounds. */
+#define AG_PLACE_FACTS_MS 10000
+/* Bound on the VMs counted per refresh (the same bound `vm list` uses). */
+#define PLACE_VMS_MAX 1024
+/* Rendered text/JSON of one answer; 256 hosts of ranking fit with room. */
+#define PLACE_OUT_MAX (256u * 1024u)
+
+struct ag_place {
+    ag_agent *a;
+    char uri[256];
+    pthread_mutex_t mu;   /* guards conn, opened by whichever worker gets there first */
+    hv_conn *conn;
+    ag_id timer;
+    bool refreshing;      /* one facts job at a time */
+    bool have_facts;
+    ag_host_facts facts;  /* loop thread only */
+};
+
+enum job_kind { JOB_FACTS, JOB_BASELINE, JOB_CHECK, JOB_PLACE };
+
+typedef struct place_job {
+    ag_place *p;
+    ag_ctl_req *req;      /* NULL once the client went away */
+    enum job_kind kind;
+    char vm[HV_NAME_LEN];
+    int32_t host;         /* check: destination index */
+    ag_view *view;
+    /* outcome */
+    int code;             /* AG_EX_* */
+    char err[HV_ERR_LEN + 256];
+    char libvirt_note[HV_ERR_LEN + 128];
+    bool blocked;
+    char *text, *json;
+    ag_host_facts facts;
+} place_job;
+
+static int get_conn(ag_place *p, hv_conn **out, hv_err *err)
+{
+    int rc = HV_OK;
+    pthread_mutex_lock(&p->mu);
+    if (p->conn == NULL)
+        rc = hv_open_libvirt(p->uri, NULL, &p->conn, err);
+    *out = p->conn;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+static void job_closed(ag_ctl_req *req, void *ud)
+{
+    (void)req;
+    ((place_job *)ud)->req = NULL;
+}
+
+static void job_free(place_job *j)
+{
+    free(j->view);
+    free(j->text);
+    free(j->json);
+    free(j);
+}
+
+static void fail(place_job *j, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(place_job *j, int code, const char *fmt, ...)
+{
+    va_list ap;
+    j->code = code;
+    va_start(ap, fmt);
+    vsnprintf(j->err, sizeof j->err, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- facts for this host's gossip record ---- */
+
+static void list_append(char *dst, size_t cap, const char *src)
+{
+    if (!src[0])
+        return;
+    size_t l = strlen(dst);
+    snprintf(dst + l, cap - l, "%s%s", l ? "," : "", src);
+}
+
+static void facts_work(void *ud)
+{
+    place_job *j = ud;
+    ag_host_facts *f = &j->facts;
+    hv_conn *c;
+    hv_err err;
+    hv_host h;
+    if (get_conn(j->p, &c, &err) != HV_OK || hv_host_facts(c, &h, &err) != HV_OK) {
+        f->libvirtd_responsive = 0;
+        return;
+    }
+    f->libvirtd_responsive = 1;
+    snprintf(f->libvirt_version, sizeof f->libvirt_version, "%lu.%lu.%lu",
+             h.libvirt_version / 1000000, h.libvirt_version / 1000 % 1000,
+             h.libvirt_version % 1000);
+    snprintf(f->qemu_version, sizeof f->qemu_version, "%lu.%lu.%lu", h.qemu_version / 1000000,
+             h.qemu_version / 1000 % 1000, h.qemu_version % 1000);
+    snprintf(f->cpu_vendor, sizeof f->cpu_vendor, "%s", h.cpu_vendor);
+    /* the host-model CPU is what a guest can be given here, so it is what we compare */
+    snprintf(f->cpu_model, sizeof f->cpu_model, "%s",
+             h.cpu_host_model[0] ? h.cpu_host_model : h.cpu_model);
+    snprintf(f->cpu_arch, sizeof f->cpu_arch, "%s", h.cpu_arch);
+    const char *feats = h.cpu_host_model[0] ? h.cpu_host_features : h.cpu_features;
+    char tmp[HV_LIST_LEN];
+    snprintf(tmp, sizeof tmp, "%s", feats);
+    for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (t[0] != '-')   /* disabled in host-model: not offered here */
+            list_append(f->cpu_features, sizeof f->cpu_features, t);
+    snprintf(f->storage_ids, sizeof f->storage_ids, "%s", h.storage_ids);
+    snprintf(f->bridges, sizeof f->bridges, "%s", h.bridges);
+    snprintf(f->networks, sizeof f->networks, "%s", h.networks);
+    snprintf(f->migration_addr, sizeof f->migration_addr, "%s", h.migration_addr);
+    hv_vm *vms = calloc(PLACE_VMS_MAX, sizeof *vms);
+    size_t n = 0;
+    if (vms && hv_vm_list(c, vms, PLACE_VMS_MAX, &n, &err) == HV_OK) {
+        f->vm_count = (uint32_t)n;
+        for (size_t i = 0; i < n; i++)
+            if (vms[i].state == HV_VM_RUNNING || vms[i].state == HV_VM_PAUSED)
+                f->vcpus_used += vms[i].vcpus;
+    }
+    free(vms);
+}
+
+static void facts_done(ag_loop *l, void *ud)
+{
+    place_job *j = ud;
+    (void)l;
+    ag_place *p = j->p;
+    p->refreshing = false;
+    if (j->facts.libvirtd_responsive) {
+        p->facts = j->facts;
+    } else {
+        /* keep the last known hardware facts: the host did not change, libvirtd left */
+        p->facts.libvirtd_responsive = 0;
+    }
+    p->have_facts = true;
+    job_free(j);
+}
+
+static void on_facts_timer(ag_loop *l, ag_id id, void *ud)
+{
+    ag_place *p = ud;
+    (void)id;
+    if (p->refreshing)
+        return;
+    place_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->p = p;
+    j->kind = JOB_FACTS;
+    p->refreshing = true;
+    if (ag_loop_submit(l, facts_work, facts_done, j) != 0) {
+        p->refreshing = false;
+        free(j);
+    }
+}
+
+void ag_place_facts(const ag_place *p, ag_host_facts *f)
+{
+    if (!p || !p->have_facts)
+        return;
+    int admin = f->admin_state;
+    *f = p->facts;
+    f->admin_state = admin;
+}
+
+/* ---- the three commands ---- */
+
+static void read_vm(place_job *j, hv_conn **c, hv_vm *vm)
+{
+    hv_err err = {0};
+    if (get_conn(j->p, c, &err) != HV_OK) {
+        fail(j, AG_EX_ERROR, "libvirt is unreachable on this host (%s): %s; this command "
+             "reads the VM's definition from the local libvirtd: check that it runs "
+             "(systemctl status libvirtd) and that [libvirt] uri is right", j->p->uri, err.msg);
+        return;
+    }
+    int rc = hv_vm_get(*c, j->vm, vm, &err);
+    if (rc == HV_ENOTFOUND)
+        fail(j, AG_EX_NOSUCH, "no VM named '%s' is defined on this host (see drover vm list); "
+             "run the command on the host that runs it", j->vm);
+    else if (rc != HV_OK)
+        fail(j, AG_EX_ERROR, "reading VM '%s' from libvirt failed: %s", j->vm, err.msg);
+}
+
+static char *render(size_t (*fn)(const plc_view *, uint32_t, uint32_t, const plc_report *,
+                                 char *, size_t),
+                    const plc_view *v, uint32_t vm, uint32_t host, const plc_report *r)
+{
+    char *buf = malloc(PLACE_OUT_MAX);
+    if (buf)
+        fn(v, vm, host, r, buf, PLACE_OUT_MAX);
+    return buf;
+}
+
+static void check_work(void *ud)
+{
+    place_job *j = ud;
+    hv_conn *c;
+    hv_vm vm;
+    read_vm(j, &c, &vm);
+    if (j->code)
+        return;
+    ag_view *v = j->view;
+    if (ag_view_add_vm(v, &vm, vm.state == HV_VM_RUNNING || vm.state == HV_VM_PAUSED ? v->self
+                                                                                    : -1,
+                       j->err, sizeof j->err) != 0) {
+        j->code = AG_EX_ERROR;
+        return;
+    }
+    /* the migration URI names the destination: a name that does not resolve is found
+     * here, before libvirt fails with a less helpful message mid-migration */
+    const char *addr = v->aux[j->host].migration_addr;
+    struct addrinfo *ai = NULL;
+    if (addr[0] && getaddrinfo(addr, NULL, NULL, &ai) != 0)
+        v->hosts[j->host].name_resolves = false;
+    if (ai)
+        freeaddrinfo(ai);
+    plc_report rep;
+    if (plc_check(&v->pv, 0, (uint32_t)j->host, &rep) != 0) {
+        fail(j, AG_EX_SOFTWARE, "placement refused the view of VM '%s' (a bug)", j->vm);
+        return;
+    }
+    j->blocked = rep.n_blocking > 0;
+    j->text = render(plc_format_report, &v->pv, 0, (uint32_t)j->host, &rep);
+    j->json = render(plc_format_report_json, &v->pv, 0, (uint32_t)j->host, &rep);
+}
+
+static void place_work(void *ud)
+{
+    place_job *j = ud;
+    hv_conn *c;
+    hv_vm vm;
+    read_vm(j, &c, &vm);
+    if (j->code)
+        return;
+    ag_view *v = j->view;
+    if (ag_view_add_vm(v, &vm, vm.state == HV_VM_RUNNING || vm.state == HV_VM_PAUSED ? v->self
+                                                                                    : -1,
+                       j->err, sizeof j->err) != 0) {
+        j->code = AG_EX_ERROR;
+        return;
+    }
+    plc_ranking rk;
+    if (plc_rank(&v->pv, 0, &rk) != 0) {
+        fail(j, AG_EX_OSERR, "ranking hosts for VM '%s' failed (out of memory)", j->vm);
+        return;
+    }
+    j->blocked = rk.n_candidates == 0;
+    j->text = malloc(PLACE_OUT_MAX);
+    j->json = malloc(PLACE_OUT_MAX);
+    if (j->text)
+        plc_format_ranking(&v->pv, &rk, j->text, PLACE_OUT_MAX);
+    if (j->json)
+        plc_format_ranking_json(&v->pv, &rk, j->json, PLACE_OUT_MAX);
+    plc_ranking_free(&rk);
+}
+
+static void baseline_work(void *ud)
+{
+    place_job *j = ud;
+    ag_view *v = j->view;
+    uint32_t idx[AG_VIEW_HOSTS_MAX], n = 0;
+    const char *xmls[AG_VIEW_HOSTS_MAX];
+    for (uint32_t i = 0; i < v->pv.n_hosts; i++)
+        if (v->aux[i].features[0] && v->hosts[i].health != PLC_HEALTH_DOWN)
+            idx[n++] = i;
+    if (n == 0) {
+        fail(j, AG_EX_UNAVAILABLE, "no live host publishes its CPU features yet: libvirt is "
+             "unreachable on every host or their records are not here yet (drover members "
+             "shows libvirtd_responsive)");
+        return;
+    }
+    plc_baseline b;
+    int rc = plc_cpu_baseline(&v->pv, idx, n, NULL, 0, &b);
+    if (rc == -EDOM) {
+        fail(j, AG_EX_UNSAFE, "the hosts mix CPU vendors, so no CPU runs on all of them and "
+             "live migration between vendors is impossible; baseline each vendor's hosts "
+             "separately");
+        return;
+    } else if (rc != 0) {
+        fail(j, AG_EX_SOFTWARE, "CPU baseline failed (a bug)");
+        return;
+    }
+    /* JSON by hand: names come from gossip records and are plain identifiers, but quote
+     * them through json_dumps-safe characters only */
+    size_t cap = PLACE_OUT_MAX, off = 0;
+    j->json = malloc(cap);
+    if (!j->json)
+        return;
+    off += (size_t)snprintf(j->json + off, cap - off, "{\"vendor\":\"%s\",\"hosts\":[", b.vendor);
+    for (uint32_t k = 0; k < n; k++)
+        off += (size_t)snprintf(j->json + off, cap - off, "%s\"%s\"", k ? "," : "",
+                                v->hosts[idx[k]].name);
+    off += (size_t)snprintf(j->json + off, cap - off, "],\"skipped\":[");
+    bool first = true;
+    for (uint32_t i = 0; i < v->pv.n_hosts; i++)
+        if (!v->aux[i].features[0] || v->hosts[i].health == PLC_HEALTH_DOWN) {
+            off += (size_t)snprintf(j->json + off, cap - off, "%s\"%s\"", first ? "" : ",",
+                                    v->hosts[i].name);
+            first = false;
+        }
+    off += (size_t)snprintf(j->json + off, cap - off, "],\"features\":[");
+    first = true;
+    const plc_table *ft = &v->pv.tables[PLC_T_FEATURE];
+    for (uint32_t f = 0; f < ft->n; f++)
+        if (plc_set_has(&b.features, f)) {
+            off += (size_t)snprintf(j->json + off, cap - off, "%s\"%s\"", first ? "" : ",",
+                                    ft->name[f]);
+            first = false;
+        }
+    if (off < cap)
+        snprintf(j->json + off, cap - off, "]}");
+    /* libvirt's own baseline picks the named model; without it we still have the set */
+    hv_conn *c;
+    hv_err err = {0};
+    char *xml = NULL;
+    uint32_t nx = 0;
+    for (uint32_t k = 0; k < n; k++)
+        if ((xmls[nx] = ag_view_cpu_xml(v, idx[k])) != NULL)
+            nx++;
+    if (get_conn(j->p, &c, &err) != HV_OK || hv_cpu_baseline(c, xmls, nx, &xml, &err) != HV_OK)
+        snprintf(j->libvirt_note, sizeof j->libvirt_note, "%.400s", err.msg);
+    else
+        j->text = xml;
+    for (uint32_t k = 0; k < nx; k++)
+        free((void *)xmls[k]);
+}
+
+static void job_done(ag_loop *l, void *ud)
+{
+    place_job *j = ud;
+    (void)l;
+    if (!j->req) {
+        job_free(j);
+        return;
+    }
+    if (j->code) {
+        ag_ctl_finish(j->req, j->code, NULL, "%s", j->err);
+        job_free(j);
+        return;
+    }
+    json_error_t je;
+    json_t *body = j->json ? json_loads(j->json, 0, &je) : NULL;
+    if (!body) {
+        ag_ctl_finish(j->req, AG_EX_SOFTWARE, NULL, "could not render the answer (%s)",
+                      j->json ? je.text : "out of memory");
+        job_free(j);
+        return;
+    }
+    json_t *r = json_pack("{s:o, s:b, s:i}", "result", body, "blocked", j->blocked,
+                          "hosts_without_record", (int)j->view->n_skipped);
+    if (j->kind == JOB_BASELINE) {
+        json_object_set_new(r, "cpu_xml", j->text ? json_string(j->text) : json_null());
+        if (j->libvirt_note[0])
+            json_object_set_new(r, "libvirt_error", json_string(j->libvirt_note));
+    } else {
+        json_object_set_new(r, "text", json_string(j->text ? j->text : ""));
+    }
+    ag_ctl_finish(j->req, AG_EX_OK, r, NULL);
+    job_free(j);
+}
+
+static void start(ag_ctl_req *req, json_t *args, ag_place *p, enum job_kind kind)
+{
+    place_job *j = calloc(1, sizeof *j);
+    if (j)
+        j->view = malloc(sizeof *j->view);
+    if (!j || !j->view) {
+        free(j);
+        ag_ctl_finish(req, AG_EX_OSERR, NULL, "out of memory");
+        return;
+    }
+    j->p = p;
+    j->req = req;
+    j->kind = kind;
+    if (ag_view_from_gossip(j->view, p->a) != 0) {
+        ag_ctl_finish(req, AG_EX_UNAVAILABLE, NULL, "this agent runs without a cluster (no "
+                      "[cluster] roster configured), so it has no hosts to place on");
+        job_free(j);
+        return;
+    }
+    const char *vm = json_string_value(json_object_get(args, "vm"));
+    const char *host = json_string_value(json_object_get(args, "host"));
+    if (kind != JOB_BASELINE) {
+        if (!vm || !vm[0] || strlen(vm) >= sizeof j->vm) {
+            ag_ctl_finish(req, AG_EX_INVALID, NULL, "a VM name is needed (at most %d bytes)",
+                          (int)sizeof j->vm - 1);
+            job_free(j);
+            return;
+        }
+        snprintf(j->vm, sizeof j->vm, "%s", vm);
+    }
+    /* copying local disks is slow and needs space: considered only when asked, as
+     * `drover vm migrate --storage` must be asked for */
+    j->view->pv.cfg.allow_storage_migration = json_is_true(json_object_get(args, "storage"));
+    if (kind == JOB_CHECK) {
+        j->host = host ? plc_view_find_host(&j->view->pv, host) : -1;
+        if (j->host < 0) {
+            ag_ctl_finish(req, AG_EX_NOSUCH, NULL, "no host named '%s' has a status record "
+                          "here (drover members lists the hosts and their records)",
+                          host ? host : "");
+            job_free(j);
+            return;
+        }
+    }
+    ag_work_fn work = kind == JOB_CHECK ? check_work : kind == JOB_PLACE ? place_work
+                                                                         : baseline_work;
+    ag_ctl_on_close(req, job_closed, j);
+    if (ag_loop_submit(p->a->loop, work, job_done, j) != 0) {
+        ag_ctl_finish(req, AG_EX_TEMPFAIL, NULL, "agent busy: too many requests queued; retry");
+        job_free(j);
+    }
+}
+
+static void on_baseline(ag_ctl_req *req, json_t *args, void *ud) { start(req, args, ud, JOB_BASELINE); }
+static void on_check(ag_ctl_req *req, json_t *args, void *ud) { start(req, args, ud, JOB_CHECK); }
+static void on_place(ag_ctl_req *req, json_t *args, void *ud) { start(req, args, ud, JOB_PLACE); }
+
+int ag_place_init(ag_agent *a, ag_place **out)
+{
+    ag_place *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return -ENOMEM;
+    p->a = a;
+    snprintf(p->uri, sizeof p->uri, "%s",
+             a->cfg.libvirt_uri[0] ? a->cfg.libvirt_uri : "qemu:///system");
+    pthread_mutex_init(&p->mu, NULL);
+    ag_ctl_register(a->ctl, "cpu.baseline", on_baseline, p);
+    ag_ctl_register(a->ctl, "check.migrate", on_check, p);
+    ag_ctl_register(a->ctl, "place", on_place, p);
+    on_facts_timer(a->loop, 0, p);   /* the first record should carry them soon */
+    p->timer = ag_loop_timer(a->loop, AG_PLACE_FACTS_MS, AG_PLACE_FACTS_MS, on_facts_timer, p);
+    *out = p;
+    return 0;
+}
+
+void ag_place_free(ag_place *p)
+{
+    if (p == NULL)
+        return;
+    if (p->timer)
+        ag_loop_cancel(p->a->loop, p->timer);
+    hv_close(p->conn);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}

@@ -1,0 +1,61 @@
+/* view.h — the placement core's cluster view (placement/placement.h plc_view) as this
+ * agent sees the real cluster: one host per gossip member with a verified status record
+ * (proto/gossip.proto HostStatus), plus the one VM a command asks about, read from this
+ * host's libvirt inventory (hv.h).
+ *
+ * What the view knows and what it cannot:
+ *   - host capacity is the record's memory/vCPUs; memory in use by VMs the view does not
+ *     list is folded into mem_reserved_mib (total - free), vCPUs into the record's
+ *     vcpus_used, so capacity checks see the host as it is, not as if it were empty;
+ *   - a host whose record carries no feature names (libvirt unreachable there, or the
+ *     names dropped to fit GSP_STATUS_MAX) has an empty feature set: the CPU filter
+ *     then blocks host-model VMs on it, which is the safe answer;
+ *   - a disk that is not on shared storage is modelled as storage "local:<host>", so
+ *     only copy-storage can move it.
+ * Building from gossip reads the gossip core, so ag_view_from_gossip runs on the loop
+ * thread; everything else only touches the view and may run on a worker.
+ */
+#ifndef DROVER_VIEW_H
+#define DROVER_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "hv.h"
+#include "placement.h"
+
+/* One cluster: 256 hosts is the scale target (ANCHORS.md "Scale"). */
+#define AG_VIEW_HOSTS_MAX 256
+
+typedef struct ag_view_host {
+    bool has_status;          /* a verified record was found */
+    bool libvirt;             /* the record says libvirtd answered there */
+    char arch[16];
+    char features[1024];      /* comma list of feature names, from the record */
+    char migration_addr[64];
+} ag_view_host;
+
+typedef struct ag_view {
+    plc_view pv;
+    plc_host hosts[AG_VIEW_HOSTS_MAX];
+    ag_view_host aux[AG_VIEW_HOSTS_MAX];
+    plc_vm vm;                /* pv.vms points here once ag_view_add_vm succeeded */
+    int32_t self;             /* this host's index, -1 when it has no record yet */
+    uint32_t n_skipped;       /* members beyond AG_VIEW_HOSTS_MAX or without a record */
+} ag_view;
+
+/* Fill v (caller-allocated, large: heap it) from the agent's gossip members. Loop thread.
+ * -ENODEV when this agent runs without a cluster (no gossip). */
+int ag_view_from_gossip(ag_view *v, ag_agent *a);
+
+/* Add VM (as libvirt defines it) running on host index `host` (-1: not running).
+ * 0, or -ENOSPC when a name table is full, with a sentence in err. */
+int ag_view_add_vm(ag_view *v, const hv_vm *vm, int32_t host, char *err, size_t errlen);
+
+/* A <cpu> definition of host i rebuilt from its record (model, vendor, arch, feature
+ * names) for hv_cpu_baseline; malloc'd, NULL when the record lacks features. */
+char *ag_view_cpu_xml(const ag_view *v, uint32_t i);
+
+#endif
