@@ -1,0 +1,89 @@
+#!/bin/bash
+# Three real agents on 127.0.0.1-3 (loopback only). h1 and h2 use libvirt's built-in
+# test driver (test:///default: a host with network "default" and a VM "test" whose disk
+# is host-local); h3's libvirtd is unreachable. Checks that `check migrate`, `place` and
+# `cpu baseline` answer from the gossip records: the reasons match what each record
+# says (h3: libvirt down -> degraded, no networks), exit codes are the documented ones,
+# and a host without libvirt says so plainly.
+set -euo pipefail
+B=${1:?build dir}
+D=$B/agent/drover
+PORT=$((18000 + $$ % 1000))
+T=$(mktemp -d /tmp/drover-place-XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; cat "$T/out" "$T/err" >&2 2>/dev/null || true; exit 1; }
+log() { echo "[place3 $(date +%T)] $*"; }
+run() {   # want-rc host args...: run drover against host's agent, keep out/err
+  local want=$1 h=$2; shift 2
+  set +e; "$D" "$@" -c "$T/h$h.conf" > "$T/out" 2> "$T/err"; local rc=$?; set -e
+  [ "$rc" = "$want" ] || fail "h$h: drover $* exited $rc, expected $want"
+}
+has() { grep -q -- "$1" "$T/out" || fail "output lacks '$1'"; }
+err_has() { grep -q -- "$1" "$T/err" || fail "stderr lacks '$1'"; }
+
+cid=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+echo "cluster_id = $cid" > "$T/roster"
+for i in 1 2 3; do
+  "$D" init --state-dir "$T/h$i" > /dev/null
+  uri="test:///default"
+  [ "$i" = 3 ] && uri="qemu+unix:///system?socket=$T/no-libvirtd.sock"
+  cat > "$T/h$i.conf" <<CONF
+[agent]
+name = h$i
+state_dir = $T/h$i
+control_socket = $T/h$i.sock
+[cluster]
+bind = 127.0.0.$i:$PORT
+roster = $T/roster
+[gossip]
+status_interval = 1s
+[libvirt]
+uri = $uri
+CONF
+  "$D" roster line --state-dir "$T/h$i" --name "h$i" --addr "tcp://127.0.0.$i:$PORT" >> "$T/roster"
+done
+for i in 1 2 3; do "$D" agent -c "$T/h$i.conf" 2>> "$T/h$i.log" & PIDS+=($!); done
+
+# every host's record, with libvirt's facts where libvirt answers, seen from h1 and h3
+records_in() {
+  local h=$1 j
+  j=$("$D" members -c "$T/h$h.conf" --json 2>/dev/null | tr -d ' \n') || return 1
+  [ "$(grep -o '"libvirtd_responsive":true' <<< "$j" | wc -l)" = 2 ] &&
+    [ "$(grep -o '"libvirtd_responsive":false' <<< "$j" | wc -l)" = 1 ] &&
+    [ "$(grep -o '"libvirt_version":"9\.' <<< "$j" | wc -l)" -ge 2 ]
+}
+t0=$SECONDS
+until records_in 1 && records_in 3; do
+  [ $((SECONDS - t0)) -lt 60 ] || fail "records with libvirt facts did not reach h1 and h3 in 60 s"
+  sleep 0.3
+done
+log "records complete after $((SECONDS - t0)) s"
+
+# 1. the local disk blocks a plain live migration, with the reason and the hint
+run 107 1 check migrate test h2
+has "BLOCK storage.not_shared"; has "local:h1"; has "hint:"
+# 2. with --storage it can move, and says the disk will be copied
+run 0 1 check migrate test h2 --storage --json
+has '"blocked": false'; has '"storage.copy_needed"'
+# 3. h3's record says libvirtd is down and lists no networks: both are reasons
+run 107 1 check migrate test h3 --storage --json
+has '"blocked": true'; has '"health.degraded"'; has '"network.missing"'
+# 4. place ranks h2 and rejects h3 with the same codes; none without --storage
+run 0 1 place test --storage
+has "candidates: 1"; has "1. h2 score="; has "rejected h3: .*network.missing"
+run 0 1 place test --storage --json
+has '"candidates"'; has '"host": "h2"'
+run 107 1 place test
+# 5. unknown VM and unknown host: 105, with what to check
+run 105 1 check migrate no-such-vm h2; err_has "drover vm list"
+run 105 1 check migrate test h9; err_has "drover members"
+run 64 1 check migrate test
+# 6. a host without libvirt says so instead of guessing
+run 1 3 check migrate test h2; err_has "libvirt is unreachable on this host"
+run 1 3 place test; err_has "systemctl status libvirtd"
+# 7. the test driver publishes no CPU model: baseline explains where features come from
+run 69 3 cpu baseline; err_has "no live host publishes its CPU features"
+run 69 1 cpu baseline --json; err_has "libvirtd_responsive"
+echo "place3: all checks passed"
