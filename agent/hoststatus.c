@@ -127,8 +127,21 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
         st.migration_addr = lists.migration_addr;
         st.vcpus_used = facts->vcpus_used;
     }
+    /* Too big for gossip: first the feature names go (model + digest still compare equal
+     * CPUs), then the longest of the other lists loses entries from its end. A record
+     * that is cut is still true, only less complete; one not published at all is worse. */
     if (drover__host_status__get_packed_size(&st) > AG_STATUS_BODY_MAX)
-        st.n_cpu_features = 0;   /* too big for gossip: model + digest only (docs) */
+        st.n_cpu_features = 0;
+    while (drover__host_status__get_packed_size(&st) > AG_STATUS_BODY_MAX) {
+        size_t *longest = &st.n_storage_ids;
+        if (st.n_bridges > *longest)
+            longest = &st.n_bridges;
+        if (st.n_networks > *longest)
+            longest = &st.n_networks;
+        if (*longest == 0)
+            break;   /* only fixed fields left: they always fit */
+        (*longest)--;
+    }
 
     if (material) {
         Drover__HostStatus m = st;   /* the same record with noise rounded off */
