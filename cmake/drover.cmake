@@ -38,3 +38,19 @@ function(drover_add_subdirs)
     endif()
   endforeach()
 endfunction()
+
+# drover_fuzz(NAME SOURCES a.c ... LIBS x ... [INCLUDES dir ...]): a libFuzzer target for
+# a decoder of untrusted bytes. Built only with -DDROVER_FUZZ=ON and clang (the whole tree
+# is then instrumented, see the top CMakeLists.txt); tests/run.sh builds every target
+# named fuzz_* and runs a short smoke of each.
+function(drover_fuzz name)
+  cmake_parse_arguments(F "" "" "SOURCES;LIBS;INCLUDES" ${ARGN})
+  if(NOT (DROVER_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang"))
+    return()
+  endif()
+  add_executable(${name} ${F_SOURCES})
+  target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_include_directories(${name} PRIVATE ${F_INCLUDES})
+  target_link_libraries(${name} PRIVATE ${F_LIBS})
+endfunction()

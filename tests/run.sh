@@ -32,23 +32,31 @@ run_tree release -DCMAKE_BUILD_TYPE=Release || rc=1
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
   run_tree asan -DCMAKE_BUILD_TYPE=Debug -DDROVER_SANITIZE=ON || rc=1
-# libFuzzer smoke run of every network decoder (long runs are a separate job)
+# libFuzzer smoke run of every network/untrusted-input decoder (targets named fuzz_*,
+# registered with drover_fuzz()); long runs are a separate job
 if command -v clang >/dev/null && [ -z "$labels" ]; then
   echo "== [fuzz] build + 20000 runs per target"
-  if CC=clang cmake -S "$root" -B "$bdir/fuzz" -DCMAKE_BUILD_TYPE=Debug -DDROVER_FUZZ=ON >/dev/null &&
-     cmake --build "$bdir/fuzz" -j"$jobs" --target fuzz_envelope_open fuzz_corpus_envelope > "$bdir/fuzz/build.log" 2>&1; then
-    corpus=$bdir/fuzz/corpus-envelope; mkdir -p "$corpus"
-    "$bdir/fuzz/tests/fuzz/fuzz_corpus_envelope" "$corpus"
-    for f in "$bdir"/fuzz/tests/fuzz/fuzz_*_open; do
-      [ -x "$f" ] || continue
-      if "$f" -runs=20000 -max_len=4096 "$corpus" > "$bdir/fuzz/$(basename "$f").log" 2>&1; then
-        echo "fuzz $(basename "$f"): 20000 runs, no crash"
-      else
-        tail -30 "$bdir/fuzz/$(basename "$f").log"; echo "fuzz $(basename "$f"): FAILED"; rc=1
-      fi
-    done
+  fz=$bdir/fuzz
+  if CC=clang cmake -S "$root" -B "$fz" -DCMAKE_BUILD_TYPE=Debug -DDROVER_FUZZ=ON >/dev/null; then
+    targets=$(cmake --build "$fz" --target help | sed -n 's/^\.\.\. \(fuzz_[a-z_]*\).*/\1/p')
+    if cmake --build "$fz" -j"$jobs" --target $targets > "$fz/build.log" 2>&1; then
+      corpus=$fz/corpus-envelope; mkdir -p "$corpus"
+      "$(find "$fz" -name fuzz_corpus_envelope -type f -perm -u+x | head -1)" "$corpus"
+      for t in $targets; do
+        [ "$t" = fuzz_corpus_envelope ] && continue
+        f=$(find "$fz" -name "$t" -type f -perm -u+x | head -1)
+        seeds=(); [ "$t" = fuzz_envelope_open ] && seeds=("$corpus")
+        if "$f" -runs=20000 -max_len=4096 "${seeds[@]}" > "$fz/$t.log" 2>&1; then
+          echo "fuzz $t: 20000 runs, no crash"
+        else
+          tail -30 "$fz/$t.log"; echo "fuzz $t: FAILED"; rc=1
+        fi
+      done
+    else
+      grep -E 'error' "$fz/build.log" | head -20; echo "== [fuzz] BUILD FAILED"; rc=1
+    fi
   else
-    tail -20 "$bdir/fuzz/build.log" 2>/dev/null; echo "== [fuzz] BUILD FAILED"; rc=1
+    echo "== [fuzz] CONFIGURE FAILED"; rc=1
   fi
 fi
 if [ $rc = 0 ]; then echo "tests/run.sh: ALL PASSED (release + asan)"; else echo "tests/run.sh: FAILED"; fi
