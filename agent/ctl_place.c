@@ -45,6 +45,8 @@ struct ag_place {
     hv_conn *conn;
     ag_id timer;
     bool refreshing;      /* one facts job at a time */
+    uint32_t in_flight;   /* jobs submitted whose done has not run: they use conn */
+    bool closing;         /* ag_place_free ran while jobs were out: the last one frees */
     bool have_facts;
     ag_host_facts facts;  /* loop thread only */
 };
@@ -82,6 +84,20 @@ static void job_closed(ag_ctl_req *req, void *ud)
 {
     (void)req;
     ((place_job *)ud)->req = NULL;
+}
+
+static void place_destroy(ag_place *p)
+{
+    hv_close(p->conn);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+/* Called by every done function: the job no longer touches p. */
+static void job_finished(ag_place *p)
+{
+    if (--p->in_flight == 0 && p->closing)
+        place_destroy(p);
 }
 
 static void job_free(place_job *j)
@@ -170,6 +186,7 @@ static void facts_done(ag_loop *l, void *ud)
     }
     p->have_facts = true;
     job_free(j);
+    job_finished(p);
 }
 
 static void on_facts_timer(ag_loop *l, ag_id id, void *ud)
@@ -184,8 +201,10 @@ static void on_facts_timer(ag_loop *l, ag_id id, void *ud)
     j->p = p;
     j->kind = JOB_FACTS;
     p->refreshing = true;
+    p->in_flight++;
     if (ag_loop_submit(l, facts_work, facts_done, j) != 0) {
         p->refreshing = false;
+        p->in_flight--;
         free(j);
     }
 }
@@ -362,17 +381,23 @@ static void baseline_work(void *ud)
         free((void *)xmls[k]);
 }
 
+static void reply(place_job *j);
+
 static void job_done(ag_loop *l, void *ud)
 {
     place_job *j = ud;
+    ag_place *p = j->p;
     (void)l;
-    if (!j->req) {
-        job_free(j);
-        return;
-    }
+    if (j->req)
+        reply(j);
+    job_free(j);
+    job_finished(p);
+}
+
+static void reply(place_job *j)
+{
     if (j->code) {
         ag_ctl_finish(j->req, j->code, NULL, "%s", j->err);
-        job_free(j);
         return;
     }
     json_error_t je;
@@ -380,7 +405,6 @@ static void job_done(ag_loop *l, void *ud)
     if (!body) {
         ag_ctl_finish(j->req, AG_EX_SOFTWARE, NULL, "could not render the answer (%s)",
                       j->json ? je.text : "out of memory");
-        job_free(j);
         return;
     }
     json_t *r = json_pack("{s:o, s:b, s:i}", "result", body, "blocked", j->blocked,
@@ -393,7 +417,6 @@ static void job_done(ag_loop *l, void *ud)
         json_object_set_new(r, "text", json_string(j->text ? j->text : ""));
     }
     ag_ctl_finish(j->req, AG_EX_OK, r, NULL);
-    job_free(j);
 }
 
 static void start(ag_ctl_req *req, json_t *args, ag_place *p, enum job_kind kind)
@@ -442,7 +465,9 @@ static void start(ag_ctl_req *req, json_t *args, ag_place *p, enum job_kind kind
     ag_work_fn work = kind == JOB_CHECK ? check_work : kind == JOB_PLACE ? place_work
                                                                          : baseline_work;
     ag_ctl_on_close(req, job_closed, j);
+    p->in_flight++;
     if (ag_loop_submit(p->a->loop, work, job_done, j) != 0) {
+        p->in_flight--;
         ag_ctl_finish(req, AG_EX_TEMPFAIL, NULL, "agent busy: too many requests queued; retry");
         job_free(j);
     }
@@ -476,7 +501,10 @@ void ag_place_free(ag_place *p)
         return;
     if (p->timer)
         ag_loop_cancel(p->a->loop, p->timer);
-    hv_close(p->conn);
-    pthread_mutex_destroy(&p->mu);
-    free(p);
+    /* a worker may still be inside libvirt with our connection: the last job's done
+     * function frees us (if the loop stops first, p is left to process exit) */
+    if (p->in_flight)
+        p->closing = true;
+    else
+        place_destroy(p);
 }

@@ -6,7 +6,9 @@
 #  3. a shared-disk guest passes `check migrate` to host2, and then really moves there;
 #  4. a guest with a host-local disk is blocked (storage.not_shared, exit 107) and passes
 #     with --storage (a warning that its disk will be copied);
-#  5. `place` ranks host2 for the shared guest and rejects it for the local one.
+#  5. a guest on a libvirt network only host1 has is blocked with network.missing, and
+#     `drover vm migrate` refuses it too;
+#  6. `place` ranks host2 for the shared guest and rejects it for the local one.
 export LAB_NAME=lpl
 source "$(dirname "$0")/lib.sh"
 DROVER=$BUILD/agent/drover
@@ -50,8 +52,20 @@ has() { grep -q -- "$1" "$LAB/out" || { cat "$LAB/out" >&2; fail "output of the 
 
 guest_make pl1 64 idle shared >/dev/null
 guest_make pl2 64 idle local 1 >/dev/null
+# pl3: shared disk, but a NIC on a libvirt network only host1 has (bridge mode over a
+# bridge made here: no dnsmasq, no firewall rules): refused for the network, not the disk
+guest_make pl3 64 idle shared >/dev/null
+sed -i "s#<memballoon#<interface type='network'><source network='plonly1'/><model type='virtio'/></interface>\n    <memballoon#" "$LAB/pl3.xml"
+cat > "$LAB/plonly1.xml" <<NET
+<network><name>plonly1</name><forward mode='bridge'/><bridge name='plbr1'/></network>
+NET
+in_host 1 ip link add plbr1 type bridge
+in_host 1 ip link set plbr1 up
+v 1 net-define "$LAB/plonly1.xml" > /dev/null
+v 1 net-start plonly1 > /dev/null
 boot_on 1 pl1
 boot_on 1 pl2
+boot_on 1 pl3
 
 # 1. both records, with libvirt's facts, on both hosts
 both_records() {
@@ -91,8 +105,14 @@ log "$(cat "$LAB/out")"
 has "BLOCK storage.not_shared"; has "hint:"
 dr 0 "$S1" check migrate pl2 host2 --storage --json
 has '"blocked": false'; has '"storage.copy_needed"'
+# a network the destination lacks: blocked for that reason, and libvirt agrees
+dr 107 "$S1" check migrate pl3 host2
+log "$(cat "$LAB/out")"
+has "BLOCK network.missing"; has "plonly1"
+set +e; "$DROVER" vm migrate pl3 "$NET.2" --live --socket "$S1" > /dev/null 2>&1; rc=$?; set -e
+[ "$rc" = 107 ] || fail "vm migrate pl3 to host2 (no plonly1 there) exited $rc, expected 107"
 
-# 5. place: the shared guest (now on host2) may go back to host1; the local one nowhere
+# 6. place: the shared guest (now on host2) may go back to host1; the local one nowhere
 dr 0 "$S2" place pl1
 log "$(cat "$LAB/out")"
 has "1. host1 score="
