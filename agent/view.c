@@ -91,6 +91,7 @@ static void fill_host(ag_view *v, uint32_t i, const Drover__HostStatus *st)
     if (!x->libvirt && h->health == PLC_HEALTH_OK)
         h->health = PLC_HEALTH_DEGRADED;   /* nothing can be started there now */
     h->migration_mtu = st->health ? st->health->migration_mtu : 0;
+    x->vcpus_used = st->vcpus_used;
 }
 
 int ag_view_from_gossip(ag_view *v, ag_agent *a)
@@ -149,7 +150,7 @@ static uint32_t device_bits(const char *list)
 
 int ag_view_add_vm(ag_view *v, const hv_vm *src, int32_t host, char *err, size_t errlen)
 {
-    plc_vm *vm = &v->vm;
+    plc_vm *vm = &v->vms[0];
     plc_vm_init(vm);
     snprintf(vm->name, sizeof vm->name, "%.*s", PLC_NAME_MAX - 1, src->name);
     vm->host = host;
@@ -202,8 +203,21 @@ int ag_view_add_vm(ag_view *v, const hv_vm *src, int32_t host, char *err, size_t
         plc_set_add(&vm->networks, (uint32_t)b);
     }
     vm->devices = device_bits(src->unmigratable);
-    v->pv.vms = vm;
+    v->pv.vms = v->vms;
     v->pv.n_vms = 1;
+    for (uint32_t i = 0; i < v->pv.n_hosts; i++) {
+        uint32_t others = v->aux[i].vcpus_used;
+        if ((int32_t)i == host)   /* the record counts this VM too */
+            others = others > vm->vcpus ? others - vm->vcpus : 0;
+        if (others == 0)
+            continue;
+        plc_vm *o = &v->vms[v->pv.n_vms++];
+        plc_vm_init(o);
+        snprintf(o->name, sizeof o->name, "~others@%.*s", PLC_NAME_MAX - 9, v->hosts[i].name);
+        o->host = (int32_t)i;
+        o->vcpus = others;
+        o->migratable = false;
+    }
     return 0;
 full:
     snprintf(err, errlen, "too many distinct names in the cluster view (limit %d per kind) "

@@ -5,8 +5,9 @@
  *
  * What the view knows and what it cannot:
  *   - host capacity is the record's memory/vCPUs; memory in use by VMs the view does not
- *     list is folded into mem_reserved_mib (total - free), vCPUs into the record's
- *     vcpus_used, so capacity checks see the host as it is, not as if it were empty;
+ *     list is folded into mem_reserved_mib (total - free), their vCPUs (the record's
+ *     vcpus_used) into one stand-in VM per host, so capacity checks see the host as it
+ *     is, not as if it were empty;
  *   - a host whose record carries no feature names (libvirt unreachable there, or the
  *     names dropped to fit GSP_STATUS_MAX) has an empty feature set: the CPU filter
  *     then blocks host-model VMs on it, which is the safe answer;
@@ -35,13 +36,17 @@ typedef struct ag_view_host {
     char arch[16];
     char features[1024];      /* comma list of feature names, from the record */
     char migration_addr[64];
+    uint32_t vcpus_used;      /* from the record: vCPUs of the VMs running there */
 } ag_view_host;
 
 typedef struct ag_view {
     plc_view pv;
     plc_host hosts[AG_VIEW_HOSTS_MAX];
     ag_view_host aux[AG_VIEW_HOSTS_MAX];
-    plc_vm vm;                /* pv.vms points here once ag_view_add_vm succeeded */
+    /* pv.vms points here once ag_view_add_vm succeeded: [0] is the VM asked about, then
+     * one stand-in per host for the vCPUs of the VMs the view does not list (no memory:
+     * that is already in mem_reserved_mib), so CPU use after placement is real */
+    plc_vm vms[1 + AG_VIEW_HOSTS_MAX];
     int32_t self;             /* this host's index, -1 when it has no record yet */
     uint32_t n_skipped;       /* members beyond AG_VIEW_HOSTS_MAX or without a record */
 } ag_view;
