@@ -43,6 +43,9 @@ static void on_leave_sent(ag_loop *l, ag_id id, void *ud)
  * (and the HA layer does not fence a host that is merely being restarted). The grace
  * period lets the announcement go out; a second signal stops at once. */
 #define LEAVE_GRACE_MS 300
+/* How long a stopping agent waits for blocking work (systemd's default stop timeout is
+ * 90 s; a live migration normally ends well within this). */
+#define LOOP_QUIESCE_MS 30000
 
 static void on_stop(ag_loop *l, int signo, void *ud)
 {
@@ -191,6 +194,14 @@ int ag_daemon_main(int argc, char **argv)
     if (rc)
         ag_err("event loop failed: %s", strerror(-rc));
     ag_event(&a, "agent", NULL, "agent %s stopping", a.cfg.name);
+    /* Blocking work (libvirt calls, a migration) may still run on workers; nothing they
+     * use may be freed under them. Past the bound we leave it to the process exit. */
+    if (ag_loop_quiesce(a.loop, LOOP_QUIESCE_MS) != 0) {
+        ag_warn("work still running on workers after %d s; exiting without tearing down",
+                LOOP_QUIESCE_MS / 1000);
+        sd_notify(0, "STATUS=exiting with work in flight");
+        return ex;
+    }
     ag_join_stop(&a);
     ag_net_stop(&a);
 err_after_ctl:

@@ -69,6 +69,7 @@ struct ag_loop {
     pthread_cond_t cv;
     struct work *q_head, *q_tail;
     size_t q_len;
+    size_t active;   /* items a worker is running right now */
     struct work *done_head, *done_tail;
     bool shutting_down;
     int efd;
@@ -283,9 +284,11 @@ static void *worker_main(void *arg)
         if (!l->q_head)
             l->q_tail = NULL;
         l->q_len--;
+        l->active++;
         pthread_mutex_unlock(&l->mu);
         w->work(w->ud);
         pthread_mutex_lock(&l->mu);
+        l->active--;
         w->next = NULL;
         if (l->done_tail)
             l->done_tail->next = w;
@@ -451,6 +454,27 @@ void ag_loop_free(ag_loop *l)
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     free(l);
+}
+
+int ag_loop_quiesce(ag_loop *l, uint64_t timeout_ms)
+{
+    uint64_t deadline = ag_now_ms() + timeout_ms;
+    for (;;) {
+        pthread_mutex_lock(&l->mu);
+        bool idle = !l->q_head && l->active == 0;
+        bool done_pending = l->done_head != NULL;
+        pthread_mutex_unlock(&l->mu);
+        if (done_pending) {
+            on_efd(l, 0, 0, NULL);   /* completions may submit more: loop again */
+            continue;
+        }
+        if (idle)
+            return 0;
+        if (ag_now_ms() >= deadline)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void ag_loop_stop(ag_loop *l)

@@ -58,6 +58,12 @@ int ag_loop_submit(ag_loop *l, ag_work_fn work, ag_done_fn done, void *ud);
  * start doing anything that may receive them; ag_loop_new already blocks them. */
 int ag_loop_on_signal(ag_loop *l, int signo, ag_signal_cb cb, void *ud);
 
+/* After ag_loop_run returned: wait until no work is queued or running on a worker and
+ * run the pending completions, so nothing a worker still uses is freed under it. Work
+ * a completion submits is waited for too. -ETIMEDOUT after timeout_ms with work still
+ * running (a migration, say): the caller must then not free what workers may touch. */
+int ag_loop_quiesce(ag_loop *l, uint64_t timeout_ms);
+
 /* Run until ag_loop_stop. Returns 0, or -errno if polling itself failed. */
 int  ag_loop_run(ag_loop *l);
 void ag_loop_stop(ag_loop *l);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -147,6 +148,35 @@ static void signals(void **state)
     ag_loop_free(l);
 }
 
+static int slow_done, chained;
+
+static void slow_work(void *ud)
+{
+    usleep((useconds_t)(intptr_t)ud * 1000);
+}
+
+static void slow_fin(ag_loop *l, void *ud)
+{
+    (void)ud;
+    if (slow_done++ == 0)   /* a completion that submits more work is waited for too */
+        assert_int_equal(ag_loop_submit(l, slow_work, slow_fin, (void *)(intptr_t)50), 0);
+    else
+        chained = 1;
+}
+
+static void quiesce(void **state)
+{
+    (void)state;
+    ag_loop *l = ag_loop_new(2);
+    assert_int_equal(ag_loop_submit(l, slow_work, slow_fin, (void *)(intptr_t)300), 0);
+    usleep(20000);
+    assert_int_equal(ag_loop_quiesce(l, 50), -ETIMEDOUT);   /* 300 ms of work still running */
+    assert_int_equal(ag_loop_quiesce(l, 5000), 0);
+    assert_int_equal(slow_done, 2);
+    assert_int_equal(chained, 1);
+    ag_loop_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {
@@ -154,6 +184,7 @@ int main(void)
         cmocka_unit_test(workers),
         cmocka_unit_test(fds),
         cmocka_unit_test(signals),
+        cmocka_unit_test(quiesce),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }
