@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +130,11 @@ static void list_append(char *dst, size_t cap, const char *src)
     snprintf(dst + l, cap - l, "%s%s", l ? "," : "", src);
 }
 
+static int cmp_uuid(const void *a, const void *b)
+{
+    return strcmp(((const hv_vm *)a)->uuid, ((const hv_vm *)b)->uuid);
+}
+
 static void facts_work(void *ud)
 {
     place_job *j = ud;
@@ -168,6 +174,15 @@ static void facts_work(void *ud)
         for (size_t i = 0; i < n; i++)
             if (vms[i].state == HV_VM_RUNNING || vms[i].state == HV_VM_PAUSED)
                 f->vcpus_used += vms[i].vcpus;
+        /* digest of the sorted running UUIDs: hosts compare inventories cheaply */
+        qsort(vms, n, sizeof *vms, cmp_uuid);
+        crypto_generichash_state gs;
+        crypto_generichash_init(&gs, NULL, 0, sizeof f->vm_digest);
+        for (size_t i = 0; i < n; i++)
+            if (vms[i].state == HV_VM_RUNNING || vms[i].state == HV_VM_PAUSED)
+                crypto_generichash_update(&gs, (const uint8_t *)vms[i].uuid, strlen(vms[i].uuid) + 1);
+        crypto_generichash_final(&gs, f->vm_digest, sizeof f->vm_digest);
+        f->have_vm_digest = 1;
     }
     free(vms);
 }

@@ -136,6 +136,9 @@ static void publish_status(ag_agent *a, bool force)
     size_t len;
     ag_host_facts facts = {.admin_state = DROVER__ADMIN_STATE__ADMIN_ACTIVE};
     ag_place_facts(a->place, &facts);   /* gathered on a worker (ctl_place.c) */
+    /* NIC health: the link of the migration address, else of the cluster address */
+    snprintf(facts.nic_addr, sizeof facts.nic_addr, "%.*s", (int)sizeof facts.nic_addr - 1,
+             facts.migration_addr[0] ? facts.migration_addr : a->cfg.advertise);
     /* versions must grow across restarts: the epoch is the high half */
     uint64_t version = (a->epoch << 32) | (G->status_version + 1), now = ag_now_ms();
     if (ag_status_make(&a->id, version, ag_wall_ms(), &facts, &rec, &len, material) != 0)
@@ -264,6 +267,9 @@ static void ctl_members(ag_ctl_req *req, json_t *args, void *ud)
                 "agent_version", st->agent_version, "libvirt_version", st->libvirt_version,
                 "qemu_version", st->qemu_version,
                 "libvirtd_responsive", st->health ? st->health->libvirtd_responsive : 0));
+            json_t *js = json_object_get(m, "status");
+            json_object_set_new(js, "nic_link_up", json_boolean(st->health && st->health->nic_link_up));
+            json_object_set_new(js, "migration_mtu", json_integer(st->health ? st->health->migration_mtu : 0));
             drover__host_status__free_unpacked(st, NULL);
         } else if (mi.status_len) {
             a->gossip->status_bad++;

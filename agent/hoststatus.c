@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 
 #define STATUS_DOMAIN "drover-status-v1"
 
@@ -66,6 +69,46 @@ static size_t split_list(char *list, char **out, size_t max)
     return n;
 }
 
+void ag_status_nic(const char *ip, int *up, uint32_t *mtu)
+{
+    *up = -1;
+    *mtu = 0;
+    struct ifaddrs *ifa, *i;
+    if (!ip || !ip[0] || getifaddrs(&ifa) != 0)
+        return;
+    char want[INET6_ADDRSTRLEN];
+    snprintf(want, sizeof want, "%s", ip);
+    char *colon = strrchr(want, ':');   /* "10.77.0.1:7370" -> "10.77.0.1" (IPv4 forms) */
+    if (colon && strchr(want, '.'))
+        *colon = 0;
+    for (i = ifa; i; i = i->ifa_next) {
+        if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+            continue;
+        char a[INET6_ADDRSTRLEN];
+        const void *src = i->ifa_addr->sa_family == AF_INET
+                              ? (const void *)&((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr
+                              : (const void *)&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr;
+        if (!inet_ntop(i->ifa_addr->sa_family, src, a, sizeof a) || strcmp(a, want) != 0)
+            continue;
+        char path[128], buf[32];
+        snprintf(path, sizeof path, "/sys/class/net/%s/operstate", i->ifa_name);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            /* loopback says "unknown" and is always up; anything else must say "up" */
+            *up = fgets(buf, sizeof buf, f) && (!strncmp(buf, "up", 2) || !strncmp(buf, "unknown", 7));
+            fclose(f);
+        }
+        snprintf(path, sizeof path, "/sys/class/net/%s/mtu", i->ifa_name);
+        if ((f = fopen(path, "r"))) {
+            if (fgets(buf, sizeof buf, f))
+                *mtu = (uint32_t)strtoul(buf, NULL, 10);
+            fclose(f);
+        }
+        break;
+    }
+    freeifaddrs(ifa);
+}
+
 int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
                    const ag_host_facts *facts, uint8_t **out, size_t *len, uint8_t material[16])
 {
@@ -101,8 +144,16 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
     st.libvirt_version = facts ? (char *)facts->libvirt_version : (char *)"";
     st.qemu_version = facts ? (char *)facts->qemu_version : (char *)"";
     st.vm_count = facts ? facts->vm_count : 0;
+    if (facts && facts->have_vm_digest) {
+        st.vm_digest.data = (uint8_t *)facts->vm_digest;
+        st.vm_digest.len = sizeof facts->vm_digest;
+    }
     hs.libvirtd_responsive = facts ? facts->libvirtd_responsive : 0;
-    hs.nic_link_up = 1;
+    int up;
+    uint32_t mtu;
+    ag_status_nic(facts ? facts->nic_addr : NULL, &up, &mtu);
+    hs.nic_link_up = up == 1;
+    hs.migration_mtu = mtu;
     st.health = &hs;
     st.admin_state = facts ? (Drover__AdminState)facts->admin_state : DROVER__ADMIN_STATE__ADMIN_ACTIVE;
     st.updated_at_ms = wall_ms;

@@ -29,7 +29,14 @@ typedef struct ag_host_facts {
     char     storage_ids[1024], bridges[1024], networks[1024];
     char     migration_addr[64];
     uint32_t vcpus_used;
+    char     nic_addr[64];                   /* IP (or IP:port) whose interface's link we report */
+    uint8_t  vm_digest[16];                  /* BLAKE2b-128 of the sorted running VM UUIDs */
+    int      have_vm_digest;
 } ag_host_facts;
+
+/* Link state and MTU of the interface that carries `ip` (the cluster address), from
+ * /sys/class/net; *up = -1 and *mtu = 0 when no interface has that address. */
+void ag_status_nic(const char *ip, int *up, uint32_t *mtu);
 
 /* Bounds on the lists a record carries. 128 features cover what libvirt reports for
  * current x86 host-model CPUs (~100); 16 storage ids / bridges / networks per host is
