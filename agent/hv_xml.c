@@ -245,17 +245,18 @@ int hv__parse_domcaps(const char *xml, hv_host *h, hv_err *err)
     return HV_OK;
 }
 
-/* The <cpu>...</cpu> element of capabilities' host, as a string to free(). */
-char *hv__caps_cpu_xml(const char *xml)
+/* The first element matching xpath in xml, serialized, as a string to free(); NULL when
+ * there is none or the XML does not parse. */
+static char *first_element_xml(const char *xml, const char *docname, const char *xpath)
 {
-    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "caps.xml", NULL,
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), docname, NULL,
                                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (doc == NULL)
         return NULL;
     char *out = NULL;
     xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
     if (ctx) {
-        FOREACH_NODE(ctx, "/capabilities/host/cpu", n) {
+        FOREACH_NODE(ctx, xpath, n) {
             xmlBufferPtr buf = xmlBufferCreate();
             if (buf && xmlNodeDump(buf, doc, n, 0, 0) > 0 && out == NULL)
                 out = strdup((const char *)xmlBufferContent(buf));
@@ -267,24 +268,14 @@ char *hv__caps_cpu_xml(const char *xml)
     return out;
 }
 
+/* The <cpu>...</cpu> element of capabilities' host, as a string to free(). */
+char *hv__caps_cpu_xml(const char *xml)
+{
+    return first_element_xml(xml, "caps.xml", "/capabilities/host/cpu");
+}
+
 /* The <cpu> element of a domain XML (NULL when the domain has none). */
 char *hv__domain_cpu_xml(const char *xml)
 {
-    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (doc == NULL)
-        return NULL;
-    char *out = NULL;
-    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
-    if (ctx) {
-        FOREACH_NODE(ctx, "/domain/cpu", n) {
-            xmlBufferPtr buf = xmlBufferCreate();
-            if (buf && xmlNodeDump(buf, doc, n, 0, 0) > 0 && out == NULL)
-                out = strdup((const char *)xmlBufferContent(buf));
-            xmlBufferFree(buf);
-        }
-        xmlXPathFreeContext(ctx);
-    }
-    xmlFreeDoc(doc);
-    return out;
+    return first_element_xml(xml, "domain.xml", "/domain/cpu");
 }
