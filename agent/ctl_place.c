@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "exitcodes.h"
@@ -164,6 +165,9 @@ static void facts_work(void *ud)
         if (t[0] != '-')   /* disabled in host-model: not offered here */
             list_append(f->cpu_features, sizeof f->cpu_features, t);
     snprintf(f->storage_ids, sizeof f->storage_ids, "%s", h.storage_ids);
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    ag_status_probe_storage(h.storage_ids, host, &f->storage_latency_ms, &f->storage_errors);
     snprintf(f->bridges, sizeof f->bridges, "%s", h.bridges);
     snprintf(f->networks, sizeof f->networks, "%s", h.networks);
     snprintf(f->migration_addr, sizeof f->migration_addr, "%s", h.migration_addr);

@@ -270,6 +270,8 @@ static void ctl_members(ag_ctl_req *req, json_t *args, void *ud)
             json_t *js = json_object_get(m, "status");
             json_object_set_new(js, "nic_link_up", json_boolean(st->health && st->health->nic_link_up));
             json_object_set_new(js, "migration_mtu", json_integer(st->health ? st->health->migration_mtu : 0));
+            json_object_set_new(js, "storage_latency_ms", json_integer(st->health ? st->health->storage_latency_ms : 0));
+            json_object_set_new(js, "storage_errors", json_integer(st->health ? st->health->storage_errors : 0));
             drover__host_status__free_unpacked(st, NULL);
         } else if (mi.status_len) {
             a->gossip->status_bad++;

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
+#include <time.h>
 #include <netinet/in.h>
 
 #define STATUS_DOMAIN "drover-status-v1"
@@ -67,6 +69,37 @@ static size_t split_list(char *list, char **out, size_t max)
         if (*t)
             out[n++] = t;
     return n;
+}
+
+void ag_status_probe_storage(const char *ids, const char *host, uint32_t *worst_ms, uint32_t *errors)
+{
+    *worst_ms = 0;
+    *errors = 0;
+    char list[4096];
+    snprintf(list, sizeof list, "%s", ids ? ids : "");
+    for (char *save = NULL, *id = strtok_r(list, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+        /* "fs:<fsid>:<mountpoint>": the mount point follows the second colon */
+        char *c1 = strchr(id, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || c2[1] != '/')
+            continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/.drover-probe-%s", c2 + 1, host);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        char block[4096];
+        memset(block, 'p', sizeof block);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int ok = fd >= 0 && write(fd, block, sizeof block) == (ssize_t)sizeof block && fdatasync(fd) == 0;
+        if (fd >= 0)
+            close(fd);
+        ok = ok && unlink(path) == 0;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        uint64_t ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000u + (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000000u;
+        if (!ok)
+            (*errors)++;
+        if (ms > *worst_ms)
+            *worst_ms = (uint32_t)ms;
+    }
 }
 
 void ag_status_nic(const char *ip, int *up, uint32_t *mtu)
@@ -153,6 +186,8 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
     uint32_t mtu;
     ag_status_nic(facts ? facts->nic_addr : NULL, &up, &mtu);
     hs.nic_link_up = up == 1;
+    hs.storage_latency_ms = facts ? facts->storage_latency_ms : 0;
+    hs.storage_errors = facts ? facts->storage_errors : 0;
     hs.migration_mtu = mtu;
     st.health = &hs;
     st.admin_state = facts ? (Drover__AdminState)facts->admin_state : DROVER__ADMIN_STATE__ADMIN_ACTIVE;
@@ -200,6 +235,9 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
         m.updated_at_ms = 0;
         m.memory_free_kib = st.memory_free_kib / (64 * 1024);
         m.load_milli = st.load_milli / 500;
+        Drover__HealthSignals mh = hs;   /* probe jitter is not news; 50 ms steps are */
+        mh.storage_latency_ms = hs.storage_latency_ms / 50;
+        m.health = &mh;
         size_t ml = drover__host_status__get_packed_size(&m);
         uint8_t *mb = malloc(ml ? ml : 1);
         if (!mb)

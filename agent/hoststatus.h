@@ -30,9 +30,16 @@ typedef struct ag_host_facts {
     char     migration_addr[64];
     uint32_t vcpus_used;
     char     nic_addr[64];                   /* IP (or IP:port) whose interface's link we report */
+    uint32_t storage_latency_ms;             /* worst probe of the shared storage, last refresh */
+    uint32_t storage_errors;                 /* failed probes in the last refresh */
     uint8_t  vm_digest[16];                  /* BLAKE2b-128 of the sorted running VM UUIDs */
     int      have_vm_digest;
 } ag_host_facts;
+
+/* Probe every shared storage in ids ("fs:<fsid>:<mountpoint>", comma-separated): write
+ * 4 KiB to a file of this host's there, fdatasync, remove; the worst time and the number
+ * of failures go into the record's health signals. Blocking: run on a worker. */
+void ag_status_probe_storage(const char *ids, const char *host, uint32_t *worst_ms, uint32_t *errors);
 
 /* Link state and MTU of the interface that carries `ip` (the cluster address), from
  * /sys/class/net; *up = -1 and *mtu = 0 when no interface has that address. */
@@ -50,7 +57,8 @@ void ag_status_nic(const char *ip, int *up, uint32_t *mtu);
 
 /* Build and sign this host's record with the given version; *out is malloc'd.
  * material (may be NULL) receives a digest of what matters to other hosts — memory in
- * 64 MiB steps, load in 0.5 steps, everything else exact — so the caller re-publishes
+ * 64 MiB steps, load in 0.5 steps, storage latency in 50 ms steps, everything else
+ * exact — so the caller re-publishes
  * only when it changed (a record rides gossip to every host, so noise costs bandwidth
  * cluster-wide). */
 int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
