@@ -17,6 +17,7 @@
  * publishing never waits on libvirt.
  */
 #include "ctl_place.h"
+#include "log.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -168,6 +169,8 @@ static void facts_work(void *ud)
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
     ag_status_probe_storage(h.storage_ids, host, &f->storage_latency_ms, &f->storage_errors);
+    ag_debug("facts: shared storage [%s] probed: worst %u ms, %u errors; migration address %s",
+             h.storage_ids, f->storage_latency_ms, f->storage_errors, h.migration_addr);
     snprintf(f->bridges, sizeof f->bridges, "%s", h.bridges);
     snprintf(f->networks, sizeof f->networks, "%s", h.networks);
     snprintf(f->migration_addr, sizeof f->migration_addr, "%s", h.migration_addr);

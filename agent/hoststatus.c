@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <time.h>
 #include <netinet/in.h>
 
@@ -109,11 +110,23 @@ void ag_status_nic(const char *ip, int *up, uint32_t *mtu)
     struct ifaddrs *ifa, *i;
     if (!ip || !ip[0] || getifaddrs(&ifa) != 0)
         return;
-    char want[INET6_ADDRSTRLEN];
-    snprintf(want, sizeof want, "%s", ip);
-    char *colon = strrchr(want, ':');   /* "10.77.0.1:7370" -> "10.77.0.1" (IPv4 forms) */
-    if (colon && strchr(want, '.'))
+    char want[INET6_ADDRSTRLEN], name[256];
+    snprintf(name, sizeof name, "%s", ip);
+    char *colon = strrchr(name, ':');   /* "10.77.0.1:7370" / "host1:7370" -> without the port */
+    if (colon && strchr(name, ':') == colon)
         *colon = 0;
+    /* libvirt may give the migration address as a host name: resolve it to compare */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    if (getaddrinfo(name, NULL, &hints, &res) != 0) {
+        freeifaddrs(ifa);
+        return;
+    }
+    const void *rsrc = res->ai_family == AF_INET
+                           ? (const void *)&((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr
+                           : (const void *)&((struct sockaddr_in6 *)(void *)res->ai_addr)->sin6_addr;
+    if (!inet_ntop(res->ai_family, rsrc, want, sizeof want))
+        want[0] = 0;
+    freeaddrinfo(res);
     for (i = ifa; i; i = i->ifa_next) {
         if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
             continue;
