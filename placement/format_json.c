@@ -10,154 +10,132 @@
 #include <string.h>
 
 #include "placement.h"
+#include "placement_int.h"
 
-typedef struct out {
-	char *buf;
-	size_t len;
-	size_t used;
-} out;
 
-__attribute__((format(printf, 2, 3))) static void put(out *o, const char *fmt, ...)
+static void str(plc__out *o, const char *s)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	size_t room = o->used < o->len ? o->len - o->used : 0;
-	int n = vsnprintf(room ? o->buf + o->used : NULL, room, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->used += (size_t)n;
-}
-
-static out out_start(char *buf, size_t len)
-{
-	if (len)
-		buf[0] = '\0';
-	return (out){.buf = buf, .len = len, .used = 0};
-}
-
-static void str(out *o, const char *s)
-{
-	put(o, "\"");
+	plc__put(o, "\"");
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p == '"' || *p == '\\')
-			put(o, "\\%c", *p);
+			plc__put(o, "\\%c", *p);
 		else if (*p < 0x20)
-			put(o, "\\u%04x", *p);
+			plc__put(o, "\\u%04x", *p);
 		else
-			put(o, "%c", *p);
+			plc__put(o, "%c", *p);
 	}
-	put(o, "\"");
+	plc__put(o, "\"");
 }
 
-static void key(out *o, bool first, const char *k)
+static void key(plc__out *o, bool first, const char *k)
 {
-	put(o, "%s", first ? "" : ",");
+	plc__put(o, "%s", first ? "" : ",");
 	str(o, k);
-	put(o, ":");
+	plc__put(o, ":");
 }
 
-static void finding(out *o, const plc_finding *f)
+static void finding(plc__out *o, const plc_finding *f)
 {
-	put(o, "{");
+	plc__put(o, "{");
 	key(o, true, "code");
 	str(o, f->code);
 	key(o, false, "blocking");
-	put(o, "%s", f->blocking ? "true" : "false");
+	plc__put(o, "%s", f->blocking ? "true" : "false");
 	key(o, false, "reason");
 	str(o, f->reason);
 	key(o, false, "hint");
 	str(o, f->hint);
-	put(o, "}");
+	plc__put(o, "}");
 }
 
 size_t plc_format_report_json(const plc_view *view, uint32_t vm, uint32_t host,
 			      const plc_report *r, char *buf, size_t len)
 {
-	out o = out_start(buf, len);
-	put(&o, "{");
+	plc__out o = plc__out_start(buf, len);
+	plc__put(&o, "{");
 	key(&o, true, "vm");
 	str(&o, view->vms[vm].name);
 	key(&o, false, "host");
 	str(&o, view->hosts[host].name);
 	key(&o, false, "blocked");
-	put(&o, "%s", r->n_blocking ? "true" : "false");
+	plc__put(&o, "%s", r->n_blocking ? "true" : "false");
 	key(&o, false, "findings");
-	put(&o, "[");
+	plc__put(&o, "[");
 	for (uint32_t i = 0; i < r->n; i++) {
-		put(&o, "%s", i ? "," : "");
+		plc__put(&o, "%s", i ? "," : "");
 		finding(&o, &r->items[i]);
 	}
-	put(&o, "]");
+	plc__put(&o, "]");
 	key(&o, false, "dropped");
-	put(&o, "%u}", r->n_dropped);
+	plc__put(&o, "%u}", r->n_dropped);
 	return o.used;
 }
 
 size_t plc_format_ranking_json(const plc_view *view, const plc_ranking *rk, char *buf,
 			       size_t len)
 {
-	out o = out_start(buf, len);
-	put(&o, "{");
+	plc__out o = plc__out_start(buf, len);
+	plc__put(&o, "{");
 	key(&o, true, "candidates");
-	put(&o, "[");
+	plc__put(&o, "[");
 	bool first = true;
 	for (uint32_t i = 0; i < rk->n; i++) {
 		const plc_rank_entry *e = &rk->entries[i];
 		if (e->report.n_blocking)
 			continue;
-		put(&o, "%s{", first ? "" : ",");
+		plc__put(&o, "%s{", first ? "" : ",");
 		first = false;
 		key(&o, true, "host");
 		str(&o, view->hosts[e->host].name);
 		key(&o, false, "score");
-		put(&o, "%lld", (long long)e->score);
+		plc__put(&o, "%lld", (long long)e->score);
 		key(&o, false, "mem_ppm");
-		put(&o, "%u", e->mem_ppm);
+		plc__put(&o, "%u", e->mem_ppm);
 		key(&o, false, "cpu_ppm");
-		put(&o, "%u", e->cpu_ppm);
+		plc__put(&o, "%u", e->cpu_ppm);
 		key(&o, false, "warnings");
-		put(&o, "[");
+		plc__put(&o, "[");
 		for (uint32_t j = 0; j < e->report.n; j++) {
-			put(&o, "%s", j ? "," : "");
+			plc__put(&o, "%s", j ? "," : "");
 			finding(&o, &e->report.items[j]);
 		}
-		put(&o, "]}");
+		plc__put(&o, "]}");
 	}
-	put(&o, "]");
+	plc__put(&o, "]");
 	key(&o, false, "rejected");
-	put(&o, "[");
+	plc__put(&o, "[");
 	first = true;
 	for (uint32_t i = 0; i < rk->n; i++) {
 		const plc_rank_entry *e = &rk->entries[i];
 		if (!e->report.n_blocking)
 			continue;
-		put(&o, "%s{", first ? "" : ",");
+		plc__put(&o, "%s{", first ? "" : ",");
 		first = false;
 		key(&o, true, "host");
 		str(&o, view->hosts[e->host].name);
 		key(&o, false, "findings");
-		put(&o, "[");
+		plc__put(&o, "[");
 		for (uint32_t j = 0; j < e->report.n; j++) {
-			put(&o, "%s", j ? "," : "");
+			plc__put(&o, "%s", j ? "," : "");
 			finding(&o, &e->report.items[j]);
 		}
-		put(&o, "]}");
+		plc__put(&o, "]}");
 	}
-	put(&o, "]}");
+	plc__put(&o, "]}");
 	return o.used;
 }
 
 size_t plc_format_plan_json(const plc_view *view, const plc_plan *p, char *buf, size_t len)
 {
-	out o = out_start(buf, len);
-	put(&o, "{");
+	plc__out o = plc__out_start(buf, len);
+	plc__put(&o, "{");
 	key(&o, true, "waves");
-	put(&o, "%u", p->n_waves);
+	plc__put(&o, "%u", p->n_waves);
 	key(&o, false, "moves");
-	put(&o, "[");
+	plc__put(&o, "[");
 	for (uint32_t i = 0; i < p->n_moves; i++) {
 		const plc_move *m = &p->moves[i];
-		put(&o, "%s{", i ? "," : "");
+		plc__put(&o, "%s{", i ? "," : "");
 		key(&o, true, "vm");
 		str(&o, view->vms[m->vm].name);
 		key(&o, false, "from");
@@ -165,119 +143,119 @@ size_t plc_format_plan_json(const plc_view *view, const plc_plan *p, char *buf, 
 		key(&o, false, "to");
 		str(&o, view->hosts[m->to].name);
 		key(&o, false, "score");
-		put(&o, "%lld", (long long)m->score);
+		plc__put(&o, "%lld", (long long)m->score);
 		key(&o, false, "wave");
-		put(&o, "%u}", m->wave);
+		plc__put(&o, "%u}", m->wave);
 	}
-	put(&o, "]");
+	plc__put(&o, "]");
 	key(&o, false, "unplaced");
-	put(&o, "[");
+	plc__put(&o, "[");
 	for (uint32_t i = 0; i < p->n_unplaced; i++) {
 		const plc_unplaced *u = &p->unplaced[i];
-		put(&o, "%s{", i ? "," : "");
+		plc__put(&o, "%s{", i ? "," : "");
 		key(&o, true, "vm");
 		str(&o, view->vms[u->vm].name);
 		key(&o, false, "why");
-		put(&o, "[");
+		plc__put(&o, "[");
 		for (uint32_t j = 0; j < u->n_why; j++) {
-			put(&o, "%s{", j ? "," : "");
+			plc__put(&o, "%s{", j ? "," : "");
 			key(&o, true, "code");
 			str(&o, u->why[j].code);
 			key(&o, false, "hosts");
-			put(&o, "%u}", u->why[j].hosts);
+			plc__put(&o, "%u}", u->why[j].hosts);
 		}
-		put(&o, "]");
+		plc__put(&o, "]");
 		key(&o, false, "example");
 		str(&o, u->example);
-		put(&o, "}");
+		plc__put(&o, "}");
 	}
-	put(&o, "]");
+	plc__put(&o, "]");
 	key(&o, false, "skipped");
-	put(&o, "[");
+	plc__put(&o, "[");
 	for (uint32_t i = 0; i < p->n_skipped; i++) {
-		put(&o, "%s", i ? "," : "");
+		plc__put(&o, "%s", i ? "," : "");
 		str(&o, view->vms[p->skipped[i]].name);
 	}
-	put(&o, "]}");
+	plc__put(&o, "]}");
 	return o.used;
 }
 
 size_t plc_format_admission_json(const plc_view *view, const plc_admission *a, char *buf,
 				 size_t len)
 {
-	out o = out_start(buf, len);
-	put(&o, "{");
+	plc__out o = plc__out_start(buf, len);
+	plc__put(&o, "{");
 	key(&o, true, "ok");
-	put(&o, "%s", a->ok ? "true" : "false");
+	plc__put(&o, "%s", a->ok ? "true" : "false");
 	key(&o, false, "exhaustive");
-	put(&o, "%s", a->exhaustive ? "true" : "false");
+	plc__put(&o, "%s", a->exhaustive ? "true" : "false");
 	key(&o, false, "combinations");
-	put(&o, "%u", a->combinations);
+	plc__put(&o, "%u", a->combinations);
 	key(&o, false, "failed_hosts");
-	put(&o, "[");
+	plc__put(&o, "[");
 	for (uint32_t i = 0; i < a->n_worst; i++) {
-		put(&o, "%s", i ? "," : "");
+		plc__put(&o, "%s", i ? "," : "");
 		str(&o, view->hosts[a->worst[i]].name);
 	}
-	put(&o, "]");
+	plc__put(&o, "]");
 	key(&o, false, "victim");
 	if (a->ok || a->n_worst == 0)
-		put(&o, "null");
+		plc__put(&o, "null");
 	else
 		str(&o, view->vms[a->victim].name);
 	key(&o, false, "code");
 	if (a->victim_code)
 		str(&o, a->victim_code);
 	else
-		put(&o, "null");
+		plc__put(&o, "null");
 	key(&o, false, "reason");
 	str(&o, a->reason);
-	put(&o, "}");
+	plc__put(&o, "}");
 	return o.used;
 }
 
-static void feature_list(out *o, const plc_view *view, const plc_set *s)
+static void feature_list(plc__out *o, const plc_view *view, const plc_set *s)
 {
 	const plc_table *t = &view->tables[PLC_T_FEATURE];
 	bool first = true;
-	put(o, "[");
+	plc__put(o, "[");
 	for (uint32_t b = 0; b < t->n; b++)
 		if (plc_set_has(s, b)) {
-			put(o, "%s", first ? "" : ",");
+			plc__put(o, "%s", first ? "" : ",");
 			str(o, t->name[b]);
 			first = false;
 		}
-	put(o, "]");
+	plc__put(o, "]");
 }
 
 size_t plc_format_baseline_json(const plc_view *view, const plc_cpu_model *models,
 				const plc_baseline *b, char *buf, size_t len)
 {
-	out o = out_start(buf, len);
-	put(&o, "{");
+	plc__out o = plc__out_start(buf, len);
+	plc__put(&o, "{");
 	key(&o, true, "vendor");
 	str(&o, b->vendor);
 	key(&o, false, "model");
 	if (b->model >= 0)
 		str(&o, models[b->model].name);
 	else
-		put(&o, "null");
+		plc__put(&o, "null");
 	key(&o, false, "extra");
 	feature_list(&o, view, &b->extra);
 	key(&o, false, "features");
 	feature_list(&o, view, &b->features);
-	put(&o, "}");
+	plc__put(&o, "}");
 	return o.used;
 }
 
 size_t plc_format_verdict_json(plc_verdict v, const char *reason, char *buf, size_t len)
 {
-	out o = out_start(buf, len);
-	put(&o, "{");
+	plc__out o = plc__out_start(buf, len);
+	plc__put(&o, "{");
 	key(&o, true, "verdict");
 	str(&o, plc_verdict_name(v));
 	key(&o, false, "reason");
 	str(&o, reason);
-	put(&o, "}");
+	plc__put(&o, "}");
 	return o.used;
 }

@@ -84,4 +84,15 @@ int plc__restart_on(plc__state *st, const uint32_t *failed, uint32_t n_failed,
 int plc__plan_restart(const plc_view *view, const uint32_t *failed, uint32_t n_failed,
 		      int32_t extra, plc_plan *plan);
 
+/* A bounded text buffer for the formatters (format.c, format_json.c): writes what fits,
+ * always NUL-terminated, and counts what would have been written so callers can size. */
+typedef struct plc__out {
+	char *buf;
+	size_t len;
+	size_t used;
+} plc__out;
+
+plc__out plc__out_start(char *buf, size_t len);
+__attribute__((format(printf, 2, 3))) void plc__put(plc__out *o, const char *fmt, ...);
+
 #endif
