@@ -7,7 +7,7 @@ export LAB_NAME=lev
 source "$(dirname "$0")/lib.sh"
 lab_up 1
 guest_make ev1 64 idle shared >/dev/null
-"$HV" -c "$(uri 1)" events 90 > "$LAB/events.out" 2>&1 &
+"$HV" -c "$(uri 1)" events 180 > "$LAB/events.out" 2>&1 &
 watcher=$!
 sleep 1
 hv 1 define "$LAB/ev1.xml"; hv 1 start ev1; hv 1 destroy ev1
@@ -18,15 +18,17 @@ kill -TERM "$pid"
 # a loaded machine can take seconds to stop libvirtd; a second one must not start early
 for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-for _ in $(seq 1 50); do grep -q '^poll libvirtd not reachable' "$LAB/events.out" && break; sleep 0.2; done
+# bounded waits for events, long enough for libvirt's keepalive (5 s x 5) to give up on the
+# dead daemon when a call was in flight (seen once under ASan + load: >10 s)
+for _ in $(seq 1 200); do grep -q '^poll libvirtd not reachable' "$LAB/events.out" && break; sleep 0.2; done
 # the same daemon again, inside host1's namespaces
 nsenter -t "$(cat "$d/virtlockd.pid")" -n -m -u -- \
   setsid libvirtd --listen --config "$d/etc/libvirtd.conf" --pid-file "$d/libvirtd.pid" \
   > "$d/libvirtd.restart.out" 2>&1 < /dev/null &
 host_wait 1
-for _ in $(seq 1 100); do grep -q '^event reconnected' "$LAB/events.out" && break; sleep 0.2; done
+for _ in $(seq 1 300); do grep -q '^event reconnected' "$LAB/events.out" && break; sleep 0.2; done
 hv 1 start ev1
-for _ in $(seq 1 50); do [ "$(grep -c '^event started ev1' "$LAB/events.out")" -ge 2 ] && break; sleep 0.2; done
+for _ in $(seq 1 150); do [ "$(grep -c '^event started ev1' "$LAB/events.out")" -ge 2 ] && break; sleep 0.2; done
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
 cat "$LAB/events.out" >&2
