@@ -86,10 +86,11 @@ static int lv_lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int 
     char uuid[VIR_UUID_STRING_BUFLEN] = "";
     (void)conn;
     virDomainGetUUIDString(dom, uuid);
-    pthread_mutex_lock(&lc->mu);
-    hv_event_fn fn = lc->ev_fn;
-    void *ctx = lc->ev_ctx;
-    pthread_mutex_unlock(&lc->mu);
+    /* no lc->mu here either (as in lv_close_cb): libvirt's event thread calls us with its
+     * own locks held, and lv_drop_locked calls into libvirt while holding lc->mu — taking
+     * lc->mu here deadlocked both threads when libvirtd went away (lab_events hung) */
+    hv_event_fn fn = __atomic_load_n(&lc->ev_fn, __ATOMIC_SEQ_CST);
+    void *ctx = __atomic_load_n(&lc->ev_ctx, __ATOMIC_SEQ_CST);
     if (fn)
         fn(ctx, lv_kind(event), virDomainGetName(dom), uuid, detail);
     return 0;

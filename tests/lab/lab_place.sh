@@ -39,7 +39,10 @@ CONF
 done
 for i in 1 2; do
   d=$(hdir "$i")
-  in_host "$i" setsid "$DROVER" agent -c "$d/drover.conf" >> "$d/drover.log" 2>&1 < /dev/null &
+  # nsenter directly (not the in_host function): $! must be the agent's own PID so that
+  # lab_down stops it; a function in the background is a subshell, and the agent outlived it
+  nsenter -t "$(cat "$d/libvirtd.pid")" -n -m -u -- setsid "$DROVER" agent -c "$d/drover.conf" \
+    >> "$d/drover.log" 2>&1 < /dev/null &
   echo $! > "$d/drover.pid"
 done
 S1=$(hdir 1)/drover.sock; S2=$(hdir 2)/drover.sock
