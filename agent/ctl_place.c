@@ -269,21 +269,30 @@ static char *render(size_t (*fn)(const plc_view *, uint32_t, uint32_t, const plc
     return buf;
 }
 
-static void check_work(void *ud)
+/* Read the VM this job is about from libvirt and add it to the job's view (placed on this
+ * host when it runs here). NULL with j->code/j->err set on failure. */
+static ag_view *view_with_vm(place_job *j)
 {
-    place_job *j = ud;
     hv_conn *c;
     hv_vm vm;
     read_vm(j, &c, &vm);
     if (j->code)
-        return;
+        return NULL;
     ag_view *v = j->view;
-    if (ag_view_add_vm(v, &vm, vm.state == HV_VM_RUNNING || vm.state == HV_VM_PAUSED ? v->self
-                                                                                    : -1,
-                       j->err, sizeof j->err) != 0) {
+    bool here = vm.state == HV_VM_RUNNING || vm.state == HV_VM_PAUSED;
+    if (ag_view_add_vm(v, &vm, here ? v->self : -1, j->err, sizeof j->err) != 0) {
         j->code = AG_EX_ERROR;
-        return;
+        return NULL;
     }
+    return v;
+}
+
+static void check_work(void *ud)
+{
+    place_job *j = ud;
+    ag_view *v = view_with_vm(j);
+    if (!v)
+        return;
     /* the migration URI names the destination: a name that does not resolve is found
      * here, before libvirt fails with a less helpful message mid-migration */
     const char *addr = v->aux[j->host].migration_addr;
@@ -305,18 +314,9 @@ static void check_work(void *ud)
 static void place_work(void *ud)
 {
     place_job *j = ud;
-    hv_conn *c;
-    hv_vm vm;
-    read_vm(j, &c, &vm);
-    if (j->code)
+    ag_view *v = view_with_vm(j);
+    if (!v)
         return;
-    ag_view *v = j->view;
-    if (ag_view_add_vm(v, &vm, vm.state == HV_VM_RUNNING || vm.state == HV_VM_PAUSED ? v->self
-                                                                                    : -1,
-                       j->err, sizeof j->err) != 0) {
-        j->code = AG_EX_ERROR;
-        return;
-    }
     plc_ranking rk;
     if (plc_rank(&v->pv, 0, &rk) != 0) {
         fail(j, AG_EX_OSERR, "ranking hosts for VM '%s' failed (out of memory)", j->vm);
