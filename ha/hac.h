@@ -324,6 +324,15 @@ hac_coord *hac_coord_new(const hac_config *cfg, const hac_rstate *s, uint64_t te
 void hac_coord_free(hac_coord *c);
 /* Handle one event, append outputs to OUT (not cleared). -EINVAL on a bad index. */
 int hac_coord_step(hac_coord *c, const hac_event *ev, hac_out *out);
+/* The proposal an admin request (in->req with host, or order/n_order/text for an
+ * upgrade start) makes against state S: the same one the coordinator would make, so a
+ * request may enter on any host and be committed there through the log. Returns 0 with
+ * *out filled and why = the event text; 1 when the request changes nothing or is
+ * refused, why says which; -EINVAL on a bad host index or upgrade order (empty, out of
+ * range, a host twice). now_ms stamps upgrade.phase_since_ms (only the coordinator's
+ * own later stamps are compared with its clock). */
+int hac_admin_prop(const hac_rstate *s, const hac_input *in, uint64_t now_ms, hac_prop *out,
+                   char *why, size_t whylen);
 /* The coordinator's copy of the replicated state (read-only). */
 const hac_rstate *hac_coord_state(const hac_coord *c);
 

@@ -257,98 +257,37 @@ static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
 
 static int on_admin(hac_coord *c, const hac_input *in, hac_out *out)
 {
-    if (in->req >= HAC_REQ_UPGRADE_START) {
-        hac_upgrade u = c->s.upgrade;
-        switch (in->req) {
-        case HAC_REQ_UPGRADE_START:
-            if (u.state == HAC_UPG_RUNNING || u.state == HAC_UPG_PAUSED) {
-                hac__event(out, -1, -1, "upgrade start refused: a plan is %s",
-                      u.state == HAC_UPG_RUNNING ? "running" : "paused");
-                return 0;
-            }
-            if (in->n_order == 0 || in->n_order > HAC_HOSTS_MAX)
-                return -EINVAL;
-            for (uint32_t i = 0; i < in->n_order; i++)
-                if (in->order[i] >= c->s.n_hosts)
-                    return -EINVAL;
-            memset(&u.order, 0, sizeof u.order);
-            memcpy(u.order, in->order, in->n_order * sizeof *in->order);
-            u.n = in->n_order;
-            u.cur = 0;
-            u.phase = HAC_UPH_DRAIN;
-            u.state = HAC_UPG_RUNNING;
-            snprintf(u.command, sizeof u.command, "%s", in->text);
-            break;
-        case HAC_REQ_UPGRADE_PAUSE:
-            if (u.state != HAC_UPG_RUNNING)
-                return 0;
-            u.state = HAC_UPG_PAUSED;
-            break;
-        case HAC_REQ_UPGRADE_RESUME:
-            if (u.state != HAC_UPG_PAUSED)
-                return 0;
-            u.state = HAC_UPG_RUNNING;
-            break;
-        default:
-            if (u.state != HAC_UPG_RUNNING && u.state != HAC_UPG_PAUSED)
-                return 0;
-            u.state = HAC_UPG_ABORTED;
-            break;
-        }
-        u.phase_since_ms = c->now_ms;
-        hac__propose_upgrade(c, out, &u);
-        hac__event(out, -1, -1, "upgrade: %s requested",
-              in->req == HAC_REQ_UPGRADE_START  ? "start"
-              : in->req == HAC_REQ_UPGRADE_PAUSE ? "pause"
-              : in->req == HAC_REQ_UPGRADE_RESUME ? "resume" : "abort");
+    hac_prop p;
+    char why[HAC_TEXT_MAX];
+    int rc = hac_admin_prop(&c->s, in, c->now_ms, &p, why, sizeof why);
+    if (rc < 0)
+        return rc;
+    int32_t host = in->req >= HAC_REQ_UPGRADE_START ? -1 : (int32_t)in->host;
+    if (rc > 0) {
+        if (why[0])
+            hac__event(out, -1, host, "%s", why);
         return 0;
     }
-    if (in->host >= c->s.n_hosts)
-        return -EINVAL;
-    const hac_rhost *r = &c->s.hosts[in->host];
-    plc_admin a = r->admin;
-    bool flag = r->degraded_flag, fb = r->failback;
-    switch (in->req) {
-    case HAC_REQ_CORDON:
-        if (a == PLC_ADMIN_ACTIVE)
-            a = PLC_ADMIN_CORDONED;
-        break;
-    case HAC_REQ_DRAIN:
-        if (a != PLC_ADMIN_MAINTENANCE)
-            a = PLC_ADMIN_DRAINING;
-        fb = false;
-        for (uint32_t v = 0; v < c->s.n_vms; v++)
-            if (c->s.vms[v].owner == (int32_t)in->host)
-                c->v[v].attempts = 0, c->v[v].stuck_reported = false, c->v[v].exclude = 0;
-        break;
-    case HAC_REQ_UNDRAIN_FAILBACK:
-        fb = true;
-        a = PLC_ADMIN_ACTIVE;
-        break;
-    case HAC_REQ_UNDRAIN:
-        a = PLC_ADMIN_ACTIVE;
-        break;
-    case HAC_REQ_DEGRADED_SET:
-        flag = true;
-        break;
-    case HAC_REQ_DEGRADED_CLEAR:
-        flag = false;
-        break;
-    default:
-        return -EINVAL;
-    }
-    hac__propose_admin_fb(c, out, in->host, a, flag, fb);
-    hac__event(out, -1, (int32_t)in->host, "host %s: %s -> %s%s%s", r->name, hac_admin_name(r->admin),
-          hac_admin_name(a), flag ? " (degraded flag)" : "", fb ? " (failback)" : "");
+    if (p.kind == HAC_P_UPGRADE)
+        hac__propose_upgrade(c, out, &p.upgrade);
+    else
+        hac__propose_admin_fb(c, out, in->host, p.admin, p.degraded_flag, p.failback);
+    hac__event(out, -1, host, "%s", why);
     return 0;
 }
 
 static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
 {
     const hac_prop *p = in->prop;
+    bool to_drain = p->kind == HAC_P_ADMIN && p->index < c->s.n_hosts &&
+                    p->admin == PLC_ADMIN_DRAINING && c->s.hosts[p->index].admin != PLC_ADMIN_DRAINING;
     int rc = hac_apply(&c->s, p);
     if (p->kind == HAC_P_ADMIN && p->index < c->s.n_hosts)
         c->h[p->index].admin_prop_ms = 0;
+    /* a new drain (from any host's request) starts with a clean slate of failures */
+    for (uint32_t v = 0; to_drain && rc == 0 && v < c->s.n_vms; v++)
+        if (c->s.vms[v].owner == (int32_t)p->index)
+            c->v[v].attempts = 0, c->v[v].stuck_reported = false, c->v[v].exclude = 0;
     if (p->kind == HAC_P_UPGRADE) {
         c->upg_prop_ms = 0;
         if (rc == 0)
