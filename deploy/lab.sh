@@ -16,6 +16,9 @@
 #   lab.sh exec I CMD...     run CMD "on host I" (its namespaces): qemu:///system works as is
 #   lab.sh partition I / heal I   cut host I off the lab bridge / put it back
 #   lab.sh agent-up DROVER   start `drover agent` inside every host (state in the host dir)
+#                            and form one cluster: host1 creates it, the others join
+#                            with a token (`drover token create` / `drover join`)
+#   lab.sh kill I            kill host I outright: agent, libvirtd, virtlockd, QEMUs
 #   lab.sh guest NAME [MEM_MIB] [busy] [local]   write NAME's disk + XML, print the XML path
 #   lab.sh demo              build drover, up 3 hosts, start agents, boot a tick guest,
 #                            live-migrate it 1->2->3->1 with `drover vm migrate` (the
@@ -53,6 +56,9 @@ nhosts() { local n=0 d; for d in "$LAB"/hosts/host*; do [ -d "$d" ] && n=$((n + 
 
 install_pkgs() {   # one package list for the whole project: deploy/setup.sh
   bash "$ROOT/deploy/setup.sh" lab
+  # the agents answer in JSON; the lab reads it with jq
+  command -v jq >/dev/null ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq >/dev/null
 }
 
 pick_virt() {
@@ -321,35 +327,152 @@ EOF
   echo "$LAB/$name.xml"
 }
 
-agents_up() {
-  local bin=$1 i d n; n=$(nhosts)
-  [ -x "$bin" ] || die "agent-up: $bin is not an executable drover binary"
-  for i in $(seq 1 "$n"); do
-    d=$(hdir "$i"); mkdir -p "$d/drover"
-    cat > "$d/drover.conf" <<EOF
+# Run CMD inside host I's namespaces (network, mount, UTS), from a script that sourced us.
+in_host() { local i=$1; shift; nsenter -t "$(cat "$(hdir "$i")/libvirtd.pid")" -n -m -u -- "$@"; }
+sock() { echo "$(hdir "$1")/drover.sock"; }
+# drover CLI against host I's agent (the CLI only talks to the agent's unix socket)
+dv() { local i=$1; shift; timeout "${DV_TIMEOUT:-30}" "$DROVER_BIN" "$@" --socket "$(sock "$i")"; }
+
+# Per-host drover.conf. Agents find each other through the replicated member records
+# (the join), not a seed list. fence_timeout is short so the lab's partition tests finish
+# in seconds (the default 10 s is for real networks); only written when the binary knows it.
+agent_conf() {
+  local i=$1 d; d=$(hdir "$i")
+  cat > "$d/drover.conf" <<EOF
 [agent]
 name = host$i
 state_dir = $d/drover
 control_socket = $d/drover.sock
 [cluster]
 bind = $NET.$i:7370
-seeds = $NET.1:7370
+[gossip]
+status_interval = 1s
 [libvirt]
 uri = qemu:///system
 EOF
-    [ -f "$d/drover/.initialised" ] || {
-      nsenter -t "$(cat "$d/libvirtd.pid")" -n -m -u -- "$bin" init --state-dir "$d/drover" >> "$d/drover.log" 2>&1 &&
-        touch "$d/drover/.initialised"; } || die "host$i: drover init failed (see $d/drover.log)"
-    nsenter -t "$(cat "$d/libvirtd.pid")" -n -m -u -- setsid "$bin" agent -c "$d/drover.conf" \
-      >> "$d/drover.log" 2>&1 < /dev/null &
-    echo $! > "$d/drover.pid"
-  done
-  sleep 1
+  if "$DROVER_BIN" agent --print-config 2>/dev/null | grep -q '^fence_timeout'; then
+    printf '[ha]\nfence_timeout = %s\n' "${LAB_FENCE_TIMEOUT:-2s}" >> "$d/drover.conf"
+  fi
+}
+
+# Start host I's agent in its namespaces. nsenter is the background job itself (not a
+# function or subshell), so $! is the agent's own PID and lab_down / host_kill stop it.
+agent_start() {
+  local i=$1 d _; d=$(hdir "$i")
+  rm -f "$d/drover.sock"
+  nsenter -t "$(cat "$d/libvirtd.pid")" -n -m -u -- setsid "$DROVER_BIN" agent -c "$d/drover.conf" \
+    >> "$d/drover.log" 2>&1 < /dev/null &
+  echo $! > "$d/drover.pid"
+  for _ in $(seq 1 100); do [ -S "$d/drover.sock" ] && return 0; sleep 0.05; done
+  kill -0 "$(cat "$d/drover.pid")" 2>/dev/null || die "host$i: drover agent exited (see $d/drover.log)"
+  die "host$i: drover agent did not open $d/drover.sock in 5 s"
+}
+
+# One cluster, the product's way (docs/consensus.md): host1 runs `drover init` and its
+# agent bootstraps a new cluster; every other host runs `drover init --join`, starts its
+# agent (which waits for a join) and joins with a single-use token from host1. Agents
+# that were initialised before (a restart) come back into the cluster they are in.
+agents_up() {
+  DROVER_BIN=$1
+  local i d n t0 out cmd; n=$(nhosts)
+  [ -x "$DROVER_BIN" ] || die "agent-up: $DROVER_BIN is not an executable drover binary"
   for i in $(seq 1 "$n"); do
-    d=$(hdir "$i")
-    kill -0 "$(cat "$d/drover.pid")" 2>/dev/null || die "host$i: drover agent exited (see $d/drover.log)"
-    log "host$i: drover agent pid $(cat "$d/drover.pid"), control socket $d/drover.sock"
+    d=$(hdir "$i"); mkdir -p "$d/drover"
+    agent_conf "$i"
+    if [ ! -f "$d/drover/.initialised" ]; then
+      if [ "$i" = 1 ]; then
+        in_host "$i" "$DROVER_BIN" init --state-dir "$d/drover" >> "$d/drover.log" 2>&1
+      else
+        in_host "$i" "$DROVER_BIN" init --join --state-dir "$d/drover" >> "$d/drover.log" 2>&1
+      fi || die "host$i: drover init failed (see $d/drover.log)"
+    fi
   done
+  for i in $(seq 1 "$n"); do agent_start "$i"; done
+  # host1 created the cluster when it has a Raft leader (itself) and can issue tokens
+  t0=$SECONDS
+  until [ -n "$(leader_of 1)" ]; do
+    [ $((SECONDS - t0)) -lt 30 ] || die "host1's agent formed no cluster in 30 s (see $(hdir 1)/drover.log)"
+    sleep 0.2
+  done
+  for i in $(seq 2 "$n"); do
+    d=$(hdir "$i")
+    [ -f "$d/drover/.initialised" ] && continue
+    out=$(dv 1 token create --ttl 10m --json) || die "token create on host1 failed"
+    cmd=$(echo "$out" | jq -r .command)
+    # "drover join tcp://10.77.0.1:7371 --token ID.SECRET --fingerprint FPR"
+    [[ "$cmd" == "drover join "* ]] || die "token create printed '$cmd'"
+    # shellcheck disable=SC2086
+    dv "$i" ${cmd#drover } >> "$d/drover.log" 2>&1 || die "host$i: '${cmd%% --token*} ...' failed (see $d/drover.log)"
+  done
+  for i in $(seq 1 "$n"); do touch "$(hdir "$i")/drover/.initialised"; done
+  cluster_wait "$n" 60 || die "the cluster did not settle in 60 s: $(cluster_summary)"
+  log "cluster formed: $(cluster_summary)"
+}
+
+# "host1:leader=host1,alive=3 host2:..." — what each agent believes right now
+cluster_summary() {
+  local i s
+  for i in $(seq 1 "$(nhosts)"); do
+    s=$(DV_TIMEOUT=5 dv "$i" status --json 2>/dev/null |
+        jq -r '"leader=\(.raft.leader // "-"),alive=\(.gossip.alive // 0)"' 2>/dev/null) || s=
+    printf 'host%s:%s ' "$i" "${s:-down}"
+  done
+}
+
+# cluster_wait N SECONDS [HOSTS...]: the listed hosts (default all) agree on one leader
+# and each sees N members alive in gossip.
+cluster_wait() {
+  local want=$1 secs=$2 t0=$SECONDS i l lead ok; shift 2
+  local hosts=("$@"); [ ${#hosts[@]} -gt 0 ] || mapfile -t hosts < <(seq 1 "$(nhosts)")
+  while [ $((SECONDS - t0)) -lt "$secs" ]; do
+    ok=1; lead=
+    for i in "${hosts[@]}"; do
+      l=$(leader_of "$i")
+      if [ -z "$l" ] || { [ -n "$lead" ] && [ "$l" != "$lead" ]; }; then ok=0; break; fi
+      lead=$l
+      [ "$(DV_TIMEOUT=5 dv "$i" members --json 2>/dev/null |
+           jq '[.members[] | select(.state == "alive")] | length' 2>/dev/null)" = "$want" ] || { ok=0; break; }
+    done
+    [ $ok = 1 ] && return 0
+    sleep 0.3
+  done
+  return 1
+}
+
+# The Raft leader (the HA coordinator) as host I sees it: "hostK", or nothing.
+leader_of() { DV_TIMEOUT=5 dv "$1" status --json 2>/dev/null | jq -r '.raft.leader // ""' 2>/dev/null || true; }
+
+# Every process of host I: its pidfiles (agent, tini, libvirtd, virtlockd, QEMUs) and all
+# their descendants (QEMU double-forks and is re-parented to tini, the subreaper).
+host_pids() {
+  local d f p roots=(); d=$(hdir "$1")
+  for f in "$d"/{tini,drover,libvirtd,virtlockd}.pid "$d"/run/qemu/*.pid; do
+    [ -f "$f" ] || continue
+    p=$(cat "$f"); [ -n "$p" ] && [ -d "/proc/$p" ] && roots+=("$p")
+  done
+  [ ${#roots[@]} -gt 0 ] || return 0
+  ps -e -o pid=,ppid= | awk -v roots="${roots[*]}" '
+    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
+    { pp[$1] = $2 }
+    END { do { added = 0
+               for (p in pp) if (!(p in keep) && (pp[p] in keep)) { keep[p] = 1; added = 1 } } while (added)
+          for (p in keep) print p }' | sort -n
+}
+# Kill host I outright. The set is frozen first (SIGSTOP, re-scanned until it stops
+# changing), then SIGKILLed, so nothing of the host reacts or forks in between
+# (LAB-NOTES 15). Only this host's PIDs, found from its own pidfiles.
+host_kill() {
+  local i=$1 set prev=x _
+  for _ in $(seq 1 20); do
+    set=$(host_pids "$i" | tr '\n' ' ')
+    [ "$set" = "$prev" ] && break
+    # shellcheck disable=SC2086
+    [ -z "$set" ] || kill -STOP $set 2>/dev/null || true
+    prev=$set
+  done
+  # shellcheck disable=SC2086
+  [ -z "$set" ] || kill -KILL $set 2>/dev/null || true
+  log "host$i killed outright (SIGKILL to ${set:-nothing})"
 }
 
 console_ticks() { grep -c '^tick' "$SHARED/$1.console.log" 2>/dev/null || true; }
@@ -408,9 +531,10 @@ case "$cmd" in
   partition) ip -n "${NAME}sw" link set "${NAME}v$1" down ;;
   heal)      ip -n "${NAME}sw" link set "${NAME}v$1" up ;;
   agent-up)  agents_up "$1" ;;
+  kill)      host_kill "$1" ;;
   guest)     guest_make "$@" ;;
   uri)       uri "$1" ;;
   demo)      demo ;;
-  *) echo "usage: $0 up [N]|down|status|exec I CMD...|partition I|heal I|agent-up DROVER|guest NAME [MEM] [busy|idle] [shared|local] [HOST]|uri I|demo" >&2
+  *) echo "usage: $0 up [N]|down|status|exec I CMD...|partition I|heal I|agent-up DROVER|kill I|guest NAME [MEM] [busy|idle] [shared|local] [HOST]|uri I|demo" >&2
      exit 2 ;;
 esac
