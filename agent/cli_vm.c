@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "ctl_vm.h"
 #include "exitcodes.h"
 
@@ -13,8 +14,153 @@ static const char list_usage[] =
     "Usage: drover vm list [--json] [--socket PATH | -c FILE]\n"
     "\n"
     "List the VMs libvirt knows on this host: name, state, memory, vCPUs, disks (shared or\n"
-    "host-local), networks, and devices that prevent migration.\n"
+    "host-local), networks, and devices that prevent migration. In a cluster, also each\n"
+    "VM's owner (the host allowed to run it) and its HA protection (priority, restart\n"
+    "order), and the cluster's VMs that are not on this host (STATE on:HOST where a host\n"
+    "reports it running, - otherwise). --json adds an \"ha\" object to each VM.\n"
     "\nExit: 0 ok, 69 agent not reachable, 1 libvirtd not reachable.\n";
+
+/* A host list field of ha.status (running_on may name one host or several). */
+static void hosts_text(json_t *v, char *buf, size_t len)
+{
+    size_t i, off = 0;
+    json_t *h;
+    buf[0] = 0;
+    if (json_is_string(v) && json_string_length(v)) {
+        snprintf(buf, len, "%s", json_string_value(v));
+        return;
+    }
+    json_array_foreach(v, i, h) {
+        int k = snprintf(buf + off, len - off, "%s%s", off ? "," : "", json_string_value(h) ? json_string_value(h) : "?");
+        if (k < 0 || (size_t)k >= len - off)
+            return;
+        off += (size_t)k;
+    }
+}
+
+static json_t *ha_vm(json_t *ha_status, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(ha_status, "vms"), i, v) {
+        const char *n = json_string_value(json_object_get(v, "name"));
+        if (n && name && strcmp(n, name) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+static bool in_inventory(json_t *inventory, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(inventory, "vms"), i, v) {
+        const char *n = json_string_value(json_object_get(v, "name"));
+        if (n && name && strcmp(n, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* OWNER, HA, PRIO, ORDER of one VM ("-" where the HA state does not know it). */
+static void ha_cols(json_t *h, char *owner, char *prot, char *prio, char *order, size_t len)
+{
+    const char *o = h ? json_string_value(json_object_get(h, "owner")) : NULL;
+    snprintf(owner, len, "%s", o && o[0] ? o : "-");
+    snprintf(prot, len, "%s", !h ? "-" : json_is_true(json_object_get(h, "protected")) ? "yes" : "no");
+    if (h && json_is_true(json_object_get(h, "protected"))) {
+        snprintf(prio, len, "%lld", (long long)json_number_value(json_object_get(h, "priority")));
+        snprintf(order, len, "%lld", (long long)json_number_value(json_object_get(h, "order")));
+    } else {
+        snprintf(prio, len, "-");
+        snprintf(order, len, "-");
+    }
+}
+
+static void ha_notes(json_t *h, char *buf, size_t len)
+{
+    const char *to = h ? json_string_value(json_object_get(h, "moving_to")) : NULL;
+    buf[0] = 0;
+    if (to && to[0])
+        snprintf(buf, len, "moving to %s; ", to);
+}
+
+void cli_vm_list_print(FILE *f, json_t *r, json_t *ha)
+{
+    if (ha)
+        fprintf(f, "%-20s %-10s %8s %5s %-8s %-14s %-3s %5s %5s %s\n", "NAME", "STATE", "MEM MiB", "VCPU",
+                "DISKS", "OWNER", "HA", "PRIO", "ORDER", "NOTES");
+    else
+        fprintf(f, "%-20s %-8s %8s %5s %-8s %s\n", "NAME", "STATE", "MEM MiB", "VCPU", "DISKS", "NOTES");
+    size_t i, k;
+    json_t *vm, *d;
+    json_array_foreach(json_object_get(r, "vms"), i, vm) {
+        int shared = 0, local = 0;
+        json_array_foreach(json_object_get(vm, "disks"), k, d) {
+            if (json_is_true(json_object_get(d, "shared")))
+                shared++;
+            else
+                local++;
+        }
+        char disks[32];
+        snprintf(disks, sizeof disks, "%ds/%dl", shared, local);
+        const char *name = json_string_value(json_object_get(vm, "name"));
+        const char *um = json_string_value(json_object_get(vm, "unmigratable"));
+        if (!ha) {
+            fprintf(f, "%-20s %-8s %8lld %5lld %-8s %s%s\n", name, json_string_value(json_object_get(vm, "state")),
+                    (long long)json_integer_value(json_object_get(vm, "mem_kib")) / 1024,
+                    (long long)json_integer_value(json_object_get(vm, "vcpus")), disks,
+                    um && um[0] ? "unmigratable: " : "", um ? um : "");
+            continue;
+        }
+        char owner[64], prot[64], prio[64], order[64], notes[128];
+        json_t *h = ha_vm(ha, name);
+        ha_cols(h, owner, prot, prio, order, sizeof owner);
+        ha_notes(h, notes, sizeof notes);
+        fprintf(f, "%-20s %-10s %8lld %5lld %-8s %-14s %-3s %5s %5s %s%s%s\n", name,
+                json_string_value(json_object_get(vm, "state")),
+                (long long)json_integer_value(json_object_get(vm, "mem_kib")) / 1024,
+                (long long)json_integer_value(json_object_get(vm, "vcpus")), disks, owner, prot, prio, order,
+                notes, um && um[0] ? "unmigratable: " : "", um ? um : "");
+    }
+    if (!ha)
+        return;
+    json_array_foreach(json_object_get(ha, "vms"), i, vm) {
+        const char *name = json_string_value(json_object_get(vm, "name"));
+        if (!name || in_inventory(r, name))
+            continue;
+        char owner[64], prot[64], prio[64], order[64], notes[128], on[96], state[100];
+        ha_cols(vm, owner, prot, prio, order, sizeof owner);
+        ha_notes(vm, notes, sizeof notes);
+        hosts_text(json_object_get(vm, "running_on"), on, sizeof on);
+        snprintf(state, sizeof state, "%s%s", on[0] ? "on:" : "-", on);
+        fprintf(f, "%-20s %-10s %8s %5s %-8s %-14s %-3s %5s %5s %snot on this host\n", name, state, "-", "-",
+                "-", owner, prot, prio, order, notes);
+    }
+}
+
+json_t *cli_vm_list_merge(json_t *r, json_t *ha)
+{
+    json_t *out = json_deep_copy(r), *vms = json_object_get(out, "vms"), *vm;
+    size_t i;
+    if (!ha)
+        return out;
+    if (!json_is_array(vms)) {
+        vms = json_array();
+        json_object_set_new(out, "vms", vms);
+    }
+    json_array_foreach(vms, i, vm) {
+        json_t *h = ha_vm(ha, json_string_value(json_object_get(vm, "name")));
+        if (h)
+            json_object_set_new(vm, "ha", json_deep_copy(h));
+    }
+    json_array_foreach(json_object_get(ha, "vms"), i, vm) {
+        const char *name = json_string_value(json_object_get(vm, "name"));
+        if (name && !in_inventory(r, name))
+            json_array_append_new(vms, json_pack("{s:s, s:b, s:O}", "name", name, "remote", 1, "ha", vm));
+    }
+    return out;
+}
 
 static int cmd_vm_list(int argc, char **argv)
 {
@@ -38,34 +184,27 @@ static int cmd_vm_list(int argc, char **argv)
     if (optind != argc)
         return cli_usage_error("vm list", "unexpected argument '%s'", argv[optind]);
     int rc = cli_common_config(&cc, config);
-    json_t *r;
+    json_t *r, *ha = NULL;
     if (rc || (rc = cli_call(&cc, "vm.list", NULL, &r)) != 0)
         return rc;
+    /* The HA columns are extra: an agent outside a cluster (69) or without HA (64,
+     * unknown command) still lists its inventory. */
+    char err[1024];
+    int hrc = ag_ctl_call(cc.socket, "ha.status", NULL, NULL, NULL, 30000, &ha, err, sizeof err);
+    if (hrc != 0) {
+        if (hrc != AG_EX_UNAVAILABLE && hrc != AG_EX_USAGE)
+            fprintf(stderr, "drover vm list: no HA columns: %s\n", err[0] ? err : "ha.status failed");
+        json_decref(ha);
+        ha = NULL;
+    }
     if (cc.json) {
-        cli_print_json(r);
-        json_decref(r);
-        return AG_EX_OK;
+        json_t *m = cli_vm_list_merge(r, ha);
+        cli_print_json(m);
+        json_decref(m);
+    } else {
+        cli_vm_list_print(stdout, r, ha);
     }
-    printf("%-20s %-8s %8s %5s %-8s %s\n", "NAME", "STATE", "MEM MiB", "VCPU", "DISKS", "NOTES");
-    size_t i, k;
-    json_t *vm, *d;
-    json_array_foreach(json_object_get(r, "vms"), i, vm) {
-        int shared = 0, local = 0;
-        json_array_foreach(json_object_get(vm, "disks"), k, d) {
-            if (json_is_true(json_object_get(d, "shared")))
-                shared++;
-            else
-                local++;
-        }
-        char disks[32];
-        snprintf(disks, sizeof disks, "%ds/%dl", shared, local);
-        const char *um = json_string_value(json_object_get(vm, "unmigratable"));
-        printf("%-20s %-8s %8lld %5lld %-8s %s%s\n", json_string_value(json_object_get(vm, "name")),
-               json_string_value(json_object_get(vm, "state")),
-               (long long)json_integer_value(json_object_get(vm, "mem_kib")) / 1024,
-               (long long)json_integer_value(json_object_get(vm, "vcpus")), disks,
-               um && um[0] ? "unmigratable: " : "", um ? um : "");
-    }
+    json_decref(ha);
     json_decref(r);
     return AG_EX_OK;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <getopt.h>
 
-static const ag_cmd *const tables[] = {ag_cmds_core, ag_cmds_members, ag_cmds_kv, ag_cmds_join, ag_cmds_vm, ag_cmds_events, ag_cmds_place};
+static const ag_cmd *const tables[] = {ag_cmds_core, ag_cmds_members, ag_cmds_kv, ag_cmds_join, ag_cmds_vm, ag_cmds_ha, ag_cmds_events, ag_cmds_place};
 
 static void help_all(FILE *f)
 {
