@@ -15,7 +15,9 @@ HV=$BUILD/tests/lab/hvtool
 [ -x "$HV" ] || { echo "$TEST: $HV missing (build the hvtool target)"; exit 1; }
 # shellcheck source=../../deploy/lab.sh
 source "$ROOT/deploy/lab.sh"
-trap 'rc=$?; lab_down; [ $rc = 0 ] && echo "$TEST: PASS" || echo "$TEST: FAIL (rc $rc)"; exit $rc' EXIT
+# lab_on_exit RC runs first on exit (scenarios redefine it: stop their sampler, dump logs)
+lab_on_exit() { :; }
+trap 'rc=$?; lab_on_exit $rc; lab_down; [ $rc = 0 ] && echo "$TEST: PASS" || echo "$TEST: FAIL (rc $rc)"; exit $rc' EXIT
 
 hv() { local i=$1; shift; "$HV" -c "$(uri "$i")" "$@"; }
 fail() { log "FAIL: $*"; exit 1; }

@@ -1,0 +1,51 @@
+#!/bin/bash
+# Issue 7 (d): the coordinator dies in the middle of a drain. 3 hosts, one cluster; the
+# coordinator is the Raft leader L. Three protected tick guests on host D (a host that is
+# not L), one on R (the third). `drover host drain hostD` (no --wait) is committed, and as
+# soon as the drain is under way (host D draining, or a move in flight) L is killed
+# outright. D and R elect a new leader, whose coordinator rebuilds from the replicated
+# state (moves in flight included) and finishes the drain: D in maintenance, every guest
+# on R exactly once, counters continuing (live moves only, no reboot), no double run.
+export LAB_NAME=lhc
+source "$(dirname "$0")/lib.sh"
+source "$HERE/lab_ha_lib.sh"
+ha_cluster_up
+L=$(leader_of 1); L=${L#host}
+[ -n "$L" ] || fail "no leader"
+D=; R=
+for i in 1 2 3; do
+  [ "$i" = "$L" ] && continue
+  if [ -z "$D" ]; then D=$i; else R=$i; fi
+done
+log "coordinator host$L; draining host$D; host$R takes the guests"
+ha_guests hc "$D" "$D" "$D" "$R"
+sampler_start "${VMS[@]}"
+declare -A before
+for vm in "${VMS[@]}"; do before[$vm]=$(tick_dec "$vm"); done
+
+dr_expect 0 "$R" host drain "host$D"
+t=$SECONDS
+until [ "$(admin_of "$R" "host$D")" = draining ] || [ "$(ha_q "$R" '.moves | length')" -gt 0 ] 2>/dev/null; do
+  [ "$(admin_of "$R" "host$D")" = maintenance ] && fail "the drain finished before the coordinator could be killed"
+  [ $((SECONDS - t)) -lt 10 ] || fail "host$D is not draining 10 s after the request: $(admin_of "$R" "host$D")"
+  sleep 0.05
+done
+log "drain under way (host$D $(admin_of "$R" "host$D"), moves $(ha_q "$R" '[.moves[].vm] | join(",")')); killing host$L"
+t0=$(date +%s%N)
+host_kill "$L"
+t=$SECONDS
+until nl=$(leader_of "$R") && [ -n "$nl" ] && [ "$nl" != "host$L" ] && [ "$(leader_of "$D")" = "$nl" ]; do
+  [ $((SECONDS - t)) -lt 30 ] || fail "no new leader 30 s after host$L died: $(cluster_summary)"
+  sleep 0.1
+done
+log "new coordinator $nl after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+wait_admin "$R" "host$D" maintenance 90 ||
+  fail "host$D is '$(admin_of "$R" "host$D")' 90 s after the coordinator died, not maintenance: $(placement_line)"
+log "drain finished by $nl $(( ($(date +%s%N) - t0) / 1000000 )) ms after the kill"
+for vm in "${VMS[@]}"; do
+  w=$(wait_running_once "$vm" 10 "$D") || fail "$vm is not on host$R alone: QEMUs on [$(hosts_running "$vm")]"
+  [ "$w" = "$R" ] || fail "$vm runs on host$w, expected host$R"
+done
+keep=(); for vm in "${VMS[@]}"; do keep+=("$vm:${before[$vm]}"); done
+final_check "${keep[@]}"
+log "after the drain: $(placement_line)"

@@ -1,0 +1,218 @@
+# lab_ha_lib.sh — shared by the lab_ha_*.sh scenarios (issue 7): a 3-host cluster formed
+# the product's way, tick guests protected with `drover vm protect`, a sampler that
+# watches for a guest running twice, and the end checks. Sourced after lib.sh.
+#
+# "Running twice" is judged from the processes, not from what drover says. A sample
+# counts, for each guest, the live (not zombie) QEMUs on the whole machine:
+#   - two QEMUs both started without -incoming: two fresh starts, a double run;
+#   - more than two QEMUs: a double run whatever they are;
+#   - exactly two: a live migration has one source and one -incoming destination for a
+#     moment; libvirt on the hosts holding them is asked, and two hosts saying "running"
+#     is a double run (during a correct migration the source is paused at switch-over).
+# Each violation is one line in $LAB/violations; every scenario fails on any.
+
+DROVER=$BUILD/agent/drover
+DROVER_BIN=$DROVER
+DRCTL=$BUILD/tests/lab/drctl
+[ -x "$DRCTL" ] || { echo "$TEST: $DRCTL missing (build the drctl target)"; exit 1; }
+# One sample every ~200 ms; bounded at 10 min of sampling, longer than any scenario.
+SAMPLE_PERIOD_S=0.2
+SAMPLES_MAX=3000
+
+# The CLI is being written with the agent part (agent/cli_ha.c): without `drover host`
+# this binary cannot run an HA scenario at all, and says so instead of failing oddly.
+ha_cli_present() { "$DROVER" help 2>&1 | grep -q '^  host drain\|^  host '; }
+
+# ha.status from host I's agent as one compact JSON line (drctl: the agent's own object).
+ha_status() { "$DRCTL" "$(sock "$1")" ha.status '{}' 5000 2>/dev/null; }
+# jq expression over host I's ha.status; empty on any failure
+ha_q() { ha_status "$1" | jq -r "$2" 2>/dev/null || true; }
+admin_of() { ha_q "$1" ".hosts[] | select(.name == \"$2\") | .admin"; }
+
+# Host indices whose pidfile names a live (not zombie) QEMU for VM.
+hosts_running() {
+  local vm=$1 i out=
+  for i in $(seq 1 "$(nhosts)"); do qemu_alive "$i" "$vm" && out="$out $i"; done
+  echo "${out# }"
+}
+
+# One census line per sample: "VM runners incoming" for each VM, from one ps pass.
+census() {
+  ps -e -o stat=,args= | awk -v vms="$*" '
+    BEGIN { n = split(vms, v, " "); for (i = 1; i <= n; i++) { run[v[i]] = 0; inc[v[i]] = 0 } }
+    $1 ~ /^Z/ { next }
+    $2 ~ /qemu-system/ {
+      for (k = 3; k <= NF; k++) if ($k == "-name") {
+        nm = $(k + 1); sub(/^guest=/, "", nm); sub(/,.*/, "", nm)
+        if (!(nm in run)) next
+        if ($0 ~ / -incoming /) inc[nm]++; else run[nm]++
+        next
+      }
+    }
+    END { for (i = 1; i <= n; i++) print v[i], run[v[i]], inc[v[i]] }'
+}
+
+# Hosts whose libvirt says VM is running (only asked when two QEMUs exist).
+libvirt_running() {
+  local vm=$1 i out=
+  for i in $(seq 1 "$(nhosts)"); do
+    [ "$(timeout 2 virsh -q -c "$(uri "$i")" domstate "$vm" 2>/dev/null | head -1)" = running ] && out="$out host$i"
+  done
+  echo "${out# }"
+}
+
+sample_once() {
+  local vm r inc lv
+  while read -r vm r inc; do
+    if [ "$r" -gt 1 ] || [ $((r + inc)) -gt 2 ]; then
+      echo "$(date +%T.%3N) $vm: $r QEMUs started fresh, $inc incoming, on hosts [$(hosts_running "$vm")]"
+    elif [ $((r + inc)) = 2 ]; then
+      lv=$(libvirt_running "$vm")
+      [ "$(echo "$lv" | wc -w)" -gt 1 ] && echo "$(date +%T.%3N) $vm: two QEMUs and libvirt says running on $lv"
+    fi
+  done < <(census "$@")
+  return 0
+}
+
+# sampler_start VM...: sample in the background until sampler_stop (or SAMPLES_MAX).
+sampler_start() {
+  : > "$LAB/violations"
+  ( for _ in $(seq 1 "$SAMPLES_MAX"); do sample_once "$@" >> "$LAB/violations"; sleep "$SAMPLE_PERIOD_S"; done ) &
+  SAMPLER_PID=$!
+  log "sampler pid $SAMPLER_PID watches $*"
+}
+sampler_stop() {
+  [ -n "${SAMPLER_PID:-}" ] || return 0
+  kill "$SAMPLER_PID" 2>/dev/null || true
+  wait "$SAMPLER_PID" 2>/dev/null || true
+  SAMPLER_PID=
+}
+# Fail if the sampler saw a double run so far.
+sampler_check() {
+  if [ -s "$LAB/violations" ]; then
+    head -20 "$LAB/violations" >&2
+    fail "a guest ran twice ($(wc -l < "$LAB/violations") samples, first above)"
+  fi
+}
+
+# ha_cluster_up: lab of 3 hosts, agents, one cluster.
+ha_cluster_up() {
+  ha_cli_present || fail "this drover has no 'host' commands yet (agent/cli_ha.c): no HA scenario can run"
+  lab_up 3
+  agents_up "$DROVER"
+}
+# ha_guests PREFIX HOST... : one 64 MiB tick guest per HOST argument (PREFIX1 on the first
+# given host, ...), each protected with `drover vm protect` and acknowledged by its owner.
+# Sets VMS (names) and HOME_OF (VM -> host index it started on).
+declare -gA HOME_OF
+ha_guests() {
+  local prefix=$1 k=0 h vm t0; shift
+  VMS=()
+  for h in "$@"; do
+    k=$((k + 1)); vm=$prefix$k
+    guest_make "$vm" 64 idle shared >/dev/null
+    boot_on "$h" "$vm"
+    VMS+=("$vm"); HOME_OF[$vm]=$h
+  done
+  for vm in "${VMS[@]}"; do
+    dr_expect 0 "${HOME_OF[$vm]}" vm protect "$vm"
+  done
+  # every VM protected, owned by the host it runs on, and the owner knows (prot_acked):
+  # only then may a failure of that host restart it elsewhere
+  t0=$SECONDS
+  until protected_all; do
+    [ $((SECONDS - t0)) -lt 30 ] || { ha_status 1 >&2; fail "protection not acknowledged in 30 s"; }
+    sleep 0.3
+  done
+  log "${#VMS[@]} guests protected and acknowledged after $((SECONDS - t0)) s: $(placement_line)"
+}
+# ha_setup PREFIX HOST...: both of the above
+ha_setup() { ha_cluster_up; ha_guests "$@"; }
+protected_all() {
+  local vm st own
+  st=$(ha_status 1) || return 1
+  for vm in "${VMS[@]}"; do
+    own=$(echo "$st" | jq -r --arg v "$vm" \
+      '.vms[] | select(.name == $v and .protected == true and .prot_acked == true) | .owner')
+    [ "$own" = "host${HOME_OF[$vm]}" ] || return 1
+  done
+}
+# "ha1@host1(tick 1a) ha2@host2,host3 ..." where each guest's QEMU lives right now
+placement_line() {
+  local vm out= w
+  for vm in "${VMS[@]}"; do
+    w=$(hosts_running "$vm"); w=${w:-none}
+    out="$out $vm@host${w// /,host}(tick $(last_tick "$vm"))"
+  done
+  echo "${out# }"
+}
+
+# wait_running_once VM SECONDS [NOT_HOST]: exactly one live QEMU for VM machine-wide, on
+# a host other than NOT_HOST. Prints the host index.
+wait_running_once() {
+  local vm=$1 secs=$2 not=${3:-0} t0=$SECONDS w
+  while [ $((SECONDS - t0)) -lt "$secs" ]; do
+    w=$(hosts_running "$vm")
+    if [ -n "$w" ] && [ "$(echo "$w" | wc -w)" = 1 ] && [ "$w" != "$not" ] &&
+       [ "$(qemu_count "$vm")" = 1 ]; then echo "$w"; return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# The end check for every guest: runs exactly once (one live QEMU machine-wide, libvirt
+# on that host says running), and its console keeps counting. MOVED guests (live
+# migrations only) must also have kept their counter: booted once, counter past BEFORE.
+# Usage: final_check [VM:BEFORE_TICK_DEC ...] — guests listed with a tick value are held
+# to "continued from there without a reboot"; the others only to "ticking".
+final_check() {
+  local vm w spec t0 t1 before
+  declare -A keep=()
+  for spec in "$@"; do keep[${spec%%:*}]=${spec#*:}; done
+  for vm in "${VMS[@]}"; do
+    w=$(wait_running_once "$vm" 30) || fail "$vm does not run exactly once: QEMUs on [$(hosts_running "$vm")], $(qemu_count "$vm") machine-wide"
+    [ "$(v "$w" domstate "$vm" | head -1)" = running ] || fail "$vm: libvirt on host$w says $(v "$w" domstate "$vm")"
+    t0=$((16#$(last_tick "$vm")))
+    wait_ticks "$vm" "$(console_ticks "$vm")" 10 || fail "$vm console stopped counting"
+    t1=$((16#$(last_tick "$vm")))
+    if [ -n "${keep[$vm]:-}" ]; then
+      before=${keep[$vm]}
+      [ "$(console_boots "$vm")" = 1 ] || fail "$vm was to move live but booted $(console_boots "$vm") times"
+      [ "$t1" -gt "$before" ] || fail "$vm counter went back: $before before, $t1 now"
+    fi
+    log "OK: $vm runs once on host$w, counter $t0 -> $t1, boots $(console_boots "$vm")"
+  done
+  sampler_check
+}
+tick_dec() { echo $((16#$(last_tick "$1"))); }
+
+# Ask drover on host I; fail with its output unless it exits WANT.
+dr_expect() {
+  local want=$1 i=$2 rc; shift 2
+  set +e; dv "$i" "$@" > "$LAB/out" 2> "$LAB/err"; rc=$?; set -e
+  [ "$rc" = "$want" ] || { cat "$LAB/out" "$LAB/err" >&2; fail "drover $* (host$i) exited $rc, expected $want"; }
+}
+
+# On failure, the agents' last words (the caller's trap runs lab_down afterwards).
+ha_dump() {
+  local i
+  for i in $(seq 1 "$(nhosts)"); do
+    echo "--- host$i drover.log (last 25)"; tail -25 "$(hdir "$i")/drover.log" 2>/dev/null
+  done >&2
+  [ -s "$LAB/violations" ] && { echo "--- violations"; head -20 "$LAB/violations"; } >&2
+  return 0
+}
+
+lab_on_exit() {
+  sampler_stop
+  [ "$1" = 0 ] || ha_dump
+}
+
+# wait_admin I HOST STATE SECONDS: host I's agent shows HOST in admin STATE
+wait_admin() {
+  local t0=$SECONDS
+  until [ "$(admin_of "$1" "$2")" = "$3" ]; do
+    [ $((SECONDS - t0)) -lt "$4" ] || return 1
+    sleep 0.2
+  done
+}

@@ -1,0 +1,36 @@
+#!/bin/bash
+# Issue 7 (e): rolling upgrade over 3 hosts with a harmless command. `drover upgrade
+# start --command CMD` drains one host at a time, runs CMD on it through its agent (here:
+# touch a marker named after the host, inside the host's UTS namespace), waits for it to
+# rejoin healthy, undrains, moves on. At the end: state done, every host active, three
+# markers, every guest running exactly once with its counter continuing (it only ever
+# moved live), no double run sampled throughout.
+export LAB_NAME=lhu
+source "$(dirname "$0")/lib.sh"
+source "$HERE/lab_ha_lib.sh"
+ha_setup hu 1 2 3 1
+sampler_start "${VMS[@]}"
+declare -A before
+for vm in "${VMS[@]}"; do before[$vm]=$(tick_dec "$vm"); done
+rm -f "$LAB"/upgraded-*
+
+dr_expect 0 1 upgrade start --command "touch $LAB/upgraded-\$(hostname)"
+log "upgrade started: $(cat "$LAB/out")"
+t0=$SECONDS; last=
+while :; do
+  st=$(ha_q 1 '"\(.upgrade.state) \(.upgrade.phase) \(.upgrade.current)"')
+  [ "$st" != "$last" ] && { log "upgrade: $st | $(placement_line)"; last=$st; }
+  case "$st" in done*) break ;; aborted*|paused*) fail "upgrade $st";; esac
+  [ $((SECONDS - t0)) -lt 180 ] || fail "upgrade not done after 180 s: $st"
+  sleep 0.3
+done
+log "upgrade done after $((SECONDS - t0)) s"
+dr_expect 0 2 upgrade status
+log "$(cat "$LAB/out")"
+for i in 1 2 3; do
+  [ -e "$LAB/upgraded-host$i" ] || fail "no marker from host$i: the command did not run there (have: $(ls "$LAB" | grep upgraded- | tr '\n' ' '))"
+  wait_admin 1 "host$i" active 10 || fail "host$i is '$(admin_of 1 "host$i")' after the upgrade, not active"
+done
+keep=(); for vm in "${VMS[@]}"; do keep+=("$vm:${before[$vm]}"); done
+final_check "${keep[@]}"
+log "after the upgrade: $(placement_line)"
