@@ -305,8 +305,13 @@ void cli_watch_remaining_text(const json_t *rem, char *buf, size_t len)
             snprintf(what, sizeof what, "waiting");
         int k = snprintf(buf + off, len - off, "%s%s (%s)", i ? ", " : "",
                          json_string_value(json_object_get(r, "vm")), what);
-        if (k < 0 || (size_t)k >= len - off)
-            return;   /* truncated: what fits is still true */
+        if (k < 0 || (size_t)k >= len - off) {
+            /* no half entries: end with what fitted whole, and say there is more */
+            buf[off] = 0;
+            if (len - off > 5)
+                snprintf(buf + off, len - off, ", ...");
+            return;
+        }
         off += (size_t)k;
     }
 }
