@@ -21,6 +21,7 @@ struct ag_join;
 struct ag_vm_ctl;
 struct ag_events;
 struct ag_place;
+struct ag_ha;
 
 typedef struct ag_agent {
     ag_config   cfg;
@@ -44,6 +45,7 @@ typedef struct ag_agent {
     struct ag_events *events;
     struct ag_vm_ctl *vm;     /* drover vm list|migrate (libvirt, lazily connected) */
     struct ag_place *place;   /* drover cpu baseline, check migrate, place; host facts */
+    struct ag_ha *ha;         /* HA: replicated state, coordinator, fence (ha_drv.h) */
 } ag_agent;
 
 #endif

@@ -56,8 +56,12 @@ static const struct key keys[] = {
         "how often this host checks its status; the record is re-spread only when something "
         "placement uses changed, or every 5 minutes"),
     STR("libvirt", "uri", libvirt_uri, "qemu:///system", "libvirt connection URI"),
-    DUR("ha", "fence_timeout", fence_timeout_ms, 1000, 600000, "10s",
+    DUR("ha", "fence_timeout", fence_timeout_ms, 1000, 600000, "2s",
         "an isolated host destroys its protected VMs after this long without quorum contact"),
+    /* 2 s: a write+fdatasync of 4 KiB on healthy shared storage takes a few ms; seconds
+     * mean the array or the path to it is failing, which hangs guests' I/O too */
+    DUR("ha", "storage_latency_max", storage_latency_max_ms, 10, 600000, "2s",
+        "a host whose shared-storage probe takes longer is degraded and evacuated"),
     INT("ha", "voters", voters, 1, 7, "3",
         "Raft voters chosen among the hosts (3 or 5; every other host is a learner)"),
     /* 500 ms: a dead coordinator is replaced in ~0.5-1.1 s (target <= 1 s, etcd 1.3-1.6 s)

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "exitcodes.h"
 #include "gossip_drv.h"
+#include "ha_drv.h"
 #include "ctl_place.h"
 #include "log.h"
 #include "ctl_vm.h"
@@ -93,6 +94,9 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
     json_t *rs = ag_raft_status_json(a);
     if (rs)
         json_object_set_new(r, "raft", rs);
+    json_t *hs = ag_ha_status_json(a);
+    if (hs)
+        json_object_set_new(r, "ha", hs);
     ag_ctl_finish(req, AG_EX_OK, r, NULL);
 }
 

@@ -207,6 +207,17 @@ int hv_vm_get(hv_conn *c, const char *name, hv_vm *vm, hv_err *err)
     return c->be->vm_get(c, name, vm, err);
 }
 
+int hv_vm_xml(hv_conn *c, const char *name, char **out, hv_err *err)
+{
+    CHECK_CONN(c);
+    CHECK_NAME(name);
+    if (out == NULL)
+        return hv__fail(err, HV_EINVAL, "hv_vm_xml: no output");
+    if (c->be->vm_xml == NULL)
+        return hv__fail(err, HV_EFAIL, "this adapter cannot give VM definitions");
+    return c->be->vm_xml(c, name, out, err);
+}
+
 int hv_host_facts(hv_conn *c, hv_host *h, hv_err *err)
 {
     CHECK_CONN(c);

@@ -11,6 +11,7 @@ typedef struct hv_backend {
     int (*events)(hv_conn *c, hv_event_fn fn, void *ctx, hv_err *err);
     int (*vm_list)(hv_conn *c, hv_vm *vms, size_t max, size_t *n, hv_err *err);
     int (*vm_get)(hv_conn *c, const char *name, hv_vm *vm, hv_err *err);
+    int (*vm_xml)(hv_conn *c, const char *name, char **out, hv_err *err);
     int (*host_facts)(hv_conn *c, hv_host *h, hv_err *err);
     int (*vm_define)(hv_conn *c, const char *xml, hv_err *err);
     int (*vm_op)(hv_conn *c, const char *name, int op, hv_err *err);

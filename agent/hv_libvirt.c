@@ -422,6 +422,24 @@ static int lv_vm_get(hv_conn *c, const char *name, hv_vm *vm, hv_err *err)
     return rc;
 }
 
+static int lv_vm_xml(hv_conn *c, const char *name, char **out, hv_err *err)
+{
+    virConnectPtr conn;
+    virDomainPtr dom = NULL;
+    int rc = hv__lv_get((lv_conn *)c, &conn, err);
+    if (rc != HV_OK)
+        return rc;
+    if ((rc = hv__lv_dom(conn, name, &dom, err)) == HV_OK) {
+        /* the definition as stored, with secrets: it is replicated only among members */
+        *out = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+        if (*out == NULL)
+            rc = hv__lv_fail(err, "reading the VM definition");
+        virDomainFree(dom);
+    }
+    virConnectClose(conn);
+    return rc;
+}
+
 static int lv_vm_define(hv_conn *c, const char *xml, hv_err *err)
 {
     virConnectPtr conn;
@@ -520,6 +538,7 @@ static const hv_backend lv_backend = {
     .events = lv_events,
     .vm_list = lv_vm_list,
     .vm_get = lv_vm_get,
+    .vm_xml = lv_vm_xml,
     .host_facts = hv__lv_host_facts,
     .vm_define = lv_vm_define,
     .vm_op = lv_vm_op,

@@ -2,6 +2,7 @@
 #include "net.h"
 #include "exitcodes.h"
 #include "gossip_drv.h"
+#include "ha_drv.h"
 #include "events.h"
 #include "log.h"
 #include "raft_drv.h"
@@ -35,6 +36,9 @@ static void on_recv(void *ud, const uint8_t sender[AG_HOST_ID_LEN], const uint8_
         break;
     case DROVER__MSG_TYPE__MSG_FORWARD:
         ag_raft_forward(a, &o);
+        break;
+    case DROVER__MSG_TYPE__MSG_COMMAND:
+        ag_ha_recv(a, &o);
         break;
     default:
         a->rejected_payload++;
@@ -218,6 +222,11 @@ int ag_net_start(ag_agent *a, char *err, size_t errlen)
         ag_raft_stop(a);
         goto err_after_tp;
     }
+    if ((rc = ag_ha_start(a, err, errlen)) != 0) {
+        ag_gossip_stop(a);
+        ag_raft_stop(a);
+        goto err_after_tp;
+    }
     return 0;
 
 err_after_tp:
@@ -233,6 +242,7 @@ void ag_net_stop(ag_agent *a)
 {
     if (!a->tp)
         return;
+    ag_ha_stop(a);
     ag_raft_stop(a);
     ag_gossip_stop(a);
     tp_free(a->tp);

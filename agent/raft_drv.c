@@ -15,6 +15,7 @@
 #include "raft_codec.h"
 #include "autopilot.h"
 #include "gossip.h"
+#include "ha_drv.h"
 #include "gossip_drv.h"
 #include "drover.pb-c.h"
 #include "state.pb-c.h"
@@ -334,6 +335,7 @@ static int seen_before(MDB_txn *t, MDB_dbi db, const Drover__Command *c)
 }
 
 struct apply_ctx {
+    ag_agent *a;
     const struct raft_update *up;
     uint64_t applied;
     bool members_changed;
@@ -392,13 +394,21 @@ static int apply_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
                 drover__command__free_unpacked(cmd, NULL);
                 return -dup;
             }
-            if (cmd && !dup && cmd->op == DROVER__COMMAND_OP__CMD_ADMIT) {
+            if (cmd && !dup && cmd->op == DROVER__COMMAND_OP__CMD_HA) {
+                int prop_rc;
+                int rc = ag_ha_apply(c->a, t, dbi[ST_DB_STATE], idx, cmd->ha.data, cmd->ha.len, &prop_rc);
+                if (rc) {
+                    drover__command__free_unpacked(cmd, NULL);
+                    return rc;
+                }
+            } else if (cmd && !dup && cmd->op == DROVER__COMMAND_OP__CMD_ADMIT) {
                 int rc = apply_admit(t, dbi[ST_DB_STATE], cmd->admit, &c->members_changed);
                 if (rc) {
                     drover__command__free_unpacked(cmd, NULL);
                     return rc;
                 }
-            } else if (cmd && !dup && cmd->key && cmd->key[0]) {
+            } else if (cmd && !dup && cmd->key && cmd->key[0] && strncmp(cmd->key, "ha/", 3) != 0) {
+                /* "ha/" keys change only through CMD_HA, never by a plain put */
                 if (strncmp(cmd->key, "member/", 7) == 0)
                     c->members_changed = true;
                 MDB_val k = {strlen(cmd->key), cmd->key}, v = {cmd->value.len, cmd->value.data};
@@ -605,7 +615,7 @@ static void handle(ag_agent *a, struct raft_update *up)
     }
     send_msgs(a, up);
     if (up->n_apply) {
-        struct apply_ctx ac = {up, R->applied, false};
+        struct apply_ctx ac = {a, up, R->applied, false};
         int rc = st_write(a->store, apply_fn, &ac);
         if (rc) {
             ag_err("raft: cannot apply to %s: %s; stopping", st_path(a->store), mdb_strerror(rc));
@@ -615,7 +625,9 @@ static void handle(ag_agent *a, struct raft_update *up)
         R->applied = ac.applied;
         if (ac.members_changed)
             ag_net_members_changed(a);
-    }
+        ag_ha_applied(a, R->applied);
+    } else if (up->flags & RAFT_UPD_SNAPSHOT_INSTALL)
+        ag_ha_applied(a, R->applied);   /* the whole state was replaced */
     bool leader_changed = up->leader != R->last_leader;
     if (leader_changed) {
         if (up->leader)
@@ -642,6 +654,7 @@ static void handle(ag_agent *a, struct raft_update *up)
         take_snapshot(a, snap_at);
     if (leader_changed)
         resend_pending(a);
+    ag_ha_leader(a, raft_role_of(R->r) == RAFT_LEADER, raft_term_of(R->r));
 }
 
 static int propose(ag_agent *a, struct pending *p, const uint8_t *cmd, size_t len);
@@ -937,6 +950,11 @@ static void ctl_put(ag_ctl_req *req, json_t *args, void *ud)
         ag_ctl_finish(req, AG_EX_INVALID, NULL, "state.put needs key and value (or delete)");
         return;
     }
+    if (strncmp(key, "ha/", 3) == 0) {
+        ag_ctl_finish(req, AG_EX_INVALID, NULL, "keys under ha/ hold the HA state and change only by "
+                      "drover host/vm/upgrade commands");
+        return;
+    }
     struct put_req *pr = calloc(1, sizeof *pr);
     pr->req = req;
     ag_ctl_on_close(req, put_closed, pr);
@@ -967,6 +985,27 @@ static void ctl_get(ag_ctl_req *req, json_t *args, void *ud)
 uint64_t ag_raft_applied(const ag_agent *a)
 {
     return a->raft ? a->raft->applied : 0;
+}
+
+uint64_t ag_raft_commit(const ag_agent *a)
+{
+    return a->raft ? raft_commit_of(a->raft->r) : 0;
+}
+
+const ag_member *ag_raft_leader_member(ag_agent *a)
+{
+    raft_id l = a->raft ? raft_leader_of(a->raft->r) : 0;
+    return l ? member_of(a, l) : NULL;
+}
+
+bool ag_raft_lead_fresh(ag_agent *a, uint64_t *term)
+{
+    struct ag_raft *R = a->raft;
+    if (!R || raft_role_of(R->r) != RAFT_LEADER)
+        return false;
+    *term = raft_term_of(R->r);
+    uint64_t now = ag_now_ms(), q = raft_quorum_contact_ms(R->r);
+    return q <= now ? now - q < (uint64_t)a->cfg.election_timeout_ms / 2 : true;
 }
 
 json_t *ag_raft_status_json(ag_agent *a)

@@ -18,6 +18,7 @@
 #define DROVER_RAFT_DRV_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "agent.h"
 
@@ -32,6 +33,12 @@ void ag_raft_recv(ag_agent *a, const ag_opened *o);      /* MSG_RAFT */
 void ag_raft_forward(ag_agent *a, const ag_opened *o);   /* MSG_FORWARD */
 json_t *ag_raft_status_json(ag_agent *a);
 uint64_t ag_raft_applied(const ag_agent *a);
+uint64_t ag_raft_commit(const ag_agent *a);
+/* The member record of the host this one believes leads (NULL when none is known). */
+const ag_member *ag_raft_leader_member(ag_agent *a);
+/* This host leads and a majority of voters answered it within half an election timeout
+ * (the condition for extending anyone's lease, ha_drv.c); *term gets the term. */
+bool ag_raft_lead_fresh(ag_agent *a, uint64_t *term);
 
 /* Propose a state change from this host; done(ud, code, index, error) is called once,
  * on the loop thread, after it is applied here (code 0) or failed (ag_exit code). */

@@ -1,0 +1,134 @@
+/* ha_int.h — what the three parts of the HA driver share (ha_drv.c: state, coordinator,
+ * fence and messages; ha_exec.c: the libvirt side on workers; ha_ctl.c: the control
+ * socket). Loop thread only, except where a field says otherwise. */
+#ifndef DROVER_HA_INT_H
+#define DROVER_HA_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "hac.h"
+#include "hv.h"
+#include "loop.h"
+
+/* Fixed budgets, each a bound on a queue (STYLE: every queue has a limit). */
+#define HA_TICK_MS          100   /* fence and coordinator clock: 1/20 of fence_timeout */
+#define HA_REPORT_MS        250   /* lease request + inventory: 8 per fence_timeout */
+#define HA_VIEW_MS          500   /* re-read gossip records (signature checks) */
+#define HA_LEASE_SAVE_MS   1000   /* persist the lease for a restarting agent */
+#define HA_PENDING_PROPS     64   /* proposals applied but not yet handed to the cores */
+#define HA_PARKED_CMDS       32   /* commands waiting for the log to reach their commit */
+#define HA_PARK_MAX_MS     3000   /* then refused: the coordinator re-plans */
+#define HA_JOBS_MAX          16   /* libvirt jobs in flight on this host */
+#define HA_MOVES_MAX         32   /* progress entries carried in acks */
+#define HA_STUCK_MAX         16
+#define HA_APPLY_RING        64   /* (index, result) of recent HA entries, for clients */
+#define HA_ADD_RETRY_MS    1000   /* re-propose a host/VM registration not seen applied */
+/* A RUN (upgrade) command is killed after this long: an upgrade that hangs must not
+ * hold the plan forever (the coordinator pauses it after rejoin_timeout). */
+#define HA_RUN_TIMEOUT_MS  (10 * 60 * 1000)
+
+struct ha_applied {
+    uint64_t index;
+    hac_prop prop;
+    int rc;
+    char reason[HAC_TEXT_MAX];
+};
+
+struct ha_move {
+    char vm[HAC_NAME_MAX], from[HAC_NAME_MAX], to[HAC_NAME_MAX];
+    uint32_t percent;
+    uint64_t bytes_per_s;
+    uint64_t seen_ms;
+};
+
+/* One host as the coordinator sees it, refreshed from gossip every HA_VIEW_MS. */
+struct ha_hostview {
+    bool known;          /* a verified status record was found */
+    hac_live live;
+    bool degraded_now;   /* a health signal is bad now */
+    char why[96];        /* which one */
+    plc_version version;
+    uint64_t mem_mib;
+    uint32_t cpus;
+    uint32_t first_mtu;  /* MTU first seen: a change is a degradation */
+    char migration_addr[64];
+};
+
+typedef struct ha_job ha_job;
+
+struct ag_ha {
+    ag_agent *a;
+    hac_config cfg;
+    hac_rstate *st;            /* applied copy (LMDB "ha/state") */
+    int32_t self;              /* this host's index in st, -1 before it is registered */
+    /* fence */
+    hac_fence fence;
+    hac_fence_mode last_mode;
+    uint64_t leader_commit;    /* from the latest ack */
+    uint64_t lease_saved_ms;
+    /* local inventory (loop thread copy of the last hv_vm_list) */
+    bool inv_busy, inv_ok;
+    uint64_t inv_ms;
+    hv_vm *inv;
+    size_t n_inv;
+    /* libvirt jobs running here */
+    ha_job *jobs[HA_JOBS_MAX];
+    pthread_mutex_t conn_mu;   /* guards conn (workers open it lazily) */
+    hv_conn *conn;
+    /* parked commands */
+    hac_cmd parked[HA_PARKED_CMDS];
+    uint64_t parked_commit[HA_PARKED_CMDS], parked_ms[HA_PARKED_CMDS];
+    uint8_t parked_from[HA_PARKED_CMDS][16];
+    uint32_t n_parked;
+    /* applied but not yet handed on */
+    struct ha_applied pend[HA_PENDING_PROPS];
+    uint32_t n_pend;
+    uint64_t ring_index[HA_APPLY_RING];
+    int ring_rc[HA_APPLY_RING];
+    /* coordinator (leader only) */
+    hac_coord *coord;
+    uint64_t coord_term;
+    uint64_t last_ack[HAC_HOSTS_MAX];
+    struct ha_hostview hv[HAC_HOSTS_MAX];
+    uint64_t view_ms;
+    uint64_t add_host_ms[HAC_HOSTS_MAX];
+    char add_vm[HAC_VMS_MAX][HAC_NAME_MAX];
+    uint64_t add_vm_ms[HAC_VMS_MAX];
+    struct ha_move moves[HA_MOVES_MAX];   /* leader: from reports; others: from acks */
+    uint32_t n_moves;
+    char stuck[HA_STUCK_MAX][HAC_TEXT_MAX];
+    uint32_t n_stuck;
+    uint64_t stuck_ms;
+    /* messages to this host itself, delivered from the loop (never re-entering a core) */
+    struct { uint8_t *buf; size_t len; } selfq[64];
+    unsigned selfq_n;
+    int coord_depth;           /* > 0 while the coordinator's outputs are carried out */
+    uint64_t xml_sync_ms;
+    /* timers */
+    ag_id tick;
+    uint64_t report_ms;
+    uint64_t acks, reports_in, cmds_in, cmds_refused;
+};
+
+/* ha_drv.c */
+const ag_member *ag_ha__member(ag_agent *a, const char *name);
+void ag_ha__send_result(ag_agent *a, const hac_cmd *cmd, bool ok, const char *text);
+void ag_ha__inventory_done(ag_agent *a);
+void ag_ha__local_moves(ag_agent *a, struct ha_move *out, uint32_t *n, uint32_t max);
+
+/* ha_exec.c: libvirt work on loop workers; results come back on the loop thread. */
+void ag_ha__exec_inventory(ag_agent *a);
+void ag_ha__exec_destroy(ag_agent *a, const char *vm, bool undefine, const char *why);
+void ag_ha__exec_cmd(ag_agent *a, const hac_cmd *cmd);
+bool ag_ha__job_busy(ag_agent *a, const char *vm);
+void ag_ha__exec_free(ag_agent *a);
+
+/* ha_ctl.c */
+void ag_ha__ctl_register(ag_agent *a);
+/* The result hac_apply gave the HA entry at index (1 = not an HA entry / not known). */
+int ag_ha__apply_rc(ag_agent *a, uint64_t index);
+
+#endif
