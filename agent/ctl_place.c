@@ -70,6 +70,7 @@ typedef struct place_job {
     bool blocked;
     char *text, *json;
     ag_host_facts facts;
+    char nic_fallback[64];   /* facts: the cluster address, for the NIC probe */
 } place_job;
 
 static int get_conn(ag_place *p, hv_conn **out, hv_err *err)
@@ -137,6 +138,17 @@ static int cmp_uuid(const void *a, const void *b)
     return strcmp(((const hv_vm *)a)->uuid, ((const hv_vm *)b)->uuid);
 }
 
+/* The NIC of the migration address (else the cluster address): link, MTU and speed for
+ * the record. Here, on the worker, because a migration address may be a name to resolve. */
+static void probe_nic(place_job *j)
+{
+    ag_host_facts *f = &j->facts;
+    snprintf(f->nic_addr, sizeof f->nic_addr, "%s",
+             f->migration_addr[0] ? f->migration_addr : j->nic_fallback);
+    ag_status_nic(f->nic_addr, &f->nic_up, &f->nic_mtu, &f->nic_speed_mbps);
+    f->nic_probed = 1;
+}
+
 static void facts_work(void *ud)
 {
     place_job *j = ud;
@@ -146,6 +158,7 @@ static void facts_work(void *ud)
     hv_host h;
     if (get_conn(j->p, &c, &err) != HV_OK || hv_host_facts(c, &h, &err) != HV_OK) {
         f->libvirtd_responsive = 0;
+        probe_nic(j);   /* with the last known migration address */
         return;
     }
     f->libvirtd_responsive = 1;
@@ -174,6 +187,9 @@ static void facts_work(void *ud)
     snprintf(f->bridges, sizeof f->bridges, "%s", h.bridges);
     snprintf(f->networks, sizeof f->networks, "%s", h.networks);
     snprintf(f->migration_addr, sizeof f->migration_addr, "%s", h.migration_addr);
+    f->local_free_mib = h.local_free_mib;
+    f->local_free_known = h.local_free_known;
+    probe_nic(j);
     hv_vm *vms = calloc(PLACE_VMS_MAX, sizeof *vms);
     size_t n = 0;
     if (vms && hv_vm_list(c, vms, PLACE_VMS_MAX, &n, &err) == HV_OK) {
@@ -205,6 +221,10 @@ static void facts_done(ag_loop *l, void *ud)
     } else {
         /* keep the last known hardware facts: the host did not change, libvirtd left */
         p->facts.libvirtd_responsive = 0;
+        p->facts.nic_probed = j->facts.nic_probed;
+        p->facts.nic_up = j->facts.nic_up;
+        p->facts.nic_mtu = j->facts.nic_mtu;
+        p->facts.nic_speed_mbps = j->facts.nic_speed_mbps;
     }
     p->have_facts = true;
     job_free(j);
@@ -222,6 +242,10 @@ static void on_facts_timer(ag_loop *l, ag_id id, void *ud)
         return;
     j->p = p;
     j->kind = JOB_FACTS;
+    snprintf(j->facts.migration_addr, sizeof j->facts.migration_addr, "%s",
+             p->facts.migration_addr);
+    snprintf(j->nic_fallback, sizeof j->nic_fallback, "%.*s", (int)sizeof j->nic_fallback - 1,
+             p->a->cfg.advertise);
     p->refreshing = true;
     p->in_flight++;
     if (ag_loop_submit(l, facts_work, facts_done, j) != 0) {
@@ -233,11 +257,16 @@ static void on_facts_timer(ag_loop *l, ag_id id, void *ud)
 
 void ag_place_facts(const ag_place *p, ag_host_facts *f)
 {
-    if (!p || !p->have_facts)
+    if (!p)
         return;
-    int admin = f->admin_state;
-    *f = p->facts;
-    f->admin_state = admin;
+    if (p->have_facts) {
+        int admin = f->admin_state;
+        *f = p->facts;
+        f->admin_state = admin;
+    }
+    /* now, not at the last refresh: a migration lasts seconds, a refresh is 10 s apart */
+    f->migrations_out = ag_vm_ctl_migrations(p->a->vm, f->migration_dests,
+                                             sizeof f->migration_dests);
 }
 
 /* ---- the three commands ---- */
@@ -252,6 +281,10 @@ static void read_vm(place_job *j, hv_conn **c, hv_vm *vm)
         return;
     }
     int rc = hv_vm_get(*c, j->vm, vm, &err);
+    /* disk sizes only matter for the space a copy needs; without them the checks that
+     * use them stay silent, so a failure here is not the command's failure */
+    if (rc == HV_OK && hv_vm_disk_sizes(*c, vm, &err) != HV_OK)
+        ag_debug("place: sizes of VM %s's disks unknown: %s", j->vm, err.msg);
     if (rc == HV_ENOTFOUND)
         fail(j, AG_EX_NOSUCH, "no VM named '%s' is defined on this host (see drover vm list); "
              "run the command on the host that runs it", j->vm);
@@ -493,6 +526,130 @@ static void start(ag_ctl_req *req, json_t *args, ag_place *p, enum job_kind kind
         ag_ctl_finish(req, AG_EX_TEMPFAIL, NULL, "agent busy: too many requests queued; retry");
         job_free(j);
     }
+}
+
+/* ---- admission control ---- */
+
+static void warn(json_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(json_t *w, const char *fmt, ...)
+{
+    char buf[PLC_REASON_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    json_array_append_new(w, json_string(buf));
+}
+
+static void prot_vm(plc_vm *o, const char *name, uint64_t mem_mib, uint32_t vcpus,
+                    int32_t priority, int32_t host)
+{
+    plc_vm_init(o);
+    snprintf(o->name, sizeof o->name, "%.*s", PLC_NAME_MAX - 1, name);
+    o->host = host;
+    o->mem_mib = mem_mib;
+    o->vcpus = vcpus;
+    o->priority = priority;
+    o->protected_ = true;
+}
+
+int ag_place_admission_in(ag_view *v, const char *vm, uint64_t mem_mib, uint32_t vcpus,
+                          int32_t priority, const char *host, const ag_place_prot *prot,
+                          size_t n_prot, json_t *w)
+{
+    if (!vm || !vm[0]) {
+        warn(w, "no VM name given");
+        return AG_EX_INVALID;
+    }
+    if (n_prot > UINT32_MAX - 1 - AG_VIEW_HOSTS_MAX)
+        return AG_EX_OSERR;
+    uint32_t cap = (uint32_t)n_prot + 1 + v->pv.n_hosts, n = 0;
+    plc_vm *vms = calloc(cap, sizeof *vms);
+    if (!vms)
+        return AG_EX_OSERR;
+    int rc = AG_EX_OK;
+    for (size_t i = 0; i < n_prot; i++) {
+        if (!prot[i].name || !strcmp(prot[i].name, vm))
+            continue;   /* VM itself comes last, with the figures asked about */
+        int32_t h = prot[i].host && prot[i].host[0] ? plc_view_find_host(&v->pv, prot[i].host)
+                                                    : -1;
+        if (h < 0 && prot[i].host && prot[i].host[0])
+            warn(w, "protected VM %s runs on %s, which has no status record here: its "
+                 "restart is not part of this check", prot[i].name, prot[i].host);
+        prot_vm(&vms[n++], prot[i].name, prot[i].mem_mib, prot[i].vcpus, prot[i].priority, h);
+    }
+    int32_t h = host && host[0] ? plc_view_find_host(&v->pv, host) : v->self;
+    if (h < 0) {
+        warn(w, "%s runs on %s, which has no status record here: nothing to check yet",
+             vm, host && host[0] ? host : "this host");
+        goto out;
+    }
+    uint32_t idx = n;
+    prot_vm(&vms[n++], vm, mem_mib, vcpus, priority, h);
+    vms[idx].protected_ = false;   /* plc_admit_protect compares without and with it */
+    if (ag_view_set_vms(v, vms, n, cap) != 0) {
+        rc = AG_EX_SOFTWARE;
+        goto out;
+    }
+    if (v->n_skipped)
+        warn(w, "%u member(s) have no status record here: their capacity is not counted",
+             v->n_skipped);
+    uint32_t k = v->pv.cfg.host_failures_to_tolerate;
+    plc_verdict verdict;
+    char reason[PLC_REASON_MAX * 2];
+    if (plc_admit_protect(&v->pv, idx, &verdict, reason, sizeof reason) != 0) {
+        rc = AG_EX_OSERR;
+        goto out;
+    }
+    switch (verdict) {
+    case PLC_ADMIT_OK:
+        break;
+    case PLC_ADMIT_WARN:
+        warn(w, "the cluster already cannot restart every protected VM after %u host "
+             "failure(s), with or without %s: %s", k, vm, reason);
+        break;
+    case PLC_ADMIT_UNKNOWN:
+        warn(w, "not every combination of %u failed host(s) could be checked: %s", k, reason);
+        break;
+    case PLC_ADMIT_REFUSE:
+        warn(w, "protecting %s would break \"host failures to tolerate\" = %u: %s; add "
+             "capacity, make protected VMs smaller, or protect fewer", vm, k, reason);
+        rc = AG_EX_UNSAFE;
+        break;
+    }
+out:
+    /* the view must not keep pointing at memory freed here */
+    v->pv.vms = NULL;
+    v->pv.n_vms = 0;
+    free(vms);
+    return rc;
+}
+
+int ag_place_admission(ag_agent *a, const char *vm, uint64_t mem_mib, uint32_t vcpus,
+                       int32_t priority, const char *host, const ag_place_prot *prot,
+                       size_t n_prot, json_t **warnings)
+{
+    json_t *w = json_array();
+    if (warnings)
+        *warnings = w;
+    if (!w)
+        return AG_EX_OSERR;
+    int rc;
+    ag_view *v = malloc(sizeof *v);
+    if (!v) {
+        rc = AG_EX_OSERR;
+    } else if (ag_view_from_gossip(v, a) != 0) {
+        warn(w, "this agent runs without a cluster, so no host could restart %s",
+             vm ? vm : "it");
+        rc = AG_EX_UNAVAILABLE;
+    } else {
+        v->pv.cfg.host_failures_to_tolerate = AG_PLACE_TOLERATE_DEFAULT;
+        rc = ag_place_admission_in(v, vm, mem_mib, vcpus, priority, host, prot, n_prot, w);
+    }
+    free(v);
+    if (!warnings)
+        json_decref(w);
+    return rc;
 }
 
 static void on_baseline(ag_ctl_req *req, json_t *args, void *ud) { start(req, args, ud, JOB_BASELINE); }

@@ -19,6 +19,7 @@
 
 #include <zmq.h>
 
+#include "ctl_place.h"   /* ag_vm_ctl_migrations */
 #include "ctl_vm.h"
 #include "exitcodes.h"
 #include "hv.h"
@@ -32,10 +33,12 @@ struct ag_vm_ctl {
     char uri[256];
     pthread_mutex_t mu;   /* guards conn: opened by whichever worker gets there first */
     hv_conn *conn;
+    struct vm_job *moving;   /* migrate jobs submitted and not done (loop thread) */
 };
 
 typedef struct vm_job {
     ag_vm_ctl *v;
+    struct vm_job *next_moving;
     ag_ctl_req *req;      /* NULL once the client went away */
     /* migrate */
     char vm[HV_NAME_LEN];
@@ -228,9 +231,37 @@ static void migrate_work(void *ud)
     hv_close(dest);
 }
 
+static void moving_remove(vm_job *j)
+{
+    for (vm_job **p = &j->v->moving; *p; p = &(*p)->next_moving)
+        if (*p == j) {
+            *p = j->next_moving;
+            return;
+        }
+}
+
+uint32_t ag_vm_ctl_migrations(const ag_vm_ctl *v, char *dests, size_t cap)
+{
+    uint32_t n = 0;
+    size_t off = 0;
+    if (dests && cap)
+        dests[0] = '\0';
+    for (const vm_job *j = v ? v->moving : NULL; j; j = j->next_moving) {
+        n++;
+        int w = dests ? snprintf(dests + off, cap - off, "%s%s", off ? "," : "", j->dest_label)
+                      : 0;
+        if (w > 0 && (size_t)w < cap - off)
+            off += (size_t)w;
+        else if (dests && off < cap)
+            dests[off] = '\0';   /* a destination that does not fit is left out whole */
+    }
+    return n;
+}
+
 static void migrate_done(ag_loop *l, void *ud)
 {
     vm_job *j = ud;
+    moving_remove(j);
     pipe_readable(l, j->pipe_id, 0, j);   /* the last reports before the result */
     if (j->rc != HV_OK) {
         finish_error(j);
@@ -311,7 +342,11 @@ static void on_migrate(ag_ctl_req *req, json_t *args, void *ud)
     if (ag_loop_submit(j->v->loop, migrate_work, migrate_done, j) != 0) {
         ag_ctl_finish(req, AG_EX_TEMPFAIL, NULL, "agent busy: too many requests queued; retry");
         job_free(j);
+        return;
     }
+    /* counted from submission: the status record tells placement this host is busy */
+    j->next_moving = j->v->moving;
+    j->v->moving = j;
 }
 
 int ag_vm_ctl_init(ag_loop *l, ag_ctl *ctl, const char *libvirt_uri, ag_vm_ctl **out)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <netdb.h>
@@ -15,6 +16,9 @@
 #include <netinet/in.h>
 
 #define STATUS_DOMAIN "drover-status-v1"
+/* Lower devices looked at for a bridge's or bond's speed: a host bridge rarely has more
+ * than a few uplinks, and guests' tap devices (which can be hundreds) say 10 Mb/s. */
+#define NIC_LOWER_MAX 64
 
 static uint64_t meminfo_kib(const char *key)
 {
@@ -103,10 +107,52 @@ void ag_status_probe_storage(const char *ids, const char *host, uint32_t *worst_
     }
 }
 
-void ag_status_nic(const char *ip, int *up, uint32_t *mtu)
+/* SYSNET/IF/speed in Mb/s; 0 when the driver gives none (loopback, bridges and some
+ * virtual NICs say -1 or refuse the read). */
+static uint32_t if_speed(const char *sysnet, const char *ifname)
+{
+    char path[512], buf[32];
+    snprintf(path, sizeof path, "%s/%s/speed", sysnet, ifname);
+    FILE *f = fopen(path, "r");
+    long v = 0;
+    if (f) {
+        if (fgets(buf, sizeof buf, f))
+            v = strtol(buf, NULL, 10);
+        fclose(f);
+    }
+    return v > 0 && v < (long)UINT32_MAX ? (uint32_t)v : 0;
+}
+
+/* A bridge, bond or VLAN has no speed of its own: the fastest device under it (one level
+ * down) stands for it — a bridge over a 1 Gb/s NIC migrates at 1 Gb/s. */
+uint32_t ag_status_link_speed(const char *sysnet, const char *ifname)
+{
+    uint32_t best = if_speed(sysnet, ifname);
+    if (best)
+        return best;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", sysnet, ifname);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    /* the kernel links each lower device as "lower_<name>" (bridge ports, bond slaves) */
+    for (int seen = 0; seen < NIC_LOWER_MAX && (e = readdir(d)) != NULL;)
+        if (strncmp(e->d_name, "lower_", 6) == 0) {
+            uint32_t sp = if_speed(sysnet, e->d_name + 6);
+            if (sp > best)
+                best = sp;
+            seen++;
+        }
+    closedir(d);
+    return best;
+}
+
+void ag_status_nic(const char *ip, int *up, uint32_t *mtu, uint32_t *speed_mbps)
 {
     *up = -1;
     *mtu = 0;
+    *speed_mbps = 0;
     struct ifaddrs *ifa, *i;
     if (!ip || !ip[0] || getifaddrs(&ifa) != 0)
         return;
@@ -150,6 +196,7 @@ void ag_status_nic(const char *ip, int *up, uint32_t *mtu)
                 *mtu = (uint32_t)strtoul(buf, NULL, 10);
             fclose(f);
         }
+        *speed_mbps = ag_status_link_speed("/sys/class/net", i->ifa_name);
         break;
     }
     freeifaddrs(ifa);
@@ -196,9 +243,16 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
     }
     hs.libvirtd_responsive = facts ? facts->libvirtd_responsive : 0;
     int up;
-    uint32_t mtu;
-    ag_status_nic(facts ? facts->nic_addr : NULL, &up, &mtu);
+    uint32_t mtu, speed;
+    if (facts && facts->nic_probed) {   /* probed on a worker: no name lookup here */
+        up = facts->nic_up;
+        mtu = facts->nic_mtu;
+        speed = facts->nic_speed_mbps;
+    } else {
+        ag_status_nic(facts ? facts->nic_addr : NULL, &up, &mtu, &speed);
+    }
     hs.nic_link_up = up == 1;
+    st.migration_link_mbps = speed;
     hs.storage_latency_ms = facts ? facts->storage_latency_ms : 0;
     hs.storage_errors = facts ? facts->storage_errors : 0;
     hs.migration_mtu = mtu;
@@ -208,7 +262,7 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
 
     ag_host_facts lists;   /* writable copies: split_list cuts them up */
     char *feat[AG_STATUS_FEATURES_MAX], *sto[AG_STATUS_LIST_MAX], *br[AG_STATUS_LIST_MAX],
-        *net[AG_STATUS_LIST_MAX];
+        *net[AG_STATUS_LIST_MAX], *dests[AG_STATUS_MIGRATIONS_MAX];
     if (facts) {
         lists = *facts;
         if (lists.cpu_features[0])   /* libvirt's list is in a stable order too */
@@ -225,6 +279,11 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
         st.cpu_arch = lists.cpu_arch;
         st.migration_addr = lists.migration_addr;
         st.vcpus_used = facts->vcpus_used;
+        st.local_free_mib = facts->local_free_mib;
+        st.local_free_known = facts->local_free_known != 0;
+        st.migrations_out = facts->migrations_out;
+        st.n_migration_dests = split_list(lists.migration_dests, dests, AG_STATUS_MIGRATIONS_MAX);
+        st.migration_dests = dests;
     }
     /* Too big for gossip: first the feature names go (model + digest still compare equal
      * CPUs), then the longest of the other lists loses entries from its end. A record
@@ -237,6 +296,8 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
             longest = &st.n_bridges;
         if (st.n_networks > *longest)
             longest = &st.n_networks;
+        if (st.n_migration_dests > *longest)
+            longest = &st.n_migration_dests;
         if (*longest == 0)
             break;   /* only fixed fields left: they always fit */
         (*longest)--;
@@ -248,6 +309,7 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
         m.updated_at_ms = 0;
         m.memory_free_kib = st.memory_free_kib / (64 * 1024);
         m.load_milli = st.load_milli / 500;
+        m.local_free_mib = st.local_free_mib / 1024;   /* guests write all the time: GiB steps */
         Drover__HealthSignals mh = hs;   /* probe jitter is not news; 50 ms steps are */
         mh.storage_latency_ms = hs.storage_latency_ms / 50;
         m.health = &mh;

@@ -34,6 +34,15 @@ typedef struct ag_host_facts {
     uint32_t storage_errors;                 /* failed probes in the last refresh */
     uint8_t  vm_digest[16];                  /* BLAKE2b-128 of the sorted running VM UUIDs */
     int      have_vm_digest;
+    /* NIC of nic_addr probed on a worker (ag_status_nic): the record builder then does
+     * not resolve names on the loop thread; 0 = probe it while building */
+    int      nic_probed;
+    int      nic_up;
+    uint32_t nic_mtu, nic_speed_mbps;
+    uint64_t local_free_mib;                 /* largest local storage pool's free space */
+    int      local_free_known;
+    uint32_t migrations_out;                 /* live migrations out of this host now */
+    char     migration_dests[512];           /* their destinations, comma-separated */
 } ag_host_facts;
 
 /* Probe every shared storage in ids ("fs:<fsid>:<mountpoint>", comma-separated): write
@@ -41,9 +50,15 @@ typedef struct ag_host_facts {
  * of failures go into the record's health signals. Blocking: run on a worker. */
 void ag_status_probe_storage(const char *ids, const char *host, uint32_t *worst_ms, uint32_t *errors);
 
-/* Link state and MTU of the interface that carries `ip` (the cluster address), from
- * /sys/class/net; *up = -1 and *mtu = 0 when no interface has that address. */
-void ag_status_nic(const char *ip, int *up, uint32_t *mtu);
+/* Link state, MTU and link speed (Mb/s; a bridge/bond/VLAN: its fastest lower device) of
+ * the interface that carries `ip` (an address or host name, with or without ":port":
+ * the migration or cluster address), from /sys/class/net; *up = -1, *mtu = 0 and
+ * *speed_mbps = 0 when no interface has that address, *speed_mbps = 0 when the driver
+ * reports none (loopback). May resolve a name: blocking, run it on a worker. */
+void ag_status_nic(const char *ip, int *up, uint32_t *mtu, uint32_t *speed_mbps);
+/* The speed part of it for interface IF under SYSNET ("/sys/class/net"; tests give a
+ * directory of their own): IF's speed file, else the fastest lower_* device; 0 unknown. */
+uint32_t ag_status_link_speed(const char *sysnet, const char *ifname);
 
 /* Bounds on the lists a record carries. 128 features cover what libvirt reports for
  * current x86 host-model CPUs (~100); 16 storage ids / bridges / networks per host is
@@ -51,6 +66,10 @@ void ag_status_nic(const char *ip, int *up, uint32_t *mtu);
  * still covers every feature). */
 #define AG_STATUS_FEATURES_MAX 128
 #define AG_STATUS_LIST_MAX 16
+/* Destinations of running migrations a record lists: KubeVirt runs 2 outbound per node
+ * by default and placement's max_out_per_host is 2; 8 leaves room for an operator's
+ * manual moves on top without letting the list crowd the record. */
+#define AG_STATUS_MIGRATIONS_MAX 8
 /* The signed record must fit GSP_STATUS_MAX (2048) with its 64-byte signature and
  * framing; a body over this drops the feature names and keeps model + digest. */
 #define AG_STATUS_BODY_MAX 1960

@@ -89,6 +89,9 @@ typedef struct hv_disk {
     bool readonly_cdrom;       /* a CD-ROM with media: unmigratable unless shared */
     bool shared;               /* on a filesystem libvirt treats as shared */
     char storage_id[HV_NAME_LEN]; /* stable id of the storage: "fs:<fsid>:<mountpoint>" */
+    /* sizes from hv_vm_disk_sizes (virDomainGetBlockInfo); 0 = not read */
+    uint64_t capacity_bytes;   /* the guest's view: what a copy may grow to */
+    uint64_t allocation_bytes; /* written now: what a copy-storage migration moves */
 } hv_disk;
 
 typedef struct hv_nic {
@@ -135,6 +138,11 @@ typedef struct hv_host {
     char bridges[HV_LIST_LEN];     /* comma list of bridges */
     char networks[HV_LIST_LEN];    /* comma list of active libvirt networks */
     char migration_addr[HV_NAME_LEN];
+    /* free space of the largest active local (non-shared) storage pool, where libvirt
+     * pre-creates the disks of an incoming copy-storage migration; known false when
+     * libvirt has no such pool */
+    uint64_t local_free_mib;
+    bool local_free_known;
 } hv_host;
 
 /* Adapter knobs; hv_config_default() fills each with the value its comment justifies. */
@@ -178,8 +186,18 @@ int hv_events(hv_conn *c, hv_event_fn fn, void *ctx, hv_err *err);
 int hv_vm_list(hv_conn *c, hv_vm *vms, size_t max, size_t *n, hv_err *err);
 /* One VM by name. Errors: HV_ENOTFOUND, HV_ENOCONN. */
 int hv_vm_get(hv_conn *c, const char *name, hv_vm *vm, hv_err *err);
+/* The VM's persistent definition (inactive XML, as virsh dumpxml --inactive gives it),
+ * malloc'd into *out: what another host defines to start it after a failure.
+ * Errors: HV_ENOTFOUND, HV_ENOCONN, HV_EFAIL (not offered by this adapter). */
+int hv_vm_xml(hv_conn *c, const char *name, char **out, hv_err *err);
 /* Host facts. Errors: HV_ENOCONN. */
 int hv_host_facts(hv_conn *c, hv_host *h, hv_err *err);
+/* Fill capacity_bytes / allocation_bytes of vm's disks (a record from hv_vm_get or
+ * hv_vm_list on the same host) from libvirt's block info; a disk libvirt cannot size
+ * (no media, a network disk of a stopped VM) keeps 0. The fake's records carry the sizes
+ * they were put with, so there this only returns 0.
+ * Errors: HV_ENOTFOUND, HV_ENOCONN, HV_EINVAL. */
+int hv_vm_disk_sizes(hv_conn *c, hv_vm *vm, hv_err *err);
 
 /* Lifecycle. define takes a full domain XML; shutdown asks the guest (ACPI), destroy
  * pulls the plug; undefine also removes a managed-save image. Errors: HV_ENOTFOUND,

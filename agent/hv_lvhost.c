@@ -2,14 +2,18 @@
  *
  * Every fact comes through the connection (not from this process's machine), so the same
  * code describes a remote destination when given that host's connection; only the shared
- * storage ids are read from the local mount table, because libvirt has no call for them.
+ * storage ids are read from the local mount table, because libvirt has no call for them,
+ * and a local dir pool's free space from statvfs (libvirt's is as old as its last
+ * refresh, and a refresh opens every volume).
  * Memory comes from virNodeGetMemoryStats over all NUMA cells: virNodeGetInfo's memory
  * is node 0 only on multi-node machines (LAB-NOTES 12). "Free" counts buffers and page
  * cache, which the kernel gives back to a new QEMU.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include <libvirt/virterror.h>
 
@@ -67,6 +71,102 @@ static void lv_networks(virConnectPtr conn, hv_host *h)
     free(nets);
 }
 
+/* Pool types whose volumes live on this host only; the network kinds (netfs, iscsi, rbd,
+ * gluster...) are shared by nature and never a copy-storage target's concern. */
+static bool pool_type_local(const char *xml)
+{
+    static const char *const local[] = {"<pool type='dir'", "<pool type='fs'",
+                                        "<pool type='logical'", "<pool type='zfs'",
+                                        "<pool type='disk'"};
+    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+        if (strncmp(xml, local[i], strlen(local[i])) == 0)
+            return true;
+    return false;
+}
+
+/* The pool's <target><path>: libvirt writes it as one element on its own, so a string
+ * search is enough (and keeps libxml2 out of the refresh path). */
+static void pool_target_path(const char *xml, char *path, size_t cap)
+{
+    const char *t = strstr(xml, "<target>");
+    const char *p = t ? strstr(t, "<path>") : NULL;
+    const char *e = p ? strstr(p, "</path>") : NULL;
+    path[0] = '\0';
+    if (e && (size_t)(e - p - 6) < cap)
+        snprintf(path, cap, "%.*s", (int)(e - p - 6), p + 6);
+}
+
+/* libvirt pre-creates the disks of an incoming copy-storage migration in the local pool
+ * whose target holds the disk's directory; the record carries one number, so the largest
+ * local pool's free space stands for them (the usual host has one: "default"). */
+static void lv_local_free(virConnectPtr conn, hv_host *h)
+{
+    virStoragePoolPtr *pools = NULL;
+    int n = virConnectListAllStoragePools(conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+    if (n < 0)
+        virResetLastError();
+    for (int i = 0; i < n; i++) {
+        char *xml = virStoragePoolGetXMLDesc(pools[i], 0);
+        virStoragePoolInfo info;
+        char path[HV_PATH_LEN], id[HV_NAME_LEN];
+        bool shared = false;
+        if (xml && pool_type_local(xml)) {
+            pool_target_path(xml, path, sizeof path);
+            if (path[0] == '/')
+                hv__storage_of(path, &shared, id, sizeof id);
+            /* a directory's free space now, from the filesystem (libvirt's figure is
+             * from the pool's last refresh, and a refresh opens every volume); other
+             * local pools (LVM, ZFS) from libvirt */
+            struct statvfs fs;
+            uint64_t bytes = 0;
+            bool known = false;
+            if (!shared && path[0] == '/' && statvfs(path, &fs) == 0) {
+                bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+                known = true;
+            } else if (!shared && virStoragePoolGetInfo(pools[i], &info) == 0) {
+                bytes = info.available;
+                known = true;
+            }
+            if (known && (!h->local_free_known || bytes / (1024 * 1024) > h->local_free_mib)) {
+                h->local_free_mib = bytes / (1024 * 1024);
+                h->local_free_known = true;
+            }
+        }
+        virResetLastError();
+        free(xml);
+        virStoragePoolFree(pools[i]);
+    }
+    free(pools);
+}
+
+int hv_vm_disk_sizes(hv_conn *c, hv_vm *vm, hv_err *err)
+{
+    if (c == NULL || vm == NULL || vm->name[0] == '\0')
+        return hv__fail(err, HV_EINVAL, "hv_vm_disk_sizes: missing connection or VM");
+    if (!c->libvirt)
+        return HV_OK;   /* the fake's records already carry their sizes */
+    virConnectPtr conn;
+    virDomainPtr dom = NULL;
+    int rc = hv__lv_get((lv_conn *)c, &conn, err);
+    if (rc != HV_OK)
+        return rc;
+    if ((rc = hv__lv_dom(conn, vm->name, &dom, err)) == HV_OK) {
+        for (unsigned i = 0; i < vm->n_disks && i < HV_DISKS_MAX; i++) {
+            hv_disk *d = &vm->disks[i];
+            virDomainBlockInfo bi;
+            if (d->target[0] && virDomainGetBlockInfo(dom, d->target, &bi, 0) == 0) {
+                d->capacity_bytes = bi.capacity;
+                d->allocation_bytes = bi.allocation;
+            } else {
+                virResetLastError();   /* an empty CD-ROM tray: no size, not an error */
+            }
+        }
+        virDomainFree(dom);
+    }
+    virConnectClose(conn);
+    return rc;
+}
+
 int hv__lv_host_facts(hv_conn *c, hv_host *h, hv_err *err)
 {
     virConnectPtr conn;
@@ -108,6 +208,7 @@ int hv__lv_host_facts(hv_conn *c, hv_host *h, hv_err *err)
     lv_bridges(conn, h);
     lv_networks(conn, h);
     hv__storage_shared_ids(h->storage_ids, sizeof h->storage_ids);
+    lv_local_free(conn, h);
 out:
     virConnectClose(conn);
     return rc;

@@ -20,6 +20,8 @@
 #include "gossip_drv.h"
 #include "hoststatus.h"
 
+#define MIB (1024u * 1024u)
+
 static const char *vendor_norm(const char *v)
 {
     if (strcmp(v, "GenuineIntel") == 0)
@@ -91,7 +93,75 @@ static void fill_host(ag_view *v, uint32_t i, const Drover__HostStatus *st)
     if (!x->libvirt && h->health == PLC_HEALTH_OK)
         h->health = PLC_HEALTH_DEGRADED;   /* nothing can be started there now */
     h->migration_mtu = st->health ? st->health->migration_mtu : 0;
+    h->bandwidth_mbps = st->migration_link_mbps;
+    h->local_free_mib = st->local_free_mib;
+    h->local_free_unknown = !st->local_free_known;
+    h->migrations_out = st->migrations_out;
+    snprintf(h->migration_addr, sizeof h->migration_addr, "%.*s", PLC_NAME_MAX - 1,
+             st->migration_addr ? st->migration_addr : "");
     x->vcpus_used = st->vcpus_used;
+    off = 0;
+    for (size_t k = 0; k < st->n_migration_dests && off < sizeof x->migration_dests; k++)
+        off += (size_t)snprintf(x->migration_dests + off, sizeof x->migration_dests - off,
+                                "%s%s", k ? "," : "", st->migration_dests[k]);
+}
+
+/* The host part of a destination: "qemu+tcp://root@10.0.0.2:16509/system" -> 10.0.0.2,
+ * "tcp://10.0.0.2:7370" -> 10.0.0.2, "[fe80::1]:7370" -> fe80::1, "h2" -> h2. */
+static void dest_host(const char *dest, char *out, size_t cap)
+{
+    const char *p = strstr(dest, "://");
+    p = p ? p + 3 : dest;
+    const char *at = strchr(p, '@'), *slash = strchr(p, '/');
+    if (at && (!slash || at < slash))
+        p = at + 1;
+    size_t n = strcspn(p, "/?");
+    if (p[0] == '[') {   /* IPv6 literal */
+        const char *close = memchr(p, ']', n);
+        n = close ? (size_t)(close - p - 1) : n;
+        p++;
+    } else {
+        const char *colon = memchr(p, ':', n);
+        /* one colon = a port; more = a bare IPv6 address */
+        if (colon && !memchr(colon + 1, ':', n - (size_t)(colon + 1 - p)))
+            n = (size_t)(colon - p);
+    }
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+}
+
+int32_t ag_view_host_of_dest(const ag_view *v, const char *dest)
+{
+    char want[128], have[128];
+    dest_host(dest, want, sizeof want);
+    if (!want[0])
+        return -1;
+    for (uint32_t i = 0; i < v->pv.n_hosts; i++) {
+        if (!strcmp(v->hosts[i].name, want))
+            return (int32_t)i;
+        dest_host(v->aux[i].migration_addr, have, sizeof have);
+        if (have[0] && !strcmp(have, want))
+            return (int32_t)i;
+        dest_host(v->aux[i].cluster_addr, have, sizeof have);
+        if (have[0] && !strcmp(have, want))
+            return (int32_t)i;
+    }
+    return -1;
+}
+
+void ag_view_count_incoming(ag_view *v)
+{
+    for (uint32_t i = 0; i < v->pv.n_hosts; i++)
+        v->hosts[i].migrations_in = 0;
+    for (uint32_t i = 0; i < v->pv.n_hosts; i++) {
+        char list[sizeof v->aux[i].migration_dests];
+        snprintf(list, sizeof list, "%s", v->aux[i].migration_dests);
+        for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
+            int32_t d = ag_view_host_of_dest(v, t);
+            if (d >= 0 && (uint32_t)d != i)
+                v->hosts[d].migrations_in++;
+        }
+    }
 }
 
 int ag_view_from_gossip(ag_view *v, ag_agent *a)
@@ -119,6 +189,7 @@ int ag_view_from_gossip(ag_view *v, ag_agent *a)
         plc_host *h = &v->hosts[k];
         plc_host_init(h);
         snprintf(h->name, sizeof h->name, "%.*s", PLC_NAME_MAX - 1, mb->name);
+        snprintf(v->aux[k].cluster_addr, sizeof v->aux[k].cluster_addr, "%s", mb->addr);
         h->health = mi.state == GSP_ALIVE ? PLC_HEALTH_OK
                     : mi.state == GSP_SUSPECT ? PLC_HEALTH_DEGRADED : PLC_HEALTH_DOWN;
         if (mb->domain[0]) {
@@ -131,6 +202,7 @@ int ag_view_from_gossip(ag_view *v, ag_agent *a)
             v->self = (int32_t)k;
         drover__host_status__free_unpacked(st, NULL);
     }
+    ag_view_count_incoming(v);
     return 0;
 }
 
@@ -192,6 +264,13 @@ int ag_view_add_vm(ag_view *v, const hv_vm *src, int32_t host, char *err, size_t
             ;
         if (k == vm->n_disks)
             vm->disks[vm->n_disks++].storage = (uint32_t)b;
+        /* sizes from hv_vm_disk_sizes, rounded up; a sized disk with nothing written
+         * yet counts 1 MiB, because placement reads used 0 as "unknown: assume full" */
+        if (d->capacity_bytes) {
+            uint64_t used = (d->allocation_bytes + MIB - 1) / MIB;
+            vm->disks[k].size_mib += (d->capacity_bytes + MIB - 1) / MIB;
+            vm->disks[k].used_mib += used ? used : 1;
+        }
     }
     for (unsigned i = 0; i < src->n_nics; i++) {
         const char *net = src->nics[i].bridge[0] ? src->nics[i].bridge : src->nics[i].network;
@@ -203,26 +282,41 @@ int ag_view_add_vm(ag_view *v, const hv_vm *src, int32_t host, char *err, size_t
         plc_set_add(&vm->networks, (uint32_t)b);
     }
     vm->devices = device_bits(src->unmigratable);
-    v->pv.vms = v->vms;
-    v->pv.n_vms = 1;
-    for (uint32_t i = 0; i < v->pv.n_hosts; i++) {
-        uint32_t others = v->aux[i].vcpus_used;
-        if ((int32_t)i == host)   /* the record counts this VM too */
-            others = others > vm->vcpus ? others - vm->vcpus : 0;
-        if (others == 0)
-            continue;
-        plc_vm *o = &v->vms[v->pv.n_vms++];
-        plc_vm_init(o);
-        snprintf(o->name, sizeof o->name, "~others@%.*s", PLC_NAME_MAX - 9, v->hosts[i].name);
-        o->host = (int32_t)i;
-        o->vcpus = others;
-        o->migratable = false;
-    }
-    return 0;
+    return ag_view_set_vms(v, v->vms, 1, (uint32_t)(sizeof v->vms / sizeof v->vms[0]));
 full:
     snprintf(err, errlen, "too many distinct names in the cluster view (limit %d per kind) "
              "while adding VM %s", PLC_SET_BITS, src->name);
     return -ENOSPC;
+}
+
+int ag_view_set_vms(ag_view *v, plc_vm *vms, uint32_t n_known, uint32_t cap)
+{
+    if (cap < n_known || cap - n_known < v->pv.n_hosts)
+        return -ENOSPC;
+    uint32_t n = n_known;
+    for (uint32_t i = 0; i < v->pv.n_hosts; i++) {
+        uint64_t mem = 0, cpus = 0;
+        for (uint32_t k = 0; k < n_known; k++)
+            if (vms[k].host == (int32_t)i) {
+                mem += vms[k].mem_mib;
+                cpus += vms[k].vcpus;
+            }
+        /* the record's total - free and vcpus_used count the listed VMs already */
+        plc_host *h = &v->hosts[i];
+        h->mem_reserved_mib = h->mem_reserved_mib > mem ? h->mem_reserved_mib - mem : 0;
+        uint64_t others = v->aux[i].vcpus_used > cpus ? v->aux[i].vcpus_used - cpus : 0;
+        if (others == 0)
+            continue;
+        plc_vm *o = &vms[n++];
+        plc_vm_init(o);
+        snprintf(o->name, sizeof o->name, "~others@%.*s", PLC_NAME_MAX - 9, h->name);
+        o->host = (int32_t)i;
+        o->vcpus = (uint32_t)others;
+        o->migratable = false;
+    }
+    v->pv.vms = vms;
+    v->pv.n_vms = n;
+    return 0;
 }
 
 char *ag_view_cpu_xml(const ag_view *v, uint32_t i)

@@ -36,7 +36,9 @@ typedef struct ag_view_host {
     char arch[16];
     char features[1024];      /* comma list of feature names, from the record */
     char migration_addr[64];
+    char cluster_addr[64];    /* the roster's address (tcp://IP:port) */
     uint32_t vcpus_used;      /* from the record: vCPUs of the VMs running there */
+    char migration_dests[512]; /* from the record: where its running migrations go */
 } ag_view_host;
 
 typedef struct ag_view {
@@ -58,6 +60,23 @@ int ag_view_from_gossip(ag_view *v, ag_agent *a);
 /* Add VM (as libvirt defines it) running on host index `host` (-1: not running).
  * 0, or -ENOSPC when a name table is full, with a sentence in err. */
 int ag_view_add_vm(ag_view *v, const hv_vm *vm, int32_t host, char *err, size_t errlen);
+
+/* Which host a migration destination names (a host name, an address with or without a
+ * port, or a libvirt URI such as qemu+tcp://10.0.0.2/system): matched against host names,
+ * published migration addresses and roster addresses. -1 when none matches. */
+int32_t ag_view_host_of_dest(const ag_view *v, const char *dest);
+
+/* Count each host's incoming migrations from the other hosts' published destinations
+ * (a host knows only what it sends). Called by ag_view_from_gossip; exposed for tests. */
+void ag_view_count_incoming(ag_view *v);
+
+/* Make vms[0..n_known) (host indexes set, -1 = not running) the view's VMs and append one
+ * stand-in per host for the vCPUs of the VMs not listed, as ag_view_add_vm does; the
+ * listed VMs' memory leaves the host's mem_reserved_mib (the record's total - free
+ * already counts it), so nothing counts twice. vms must hold n_known + pv.n_hosts
+ * entries (cap); it stays the caller's and must outlive the view's use.
+ * 0, or -ENOSPC when cap is too small. */
+int ag_view_set_vms(ag_view *v, plc_vm *vms, uint32_t n_known, uint32_t cap);
 
 /* A <cpu> definition of host i rebuilt from its record (model, vendor, arch, feature
  * names) for hv_cpu_baseline; malloc'd, NULL when the record lacks features. */

@@ -48,6 +48,7 @@ enum {
 	F_STORAGE_NOT_SHARED,
 	F_STORAGE_NO_SPACE,
 	F_STORAGE_COPY,
+	F_STORAGE_SPACE_LOW,
 	F_NETWORK_MISSING,
 	F_VERSION_AGENT,
 	F_VERSION_LIBVIRT,
@@ -117,6 +118,10 @@ static const plc_filter_info catalogue[F_COUNT] = {
 			    "the disks will be copied during migration (slower); shared storage "
 			    "avoids it",
 			    false, MIG},
+	[F_STORAGE_SPACE_LOW] = {"storage.space_low",
+				 "the copy fits now but not if the guest fills its disks; free "
+				 "space on the destination's local pool",
+				 false, MIG},
 	[F_NETWORK_MISSING] = {"network.missing",
 			       "create the bridge/network on the host with the same name", true,
 			       ALL},
@@ -339,7 +344,7 @@ static bool f_storage(ctx *c)
 	const plc_vm *vm = c->vm;
 	const plc_host *d = c->dst;
 	const plc_table *t = &c->view->tables[PLC_T_STORAGE];
-	uint64_t copy_mib = 0;
+	uint64_t copy_mib = 0, grow_mib = 0;
 	char names[PLC_REASON_MAX / 2];
 	size_t used = 0;
 	names[0] = '\0';
@@ -347,7 +352,13 @@ static bool f_storage(ctx *c)
 		const plc_disk *disk = &vm->disks[i];
 		if (plc_set_has(&d->storage, disk->storage))
 			continue;
-		copy_mib += disk->size_mib;
+		copy_mib += disk->used_mib ? disk->used_mib : disk->size_mib;
+		grow_mib += disk->size_mib > disk->used_mib ? disk->size_mib : disk->used_mib;
+		uint32_t k = 0; /* name each storage once, however many disks it holds */
+		while (k < i && vm->disks[k].storage != disk->storage)
+			k++;
+		if (k < i)
+			continue;
 		int n = snprintf(names + used, sizeof(names) - used, "%s%s", used ? "," : "",
 				 disk->storage < t->n ? t->name[disk->storage] : "?");
 		if (n > 0 && (size_t)n < sizeof(names) - used)
@@ -358,13 +369,22 @@ static bool f_storage(ctx *c)
 	if (c->kind != PLC_KIND_MIGRATE || !c->view->cfg.allow_storage_migration)
 		return add(c, F_STORAGE_NOT_SHARED, "host %s cannot reach storage %s of VM %s",
 			   d->name, names, vm->name);
-	if (copy_mib > d->local_free_mib)
+	/* What is written now must fit, or the copy fails after minutes of work: block.
+	 * Growth to the disks' full size is only possible, and thin provisioning is the
+	 * norm: warn.  No figure for the free space (an older agent, no local pool) is
+	 * not a reason to refuse. */
+	if (!d->local_free_unknown && copy_mib > d->local_free_mib)
 		return add(c, F_STORAGE_NO_SPACE,
 			   "copying %llu MiB of disks (%s) needs more than the %llu MiB free on %s",
 			   (unsigned long long)copy_mib, names,
 			   (unsigned long long)d->local_free_mib, d->name);
-	return add(c, F_STORAGE_COPY, "storage %s is not on %s: %llu MiB will be copied", names,
-		   d->name, (unsigned long long)copy_mib);
+	add(c, F_STORAGE_COPY, "storage %s is not on %s: %llu MiB will be copied", names, d->name,
+	    (unsigned long long)copy_mib);
+	if (!d->local_free_unknown && grow_mib > d->local_free_mib)
+		add(c, F_STORAGE_SPACE_LOW,
+		    "disks %s may grow to %llu MiB but %s has %llu MiB free for them", names,
+		    (unsigned long long)grow_mib, d->name, (unsigned long long)d->local_free_mib);
+	return false;
 }
 
 static bool f_network(ctx *c)
@@ -555,7 +575,10 @@ static void f_warnings(ctx *c)
 	if (bw && bw < c->view->cfg.min_bandwidth_mbps)
 		add(c, F_BANDWIDTH, "migration bandwidth to %s is %u Mb/s, under %u Mb/s", d->name,
 		    bw, c->view->cfg.min_bandwidth_mbps);
-	if (!d->name_resolves)
+	if (!d->name_resolves && d->migration_addr[0] && strcmp(d->migration_addr, d->name))
+		add(c, F_NAME, "migration address %s of host %s does not resolve",
+		    d->migration_addr, d->name);
+	else if (!d->name_resolves)
 		add(c, F_NAME, "host name %s does not resolve", d->name);
 }
 

@@ -180,11 +180,16 @@ typedef struct plc_host {
 	bool name_resolves;      /* migration URI host name resolves */
 	bool migration_enabled;  /* operator or libvirt config allows incoming */
 	uint64_t local_free_mib; /* free space for copied (non-shared) disks */
+	bool local_free_unknown; /* no figure for it: the space checks are skipped */
+	/* the name a source must resolve to reach this host's libvirtd (reasons
+	 * quote it); empty = the host name */
+	char migration_addr[PLC_NAME_MAX];
 } plc_host;
 
 typedef struct plc_disk {
 	uint32_t storage; /* index into PLC_T_STORAGE */
-	uint64_t size_mib;
+	uint64_t size_mib; /* virtual size: what a copy may grow to */
+	uint64_t used_mib; /* written now, what a copy moves; 0 = unknown, size_mib assumed */
 } plc_disk;
 
 typedef struct plc_vm {

@@ -60,6 +60,8 @@ int plc_view_check(const plc_view *view, char *err, size_t len)
 		const plc_host *host = &view->hosts[h];
 		if (!name_ok(host->name))
 			return bad(err, len, "host %u: empty or unterminated name", h);
+		if (memchr(host->migration_addr, '\0', PLC_NAME_MAX) == NULL)
+			return bad(err, len, "host %s: unterminated migration address", host->name);
 		if ((unsigned)host->admin > PLC_ADMIN_MAINTENANCE ||
 		    (unsigned)host->health > PLC_HEALTH_DOWN)
 			return bad(err, len, "host %s: admin state %d or health %d unknown", host->name,

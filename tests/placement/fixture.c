@@ -124,7 +124,7 @@ static int parse_disks(parser *p, const char *v, plc_vm *vm)
 	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(t, ':');
 		if (colon == NULL)
-			return fail(p, "disks: '%s' is not STORAGE:SIZE_MIB", t);
+			return fail(p, "disks: '%s' is not STORAGE:SIZE_MIB[/USED_MIB]", t);
 		*colon = '\0';
 		if (vm->n_disks >= PLC_DISKS_MAX)
 			return fail(p, "disks: more than %d disks", PLC_DISKS_MAX);
@@ -133,7 +133,11 @@ static int parse_disks(parser *p, const char *v, plc_vm *vm)
 		if (idx < 0)
 			return fail(p, "disks: bad storage name '%s'", t);
 		d->storage = (uint32_t)idx;
-		if (parse_u64(p, "disks", colon + 1, &d->size_mib) < 0)
+		char *slash = strchr(colon + 1, '/');
+		if (slash)
+			*slash = '\0';
+		if (parse_u64(p, "disks", colon + 1, &d->size_mib) < 0 ||
+		    (slash && parse_u64(p, "disks", slash + 1, &d->used_mib) < 0))
 			return -1;
 		vm->n_disks++;
 	}
@@ -275,8 +279,16 @@ static int parse_host(parser *p, char **tok, int n)
 			rc = parse_bool(p, k, v, &h->name_resolves);
 		else if (!strcmp(k, "migration"))
 			rc = parse_bool(p, k, v, &h->migration_enabled);
+		else if (!strcmp(k, "local_free") && !strcmp(v, "unknown"))
+			h->local_free_unknown = true;
 		else if (!strcmp(k, "local_free"))
 			rc = parse_u64(p, k, v, &h->local_free_mib);
+		else if (!strcmp(k, "addr")) {
+			if (strlen(v) >= PLC_NAME_MAX)
+				return fail(p, "host %s: addr longer than %d", h->name,
+					    PLC_NAME_MAX - 1);
+			snprintf(h->migration_addr, sizeof(h->migration_addr), "%s", v);
+		}
 		else
 			return fail(p, "host %s: unknown key '%s'", h->name, k);
 		if (rc < 0)

@@ -64,16 +64,18 @@ log "records complete after $((SECONDS - t0)) s"
 # 1. the local disk blocks a plain live migration, with the reason and the hint
 run 107 1 check migrate test h2
 has "BLOCK storage.not_shared"; has "local:h1"; has "hint:"
-# 2. with --storage it can move, and says the disk will be copied
-run 0 1 check migrate test h2 --storage --json
-has '"blocked": false'; has '"storage.copy_needed"'
+# 2. with --storage the disk would be copied, but the test driver's disk (1 TiB written,
+#    from virDomainGetBlockInfo) does not fit h2's local pool (100 GiB free, from the pool
+#    h2 publishes in its record): sizes and free space travel through gossip
+run 107 1 check migrate test h2 --storage --json
+has '"blocked": true'; has '"storage.no_space"'; has "1048576 MiB"; has "102400 MiB free on h2"
 # 3. h3's record says libvirtd is down and lists no networks: both are reasons
 run 107 1 check migrate test h3 --storage --json
 has '"blocked": true'; has '"health.degraded"'; has '"network.missing"'
-# 4. place ranks h2 and rejects h3 with the same codes; none without --storage
-run 0 1 place test --storage
-has "candidates: 1"; has "1. h2 score="; has "rejected h3: .*network.missing"
-run 0 1 place test --storage --json
+# 4. place rejects h2 and h3 with the same codes (lab_place shows a ranking)
+run 107 1 place test --storage
+has "candidates: 0"; has "rejected h2: storage.no_space"; has "rejected h3: .*network.missing"
+run 107 1 place test --storage --json
 has '"candidates"'; has '"host": "h2"'
 run 107 1 place test
 # 5. unknown VM and unknown host: 105, with what to check
