@@ -263,7 +263,7 @@ static void fence_feed(ag_agent *a, hac_fence_input *in)
             if (vm) {
                 /* owned elsewhere: its definition lives on with its owner */
                 int32_t owner = h->st->vms[it->vm].owner;
-                ag_ha__exec_destroy(a, vm, owner >= 0 && owner != h->self, it->text);
+                ag_ha__exec_destroy(a, vm, h->st->vms[it->vm].uuid, owner >= 0 && owner != h->self, it->text);
             }
             break;
         case HAC_O_EXEC:
@@ -693,12 +693,15 @@ static void on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
                         p.vm.mem_mib = v->mem_mib;
                         p.vm.vcpus = v->vcpus;
                         p.vm.want_running = v->running;
+                        snprintf(p.vm.uuid, sizeof p.vm.uuid, "%s", v->uuid ? v->uuid : "");
                         p.vm.owner = hi;
                         p.vm.moving_to = p.vm.home = -1;
                         propose(a, &p, "");
                     }
                     continue;
                 }
+                if (vi >= 0 && s->vms[vi].uuid[0] && v->uuid && strcmp(v->uuid, s->vms[vi].uuid) != 0)
+                    continue;   /* another VM with the same name: not ours */
                 if (vi >= 0 && v->running) {
                     vms[nv] = (uint32_t)vi;
                     gens[nv++] = v->generation;
@@ -871,6 +874,37 @@ void ag_ha__send_result(ag_agent *a, const hac_cmd *cmd, bool ok, const char *te
 
 /* ---- the agent's own report ---------------------------------------------------------- */
 
+/* The state's index for a local VM: -1 unknown, -2 same name but another UUID. */
+int ag_ha__vm_index(const struct ag_ha *h, const hv_vm *v)
+{
+    int vi = hac_find_vm(h->st, v->name);
+    if (vi >= 0 && h->st->vms[vi].uuid[0] && v->uuid[0] && strcmp(h->st->vms[vi].uuid, v->uuid) != 0)
+        return -2;
+    return vi;
+}
+
+/* A stopped VM whose owner is another host is a leftover (this host was fenced, or died
+ * and came back after a restart elsewhere): its definition goes, the disks stay. Seen
+ * twice, a report period apart, so a definition in transit is left alone. */
+static void cleanup_definition(ag_agent *a, int vi, const hv_vm *v)
+{
+    struct ag_ha *h = a->ha;
+    const hac_rvm *m = &h->st->vms[vi];
+    if (m->owner < 0 || m->owner == h->self || m->moving_to >= 0 || ag_ha__job_busy(a, v->name)) {
+        h->leftover[vi] = 0;
+        return;
+    }
+    if (h->leftover[vi] != m->generation) {
+        h->leftover[vi] = m->generation;
+        return;
+    }
+    h->leftover[vi] = 0;
+    char why[HAC_TEXT_MAX];
+    snprintf(why, sizeof why, "owned by %s at generation %llu", h->st->hosts[m->owner].name,
+             (unsigned long long)m->generation);
+    ag_ha__exec_destroy(a, v->name, m->uuid, true, why);
+}
+
 void ag_ha__inventory_done(ag_agent *a)
 {
     struct ag_ha *h = a->ha;
@@ -881,19 +915,33 @@ void ag_ha__inventory_done(ag_agent *a)
     char **busy = calloc(HA_JOBS_MAX + 1, sizeof *busy);
     if (!local || !iv || !ivp || !busy)
         goto out;
+    size_t nr = 0;
     for (size_t i = 0; i < h->n_inv; i++) {
         const hv_vm *v = &h->inv[i];
-        int vi = hac_find_vm(h->st, v->name);
+        int vi = ag_ha__vm_index(h, v);
         bool running = v->state == HV_VM_RUNNING || v->state == HV_VM_PAUSED;
+        if (vi == -2) {
+            if (!h->warned_same_name) {
+                h->warned_same_name = true;
+                ag_event(a, "ha", json_pack("{s:s,s:s}", "vm", v->name, "uuid", v->uuid),
+                         "VM %s here is not the cluster's VM of that name (other UUID): drover leaves it "
+                         "alone; give it a unique name to manage it", v->name);
+            }
+            continue;
+        }
         if (vi >= 0 && running)
             local[nl++] = (uint32_t)vi;
-        drover__ha_inv_vm__init(&iv[i]);
-        iv[i].name = (char *)v->name;
-        iv[i].generation = vi >= 0 ? h->st->vms[vi].generation : 0;
-        iv[i].mem_mib = v->mem_kib / 1024;
-        iv[i].vcpus = v->vcpus;
-        iv[i].running = running;
-        ivp[i] = &iv[i];
+        if (vi >= 0 && !running && h->fence.mode == HAC_FM_ACTIVE && h->self >= 0)
+            cleanup_definition(a, vi, v);
+        drover__ha_inv_vm__init(&iv[nr]);
+        iv[nr].name = (char *)v->name;
+        iv[nr].uuid = (char *)v->uuid;
+        iv[nr].generation = vi >= 0 ? h->st->vms[vi].generation : 0;
+        iv[nr].mem_mib = v->mem_kib / 1024;
+        iv[nr].vcpus = v->vcpus;
+        iv[nr].running = running;
+        ivp[nr] = &iv[nr];
+        nr++;
     }
     if (h->inv_ok) {
         hac_fence_input in = {.kind = HAC_FIN_LOCAL, .state = h->st, .vms = local, .n_vms = nl};
@@ -914,7 +962,7 @@ void ag_ha__inventory_done(ag_agent *a)
     }
     Drover__HaReport r = DROVER__HA_REPORT__INIT;
     r.vms = ivp;
-    r.n_vms = h->inv_ok ? h->n_inv : 0;
+    r.n_vms = h->inv_ok ? nr : 0;
     r.busy = busy;
     r.n_busy = nm;
     r.moves = pmp;

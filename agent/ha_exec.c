@@ -41,6 +41,7 @@ struct ha_job {
     enum job_kind kind;
     hac_cmd cmd;
     char vm[HAC_NAME_MAX];
+    char uuid[37];
     char dest_uri[160];
     char dest_name[HAC_NAME_MAX];
     bool undefine;
@@ -241,6 +242,16 @@ static void destroy_work(void *ud)
     hv_conn *c;
     if ((j->rc = get_conn(j->a->ha, &c, &j->err)) != HV_OK)
         return;
+    hv_vm cur;
+    if (j->uuid[0] && (j->rc = hv_vm_get(c, j->vm, &cur, &j->err)) != HV_OK) {
+        if (j->rc == HV_ENOTFOUND)
+            j->rc = HV_OK;
+        return;
+    }
+    if (j->uuid[0] && strcmp(cur.uuid, j->uuid) != 0) {
+        snprintf(j->why, sizeof j->why, "not done: the VM of that name here has another UUID");
+        return;
+    }
     j->rc = hv_vm_destroy(c, j->vm, &j->err);
     if (j->rc == HV_ESTATE || j->rc == HV_ENOTFOUND)
         j->rc = HV_OK;   /* already off: the goal holds */
@@ -265,8 +276,13 @@ static void destroy_done(ag_loop *l, void *ud)
     job_free(j);
 }
 
-void ag_ha__exec_destroy(ag_agent *a, const char *vm, bool undefine, const char *why)
+void ag_ha__exec_destroy(ag_agent *a, const char *vm, const char *uuid, bool undefine, const char *why)
 {
+    for (int i = 0; i < HA_JOBS_MAX; i++) {
+        const ha_job *o = a->ha->jobs[i];
+        if (o && o->kind == JOB_DESTROY && strcmp(o->vm, vm) == 0)
+            return;   /* one at a time per VM: the fence asks again if it is still there */
+    }
     ha_job *j = job_new(a, JOB_DESTROY);
     if (!j) {
         ag_err("ha: cannot destroy %s now: %d libvirt jobs already running", vm, HA_JOBS_MAX);
@@ -274,6 +290,7 @@ void ag_ha__exec_destroy(ag_agent *a, const char *vm, bool undefine, const char 
     }
     snprintf(j->vm, sizeof j->vm, "%s", vm);
     snprintf(j->why, sizeof j->why, "%s", why);
+    snprintf(j->uuid, sizeof j->uuid, "%s", uuid ? uuid : "");
     j->undefine = undefine;
     if (ag_loop_submit(a->loop, destroy_work, destroy_done, j) != 0)
         job_free(j);

@@ -107,6 +107,8 @@ struct ag_ha {
     unsigned selfq_n;
     int coord_depth;           /* > 0 while the coordinator's outputs are carried out */
     uint64_t xml_sync_ms;
+    hac_gen leftover[HAC_VMS_MAX];   /* stopped leftovers seen once, at this generation */
+    bool warned_same_name;
     /* timers */
     ag_id tick;
     uint64_t report_ms;
@@ -119,9 +121,12 @@ void ag_ha__send_result(ag_agent *a, const hac_cmd *cmd, bool ok, const char *te
 void ag_ha__inventory_done(ag_agent *a);
 void ag_ha__local_moves(ag_agent *a, struct ha_move *out, uint32_t *n, uint32_t max);
 
+int ag_ha__vm_index(const struct ag_ha *h, const hv_vm *v);
+
 /* ha_exec.c: libvirt work on loop workers; results come back on the loop thread. */
 void ag_ha__exec_inventory(ag_agent *a);
-void ag_ha__exec_destroy(ag_agent *a, const char *vm, bool undefine, const char *why);
+/* Destroy (and undefine) local VM `vm` if its UUID is `uuid` ("" = any). */
+void ag_ha__exec_destroy(ag_agent *a, const char *vm, const char *uuid, bool undefine, const char *why);
 void ag_ha__exec_cmd(ag_agent *a, const hac_cmd *cmd);
 bool ag_ha__job_busy(ag_agent *a, const char *vm);
 void ag_ha__exec_free(ag_agent *a);

@@ -160,6 +160,10 @@ typedef struct hac_rvm {
      * the owner knows to fence it. Until then a restart elsewhere could run it twice
      * (protected while the owner was cut off): only a confirmed fence allows one. */
     bool prot_acked;
+    /* libvirt's UUID, set at registration: names are unique per host only, so an agent
+     * treats a local VM as this one only when the UUIDs match ("" = not known). The
+     * cores never read it. */
+    char uuid[37];
 } hac_rvm;
 
 typedef struct hac_rstate {

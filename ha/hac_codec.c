@@ -65,6 +65,7 @@ static void vm_to_pb(const hac_rvm *v, Drover__HaVm *pb)
     pb->moving_to = v->moving_to;
     pb->home = v->home;
     pb->prot_acked = v->prot_acked;
+    pb->uuid = (char *)v->uuid;
 }
 
 static void upg_to_pb(const hac_upgrade *u, Drover__HaUpgrade *pb, uint32_t *order)
@@ -201,6 +202,9 @@ static int vm_from_pb(const Drover__HaVm *pb, hac_rvm *v, char *why, size_t whyl
     v->moving_to = pb->moving_to;
     v->home = pb->home;
     v->prot_acked = pb->prot_acked;
+    if (pb->uuid && strlen(pb->uuid) >= sizeof v->uuid)
+        return bad(why, whylen, "VM %s: UUID too long", pb->name);
+    snprintf(v->uuid, sizeof v->uuid, "%s", pb->uuid ? pb->uuid : "");
     return 0;
 }
 
