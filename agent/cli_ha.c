@@ -356,12 +356,15 @@ fail:
     return -1;
 }
 
-/* The index of the host being upgraded: ha.status may give "current" as a position in
- * order or as the host's name. -1 when none. */
+/* The index of the host being upgraded: ha.status gives "current_index" (a position in
+ * order) and "current" (the host's name). -1 when neither says. */
 static long long upgrade_current(const json_t *up)
 {
-    json_t *c = json_object_get(up, "current"), *v;
+    json_t *c = json_object_get(up, "current_index"), *v;
     size_t i;
+    if (json_is_integer(c))
+        return (long long)json_integer_value(c);
+    c = json_object_get(up, "current");
     if (json_is_integer(c))
         return (long long)json_integer_value(c);
     if (json_is_string(c))
@@ -589,44 +592,67 @@ static void print_json_line(json_t *v)
     fflush(stdout);
 }
 
-/* Text output of the watch: on a terminal a VM's progress line rewrites itself; in a
- * log or pipe every change is its own line. */
+/* Text output of the watch. In a log or pipe every change is its own line. On a
+ * terminal the VMs moving right now keep one line each at the bottom, redrawn in place
+ * after every poll (like `docker pull`); what is final (moved, cannot move, the end)
+ * is printed above that block and stays. */
 typedef struct out_state {
     bool json, tty;
-    char open_vm[PLC_NAME_MAX];   /* the VM whose progress line has no newline yet */
+    json_t *live;   /* tty: {vm: progress line} in arrival order */
+    int drawn;      /* tty: lines of the block currently on screen */
 } out_state;
 
-static void out_close_line(out_state *o)
+static void out_erase_block(out_state *o)
 {
-    if (o->open_vm[0]) {
-        putchar('\n');
-        o->open_vm[0] = 0;
+    if (o->drawn > 0)
+        printf("\033[%dA\r\033[J", o->drawn);   /* up to the block's first line, clear below */
+    o->drawn = 0;
+}
+
+static void out_draw_block(out_state *o)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o->live, k, v) {
+        puts(json_string_value(v));
+        o->drawn++;
     }
 }
 
-static void out_event(out_state *o, json_t *ev)
+/* Print one poll's events (borrowed array). */
+static void out_events(out_state *o, json_t *evs)
 {
+    size_t i;
+    json_t *ev;
     if (o->json) {
-        print_json_line(ev);
+        json_array_foreach(evs, i, ev) print_json_line(ev);
         return;
     }
-    char line[512];
-    cli_watch_line(ev, line, sizeof line);
-    const char *e = json_string_value(json_object_get(ev, "event"));
-    const char *vm = json_string_value(json_object_get(ev, "vm"));
-    if (o->tty && same(e, "moving") && vm) {
-        if (same(o->open_vm, vm)) {
-            printf("\r\033[K%s", line);
-        } else {
-            out_close_line(o);
-            fputs(line, stdout);
-            snprintf(o->open_vm, sizeof o->open_vm, "%s", vm);
+    if (o->tty && json_array_size(evs))
+        out_erase_block(o);
+    json_array_foreach(evs, i, ev) {
+        char line[512];
+        cli_watch_line(ev, line, sizeof line);
+        const char *e = json_string_value(json_object_get(ev, "event"));
+        const char *vm = json_string_value(json_object_get(ev, "vm"));
+        if (o->tty && vm && same(e, "moving")) {
+            json_object_set_new(o->live, vm, json_string(line));
+            continue;
         }
-    } else {
-        out_close_line(o);
+        if (o->tty && vm && same(e, "moved"))
+            json_object_del(o->live, vm);
         puts(line);
     }
+    if (o->tty && json_array_size(evs))
+        out_draw_block(o);
     fflush(stdout);
+}
+
+/* Before a final message: the progress block is history now, leave it on screen. */
+static void out_close_line(out_state *o)
+{
+    o->drawn = 0;
+    json_object_clear(o->live);
 }
 
 /* Poll ha.status until the watch ends, the deadline passes or Ctrl-C. */
@@ -634,7 +660,7 @@ static int watch(const cli_common *cc, const char *cmd, cli_watch_mode mode, con
                  const host_opts *ho)
 {
     cli_watch w;
-    out_state o = {.json = cc->json, .tty = !cc->json && isatty(STDOUT_FILENO)};
+    out_state o = {.json = cc->json, .tty = !cc->json && isatty(STDOUT_FILENO), .live = json_object()};
     struct sigaction sa = {.sa_handler = on_sigint}, old_int, old_term;
     sigemptyset(&sa.sa_mask);   /* no SA_RESTART: Ctrl-C cuts the sleep short */
     g_interrupted = 0;
@@ -654,22 +680,29 @@ static int watch(const cli_common *cc, const char *cmd, cli_watch_mode mode, con
             break;
         }
         if (crc == 0) {
-            json_t *evs = cli_watch_step(&w, st), *ev;
-            size_t i;
-            json_array_foreach(evs, i, ev) out_event(&o, ev);
+            json_t *evs = cli_watch_step(&w, st);
+            out_events(&o, evs);
             json_decref(evs);
             json_decref(st);
             last_err = 0;
         } else if (crc == AG_EX_QUORUM || crc == AG_EX_TIMEOUT || crc == AG_EX_TEMPFAIL) {
             /* a coordinator change or a slow agent: the drain is replicated, keep looking */
             if (crc != last_err) {
-                out_close_line(&o);
+                fflush(stdout);
+                if (o.tty)
+                    out_erase_block(&o);
+                fflush(stdout);
                 fprintf(stderr, "drover %s: %s (still watching)\n", cmd, err);
+                fflush(stderr);
+                if (o.tty)
+                    out_draw_block(&o);
+                fflush(stdout);
             }
             last_err = crc;
         } else {
             out_close_line(&o);
             fprintf(stderr, "drover %s: %s\n", cmd, err[0] ? err : "ha.status failed");
+            json_decref(o.live);
             cli_watch_free(&w);
             sigaction(SIGINT, &old_int, NULL);
             sigaction(SIGTERM, &old_term, NULL);
@@ -716,6 +749,7 @@ static int watch(const cli_common *cc, const char *cmd, cli_watch_mode mode, con
         print_json_line(fin);
     fflush(stdout);
     json_decref(fin);
+    json_decref(o.live);
     cli_watch_free(&w);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -13,6 +13,9 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <termios.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -441,6 +444,24 @@ int drover_cli_main(int argc, char **argv);   /* main.c, renamed by CMake */
 
 static char *g_out, *g_err;
 
+static bool g_tty;   /* the next run() writes its stdout to a terminal (a pty) */
+
+static char *slurp_pty(int master)
+{
+    size_t cap = 65536, n = 0;
+    char *b = calloc(1, cap);
+    for (;;) {
+        struct pollfd pf = {.fd = master, .events = POLLIN};
+        if (poll(&pf, 1, 0) <= 0 || n + 1 >= cap)
+            break;
+        ssize_t r = read(master, b + n, cap - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    return b;
+}
+
 /* Run `drover WORDS...` in this process with stdout and stderr captured into g_out and
  * g_err. args is NULL-terminated; the command is found like main() finds it. */
 static int run(const char *first, ...)
@@ -456,10 +477,20 @@ static int run(const char *first, ...)
     free(g_out);
     free(g_err);
     FILE *out = tmpfile(), *err = tmpfile();
+    int master = -1, slave = -1;
     fflush(stdout);
     fflush(stderr);
     int so = dup(1), se = dup(2);
-    dup2(fileno(out), 1);
+    if (g_tty) {
+        struct termios raw;
+        assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
+        tcgetattr(slave, &raw);
+        cfmakeraw(&raw);   /* no \n -> \r\n: compare what the CLI wrote */
+        tcsetattr(slave, TCSANOW, &raw);
+        dup2(slave, 1);
+    } else {
+        dup2(fileno(out), 1);
+    }
     dup2(fileno(err), 2);
     optind = 0;   /* getopt starts over, as in a new process */
     int rc = drover_cli_main(argc, argv);
@@ -469,7 +500,14 @@ static int run(const char *first, ...)
     dup2(se, 2);
     close(so);
     close(se);
-    g_out = slurp(out);
+    if (g_tty) {
+        g_out = slurp_pty(master);
+        close(slave);
+        close(master);
+        free(slurp(out));
+    } else {
+        g_out = slurp(out);
+    }
     g_err = slurp(err);
     fclose(out);
     fclose(err);
@@ -557,6 +595,28 @@ static void drain_wait_text(void **state)
                                "  b  moved to h3\n"
                                "h1 is in maintenance: 2 VMs moved\n");
     assert_string_equal(g_err, "");
+    stop_fake(p);
+}
+
+/* On a terminal the VMs moving now keep one line each, redrawn in place: the block is
+ * erased (cursor up, clear below) before what is final is printed above it. */
+static void drain_wait_tty(void **state)
+{
+    (void)state;
+    pid_t p = start_fake(&(fake){.ha = true, .statuses = drain_script, .n_statuses = 4});
+    g_tty = true;
+    int rc = run("drover", "host", "drain", "h1", "--wait", "--interval", "10ms", "--socket", sock, NULL);
+    g_tty = false;
+    assert_int_equal(rc, 0);
+    assert_string_equal(g_out, "h1 is draining (decision 42)\n"
+                               "  b  cannot move: cpu.incompatible: avx512f missing on h2\n"
+                               "  a  -> h2  40%  1.0 MiB/s\n"
+                               "\033[1A\r\033[J"
+                               "  a  moved to h2\n"
+                               "  b  -> h3  0%\n"
+                               "\033[1A\r\033[J"
+                               "  b  moved to h3\n"
+                               "h1 is in maintenance: 2 VMs moved\n");
     stop_fake(p);
 }
 
@@ -698,6 +758,7 @@ int main(void)
         cmocka_unit_test(vm_list_table),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(drain_wait_text),
+        cmocka_unit_test(drain_wait_tty),
         cmocka_unit_test(drain_wait_json),
         cmocka_unit_test(drain_deadline),
         cmocka_unit_test(drain_detach),
