@@ -62,6 +62,9 @@ static const struct key keys[] = {
      * mean the array or the path to it is failing, which hangs guests' I/O too */
     DUR("ha", "storage_latency_max", storage_latency_max_ms, 10, 600000, "2s",
         "a host whose shared-storage probe takes longer is degraded and evacuated"),
+    STR("ha", "fence_command", fence_command, "",
+        "run by the coordinator when a host is declared dead (sh -c CMD drover-fence HOST ADDR; "
+        "exit 0 = the host is off, e.g. via IPMI): its VMs restart without waiting out the lease"),
     INT("ha", "voters", voters, 1, 7, "3",
         "Raft voters chosen among the hosts (3 or 5; every other host is a learner)"),
     /* 500 ms: a dead coordinator is replaced in ~0.5-1.1 s (target <= 1 s, etcd 1.3-1.6 s)

@@ -626,6 +626,46 @@ static void register_hosts(ag_agent *a, uint64_t now)
     }
 }
 
+/* [ha] fence_command: power a dead host off so its VMs restart without waiting out the
+ * lease. Only a command that confirms the host is off (exit 0) counts. */
+static void fence_dead_hosts(ag_agent *a, uint64_t now)
+{
+    struct ag_ha *h = a->ha;
+    const hac_rstate *s = hac_coord_state(h->coord);
+    for (uint32_t i = 0; i < s->n_hosts; i++) {
+        if (h->hv[i].live != HAC_DEAD) {
+            h->fence_confirmed[i] = false;
+            continue;
+        }
+        if (!a->cfg.fence_command[0] || h->fencing[i] || h->fence_confirmed[i] || now < h->fence_next_ms[i] ||
+            (int32_t)i == h->self)
+            continue;
+        const ag_member *m = ag_ha__member(a, s->hosts[i].name);
+        h->fencing[i] = true;
+        ag_ha__exec_fence(a, i, s->hosts[i].name, m ? m->addr : "");
+    }
+}
+
+void ag_ha__fenced(ag_agent *a, uint32_t host, bool ok, const char *text)
+{
+    struct ag_ha *h = a->ha;
+    if (!h || host >= HAC_HOSTS_MAX)
+        return;
+    h->fencing[host] = false;
+    const char *name = host < h->st->n_hosts ? h->st->hosts[host].name : "?";
+    ag_event(a, "fence", json_pack("{s:s,s:b}", "about", name, "ok", ok), "fence_command for %s: %s%s", name,
+             text, ok ? " — host is off, its VMs may restart now" : "; tried again in 30 s");
+    if (!ok) {
+        h->fence_next_ms[host] = ag_now_ms() + 30000;
+        return;
+    }
+    h->fence_confirmed[host] = true;
+    if (h->coord && host < hac_coord_state(h->coord)->n_hosts) {
+        hac_input in = {.kind = HAC_IN_FENCED, .host = host};
+        coord_feed(a, &in);
+    }
+}
+
 static void coord_tick(ag_agent *a, uint64_t now)
 {
     struct ag_ha *h = a->ha;
@@ -646,6 +686,7 @@ static void coord_tick(ag_agent *a, uint64_t now)
     }
     hac_input t = {.kind = HAC_IN_TICK};
     coord_feed(a, &t);
+    fence_dead_hosts(a, now);
     /* progress older than two reports is from a move that ended */
     for (uint32_t i = 0; i < h->n_moves;)
         if (now > h->moves[i].seen_ms + 2 * HA_REPORT_MS + 500)

@@ -34,7 +34,7 @@ extern char **environ;
 #define XML_SYNC_MS 5000
 #define XML_MAX (256 * 1024)
 
-enum job_kind { JOB_INV, JOB_DESTROY, JOB_CMD, JOB_XML };
+enum job_kind { JOB_INV, JOB_DESTROY, JOB_CMD, JOB_XML, JOB_FENCE };
 
 struct ha_job {
     ag_agent *a;
@@ -42,6 +42,7 @@ struct ha_job {
     hac_cmd cmd;
     char vm[HAC_NAME_MAX];
     char uuid[37];
+    char *script;              /* JOB_FENCE: the command line */
     char dest_uri[160];
     char dest_name[HAC_NAME_MAX];
     bool undefine;
@@ -349,7 +350,9 @@ static void migrate_work(ha_job *j, hv_conn *c)
 
 static void run_work(ha_job *j)
 {
-    char *argv[] = {"/bin/sh", "-c", j->cmd.text, NULL};
+    char *argv[] = {"/bin/sh", "-c", j->script ? j->script : j->cmd.text, "drover-fence", j->vm, j->dest_uri, NULL};
+    if (j->kind != JOB_FENCE)
+        argv[3] = NULL;   /* the upgrade command gets no arguments */
     pid_t pid;
     int rc = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ);
     if (rc != 0) {
@@ -367,12 +370,13 @@ static void run_work(ha_job *j)
             status = -1;
             break;
         }
-        if (waited >= HA_RUN_TIMEOUT_MS) {
+        if (waited >= (j->kind == JOB_FENCE ? HA_FENCE_TIMEOUT_MS : HA_RUN_TIMEOUT_MS)) {
             kill(pid, SIGKILL);   /* our own child, by its PID */
             waitpid(pid, &status, 0);
             j->rc = HV_ETIMEDOUT;
-            snprintf(j->err.msg, sizeof j->err.msg, "upgrade command still running after %d min; killed",
-                     HA_RUN_TIMEOUT_MS / 60000);
+            snprintf(j->err.msg, sizeof j->err.msg, "%s still running after %d s; killed",
+                     j->kind == JOB_FENCE ? "fence_command" : "upgrade command",
+                     (j->kind == JOB_FENCE ? HA_FENCE_TIMEOUT_MS : HA_RUN_TIMEOUT_MS) / 1000);
             return;
         }
         nanosleep(&step, NULL);
@@ -382,7 +386,7 @@ static void run_work(ha_job *j)
         return;
     }
     j->rc = HV_EFAIL;
-    snprintf(j->err.msg, sizeof j->err.msg, "upgrade command %s %d",
+    snprintf(j->err.msg, sizeof j->err.msg, "%s %s %d", j->kind == JOB_FENCE ? "fence_command" : "upgrade command",
              WIFEXITED(status) ? "exited with" : "killed by signal",
              WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? WTERMSIG(status) : -1);
 }
@@ -500,6 +504,36 @@ void ag_ha__exec_cmd(ag_agent *a, const hac_cmd *cmd)
     if (ag_loop_submit(a->loop, cmd_work, cmd_done, j) != 0) {
         job_free(j);
         ag_ha__send_result(a, cmd, false, "cannot queue the job on this agent");
+    }
+}
+
+static void fence_work(void *ud)
+{
+    run_work(ud);
+}
+
+static void fence_done(ag_loop *l, void *ud)
+{
+    (void)l;
+    ha_job *j = ud;
+    ag_ha__fenced(j->a, j->cmd.to, j->rc == HV_OK, j->rc == HV_OK ? "exit 0" : j->err.msg);
+    job_free(j);
+}
+
+void ag_ha__exec_fence(ag_agent *a, uint32_t host, const char *name, const char *addr)
+{
+    ha_job *j = job_new(a, JOB_FENCE);
+    if (!j) {
+        ag_ha__fenced(a, host, false, "too many jobs running on the coordinator");
+        return;
+    }
+    j->cmd.to = host;
+    j->script = a->cfg.fence_command;   /* lives as long as the agent */
+    snprintf(j->vm, sizeof j->vm, "%s", name);
+    snprintf(j->dest_uri, sizeof j->dest_uri, "%s", addr);
+    if (ag_loop_submit(a->loop, fence_work, fence_done, j) != 0) {
+        job_free(j);
+        ag_ha__fenced(a, host, false, "cannot queue the job");
     }
 }
 

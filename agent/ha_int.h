@@ -29,6 +29,8 @@
 /* A RUN (upgrade) command is killed after this long: an upgrade that hangs must not
  * hold the plan forever (the coordinator pauses it after rejoin_timeout). */
 #define HA_RUN_TIMEOUT_MS  (10 * 60 * 1000)
+/* IPMI power-off answers in seconds; a fence that takes longer is not confirming. */
+#define HA_FENCE_TIMEOUT_MS (60 * 1000)
 
 struct ha_applied {
     uint64_t index;
@@ -107,6 +109,9 @@ struct ag_ha {
     unsigned selfq_n;
     int coord_depth;           /* > 0 while the coordinator's outputs are carried out */
     uint64_t xml_sync_ms;
+    /* fence_command per host (coordinator): running, confirmed, next try */
+    bool fencing[HAC_HOSTS_MAX], fence_confirmed[HAC_HOSTS_MAX];
+    uint64_t fence_next_ms[HAC_HOSTS_MAX];
     hac_gen leftover[HAC_VMS_MAX];   /* stopped leftovers seen once, at this generation */
     bool warned_same_name;
     /* timers */
@@ -129,6 +134,9 @@ void ag_ha__exec_inventory(ag_agent *a);
 void ag_ha__exec_destroy(ag_agent *a, const char *vm, const char *uuid, bool undefine, const char *why);
 void ag_ha__exec_cmd(ag_agent *a, const hac_cmd *cmd);
 bool ag_ha__job_busy(ag_agent *a, const char *vm);
+/* Run [ha] fence_command for host index `host` (name, address); ag_ha__fenced follows. */
+void ag_ha__exec_fence(ag_agent *a, uint32_t host, const char *name, const char *addr);
+void ag_ha__fenced(ag_agent *a, uint32_t host, bool ok, const char *text);
 void ag_ha__exec_free(ag_agent *a);
 
 /* ha_ctl.c */
