@@ -359,11 +359,15 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
         }
         json_array_append_new(vms, vj);
     }
-    for (uint32_t i = 0; i < h->n_moves; i++)
+    for (uint32_t i = 0; i < h->n_moves; i++) {
+        int vi = hac_find_vm(s, h->moves[i].vm);
+        if (vi < 0 || s->vms[vi].moving_to < 0)
+            continue;   /* ended: the progress entry outlives the move by a report or two */
         json_array_append_new(moves, json_pack("{s:s,s:s,s:s,s:i,s:I}", "vm", h->moves[i].vm, "from",
                                                h->moves[i].from, "to", h->moves[i].to, "percent",
                                                (int)h->moves[i].percent, "bytes_per_s",
                                                (json_int_t)h->moves[i].bytes_per_s));
+    }
     for (uint32_t i = 0; i < s->upgrade.n; i++)
         json_array_append_new(order, json_string(s->upgrade.order[i] < s->n_hosts
                                                      ? s->hosts[s->upgrade.order[i]].name : "?"));

@@ -972,6 +972,9 @@ void ag_ha__inventory_done(ag_agent *a)
         }
         if (vi >= 0 && running)
             local[nl++] = (uint32_t)vi;
+        /* the paused receiving end of a move to here is not a second copy */
+        if (vi >= 0 && v->state == HV_VM_PAUSED && h->st->vms[vi].moving_to == h->self && h->self >= 0)
+            running = false;
         if (vi >= 0 && !running && h->fence.mode == HAC_FM_ACTIVE && h->self >= 0)
             cleanup_definition(a, vi, v);
         drover__ha_inv_vm__init(&iv[nr]);

@@ -210,15 +210,22 @@ static void xml_sync(ag_agent *a)
 {
     struct ag_ha *h = a->ha;
     uint64_t now = ag_now_ms();
-    if (now < h->xml_sync_ms + XML_SYNC_MS || h->self < 0 || h->fence.mode != HAC_FM_ACTIVE)
+    if (h->self < 0 || h->fence.mode != HAC_FM_ACTIVE)
+        return;
+    size_t n = 0, missing = 0;
+    for (uint32_t v = 0; v < h->st->n_vms; v++)
+        if (h->st->vms[v].owner == h->self && h->st->vms[v].protected_ && h->st->vms[v].moving_to < 0) {
+            char key[8 + HAC_NAME_MAX];
+            size_t len;
+            snprintf(key, sizeof key, "vmxml/%s", h->st->vms[v].name);
+            n++;
+            missing += st_get(a->store, ST_DB_STATE, key, strlen(key), NULL, 0, &len) != 0;
+        }
+    /* a newly protected VM must be restartable elsewhere at once: no waiting for the
+     * periodic check when its definition is not stored yet */
+    if (!n || (!missing && now < h->xml_sync_ms + XML_SYNC_MS))
         return;
     h->xml_sync_ms = now;
-    size_t n = 0;
-    for (uint32_t v = 0; v < h->st->n_vms; v++)
-        if (h->st->vms[v].owner == h->self && h->st->vms[v].protected_ && h->st->vms[v].moving_to < 0)
-            n++;
-    if (!n)
-        return;
     ha_job *j = job_new(a, JOB_XML);
     if (!j)
         return;
