@@ -45,6 +45,11 @@ size_t plc_format_ranking(const plc_view *view, const plc_ranking *rk, char *buf
 			plc__put(&o, "  %u. %s score=%lld mem=%u.%u%% cpu=%u.%u%%", ++rank, name,
 			    (long long)e->score, e->mem_ppm / 10000, e->mem_ppm / 1000 % 10,
 			    e->cpu_ppm / 10000, e->cpu_ppm / 1000 % 10);
+			/* what busy_penalty took off the score, so the ranking explains itself */
+			uint32_t mig = view->hosts[e->host].migrations_in +
+				       view->hosts[e->host].migrations_out;
+			if (mig)
+				plc__put(&o, " migrating=%u", mig);
 			for (uint32_t j = 0; j < e->report.n; j++)
 				plc__put(&o, "%s%s", j ? "," : " warn=", e->report.items[j].code);
 			plc__put(&o, "\n");

@@ -93,6 +93,9 @@ size_t plc_format_ranking_json(const plc_view *view, const plc_ranking *rk, char
 		plc__put(&o, "%u", e->mem_ppm);
 		key(&o, false, "cpu_ppm");
 		plc__put(&o, "%u", e->cpu_ppm);
+		key(&o, false, "migrations");
+		plc__put(&o, "%u", view->hosts[e->host].migrations_in +
+					   view->hosts[e->host].migrations_out);
 		key(&o, false, "warnings");
 		plc__put(&o, "[");
 		for (uint32_t j = 0; j < e->report.n; j++) {

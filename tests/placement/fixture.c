@@ -279,16 +279,13 @@ static int parse_host(parser *p, char **tok, int n)
 			rc = parse_bool(p, k, v, &h->name_resolves);
 		else if (!strcmp(k, "migration"))
 			rc = parse_bool(p, k, v, &h->migration_enabled);
-		else if (!strcmp(k, "local_free") && !strcmp(v, "unknown"))
+		else if (!strcmp(k, "local_free") && !strcmp(v, "unknown")) {
 			h->local_free_unknown = true;
-		else if (!strcmp(k, "local_free"))
+			rc = 0;
+		} else if (!strcmp(k, "local_free"))
 			rc = parse_u64(p, k, v, &h->local_free_mib);
-		else if (!strcmp(k, "addr")) {
-			if (strlen(v) >= PLC_NAME_MAX)
-				return fail(p, "host %s: addr longer than %d", h->name,
-					    PLC_NAME_MAX - 1);
-			snprintf(h->migration_addr, sizeof(h->migration_addr), "%s", v);
-		}
+		else if (!strcmp(k, "addr"))
+			rc = parse_name(p, k, v, h->migration_addr);
 		else
 			return fail(p, "host %s: unknown key '%s'", h->name, k);
 		if (rc < 0)

@@ -22,7 +22,7 @@ static json_t *run_json(const char *path, const char *text)
 	char *out = NULL;
 	assert_non_null(f);
 	if (fx_parse(f, path, text) < 0)
-		fail_msg("%s", f->err);
+		fail_msg("%s: %s", path, f->err);
 	f->json = true;
 	if (fx_run(f, &out) < 0)
 		fail_msg("%s: %s", path, f->err);
