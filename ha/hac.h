@@ -280,6 +280,10 @@ typedef enum hac_in_kind {
                        * state, the coordinator applies it to its own */
     HAC_IN_RESULT,    /* result of command id: ok, text = reason when failed */
     HAC_IN_FENCED,    /* fence_command confirmed host is off */
+    HAC_IN_CONSTRAINTS, /* vm may never go to the hosts in must_not (bit per host index):
+                         * what the agent's full placement view knows and this core's does
+                         * not (shared storage, CPU features, networks, devices, libvirt and
+                         * QEMU versions). Soft state: the latest one per VM counts. */
 } hac_in_kind;
 
 typedef struct hac_input {
@@ -308,6 +312,9 @@ typedef struct hac_input {
     /* COMMIT */
     const hac_prop *prop;
     int commit_rc;      /* what hac_apply returned for it */
+    /* CONSTRAINTS */
+    uint32_t vm;
+    uint64_t must_not;
     /* RESULT */
     uint64_t cmd_id;
     bool ok;

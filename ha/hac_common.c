@@ -136,7 +136,7 @@ void hac__build_view(hac_coord *c)
         p->priority = m->priority;
         p->restart_order = m->restart_order;
         for (uint32_t h = 0; h < c->s.n_hosts; h++)
-            if (c->v[v].exclude >> h & 1u)
+            if ((c->v[v].exclude | c->v[v].must_not) >> h & 1u)
                 plc_set_add(&p->host_must_not, h);
         if (m->moving_to >= 0) {
             c->ph[m->moving_to].migrations_in++;

@@ -464,6 +464,11 @@ int hac_coord_step(hac_coord *c, const hac_event *ev, hac_out *out)
     case HAC_IN_RESULT:
         on_result(c, in, out);
         break;
+    case HAC_IN_CONSTRAINTS:
+        if (in->vm >= c->s.n_vms)
+            return -EINVAL;
+        c->v[in->vm].must_not = in->must_not;
+        break;
     case HAC_IN_FENCED:
         if (in->host >= c->s.n_hosts)
             return -EINVAL;

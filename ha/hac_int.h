@@ -40,6 +40,7 @@ typedef struct vsoft {
     bool unacked_reported;
     uint64_t orphan_ms;     /* a recorded move with no command of ours since (0 = none) */
     bool busy;              /* its owner's last report lists a migration job for it */
+    uint64_t must_not;      /* hosts it can never run on (HAC_IN_CONSTRAINTS) */
 } vsoft;
 
 struct hac_coord {

@@ -271,6 +271,43 @@ static void drain_to_maintenance(void **st)
     hac_coord_free(c);
 }
 
+/* What only the agent's full view knows (storage, CPU, networks) reaches the plan: a VM
+ * that may never run on h1 is drained to h2, and one barred from both others stays and
+ * is reported as unable to leave. */
+static void constraints_steer_the_plan(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    hac_input k = {.kind = HAC_IN_CONSTRAINTS, .vm = 0, .must_not = 1u << 1};
+    step(c, 150, &k);
+    hac_input k2 = {.kind = HAC_IN_CONSTRAINTS, .vm = 1, .must_not = (1u << 1) | (1u << 2)};
+    step(c, 151, &k2);
+    hac_input bad = {.kind = HAC_IN_CONSTRAINTS, .vm = 99};
+    hac_event ev = {.now_ms = 152, .in = &bad};
+    assert_int_equal(hac_coord_step(c, &ev, &out), -EINVAL);
+    hac_input d = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_DRAIN, .host = 0};
+    step(c, 200, &d);
+    commit_all(c, &s, 210);
+    bool vm0_moves = false, stuck = false;
+    for (uint32_t i = 0; i < out.n; i++) {
+        const hac_out_item *it = &out.items[i];
+        if (it->kind == HAC_O_PROPOSE && it->prop.kind == HAC_P_MOVING) {
+            assert_int_not_equal(it->prop.index, 1);
+            if (it->prop.index == 0) {
+                assert_int_equal(it->prop.owner, 2);
+                vm0_moves = true;
+            }
+        }
+        if (it->kind == HAC_O_EVENT && it->vm == 1 && strstr(it->text, "cannot leave"))
+            stuck = true;
+    }
+    assert_true(vm0_moves);
+    assert_true(stuck);
+    hac_coord_free(c);
+}
+
 static void failed_migration_tries_elsewhere(void **st)
 {
     (void)st;
@@ -566,6 +603,7 @@ int main(void)
         cmocka_unit_test(fence_confirmed_restarts_at_once),
         cmocka_unit_test(max_restarts_honoured),
         cmocka_unit_test(drain_to_maintenance),
+        cmocka_unit_test(constraints_steer_the_plan),
         cmocka_unit_test(failed_migration_tries_elsewhere),
         cmocka_unit_test(fence_self_fences_and_reconciles),
         cmocka_unit_test(upgrade_walks_hosts),
