@@ -41,6 +41,7 @@
 #include "net.h"
 #include "raft_drv.h"
 #include "state.pb-c.h"
+#include "view.h"
 
 #define HA_STATE_KEY "ha/state"
 #define HA_SELFQ_MAX 64   /* = the selfq array in ha_int.h */
@@ -542,6 +543,7 @@ void ag_ha_leader(ag_agent *a, bool leader, uint64_t term)
         for (uint32_t i = 0; i < HAC_HOSTS_MAX; i++)
             h->last_ack[i] = now;
         memset(h->hv, 0, sizeof h->hv);
+        memset(h->fed, 0, sizeof h->fed);
         h->view_ms = 0;
         h->n_moves = 0;
         ag_event(a, "ha", json_pack("{s:I}", "term", (json_int_t)term),
@@ -697,6 +699,8 @@ static void coord_tick(ag_agent *a, uint64_t now)
         h->n_stuck = 0;
 }
 
+static void feed_constraints(ag_agent *a, uint32_t vi, const Drover__HaInvVm *v);
+
 static void on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const Drover__HaReport *r)
 {
     struct ag_ha *h = a->ha;
@@ -743,6 +747,8 @@ static void on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
                 }
                 if (vi >= 0 && s->vms[vi].uuid[0] && v->uuid && strcmp(v->uuid, s->vms[vi].uuid) != 0)
                     continue;   /* another VM with the same name: not ours */
+                if (vi >= 0)
+                    feed_constraints(a, (uint32_t)vi, v);
                 if (vi >= 0 && v->running) {
                     vms[nv] = (uint32_t)vi;
                     gens[nv++] = v->generation;
@@ -913,6 +919,89 @@ void ag_ha__send_result(ag_agent *a, const hac_cmd *cmd, bool ok, const char *te
     send_msg(a, ag_raft_leader_member(a), &m);
 }
 
+/* ---- constraints from the full placement view ----------------------------------------- */
+
+/* Findings that no amount of waiting fixes: the VM can never go to that host. Capacity,
+ * admin state and health change, and the core judges those itself. */
+static bool static_block(const char *code)
+{
+    static const char *const codes[] = {"cpu.", "device.", "network.missing", "storage.not_shared",
+                                        "storage.copy_needed", "host.migration_disabled",
+                                        "vm.migration_disabled", "version.libvirt", "version.qemu"};
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
+        if (strncmp(code, codes[i], strlen(codes[i])) == 0)
+            return true;
+    return false;
+}
+
+static void compute_constraints(ag_agent *a)
+{
+    struct ag_ha *h = a->ha;
+    uint64_t now = ag_now_ms();
+    if (now < h->cons_ms + HA_CONS_MS || !h->inv_ok)
+        return;
+    h->cons_ms = now;
+    if (!h->cons && !(h->cons = calloc(HA_CONS_MAX, sizeof *h->cons)))
+        return;
+    ag_view *v = malloc(sizeof *v);
+    plc_report *rep = malloc(sizeof *rep);
+    h->n_cons = 0;
+    if (!v || !rep || ag_view_from_gossip(v, a) != 0 || v->self < 0)
+        goto out;
+    for (size_t i = 0; i < h->n_inv && h->n_cons < HA_CONS_MAX; i++) {
+        const hv_vm *vm = &h->inv[i];
+        char err[160];
+        if (ag_ha__vm_index(h, vm) < 0 || ag_view_add_vm(v, vm, v->self, err, sizeof err) != 0)
+            continue;
+        struct ha_cons *c = &h->cons[h->n_cons];
+        memset(c, 0, sizeof *c);
+        snprintf(c->vm, sizeof c->vm, "%.*s", HAC_NAME_MAX - 1, vm->name);
+        for (uint32_t k = 0; k < v->pv.n_hosts && c->n < HAC_HOSTS_MAX; k++) {
+            if ((int32_t)k == v->self)
+                continue;
+            bool blocked = false;
+            for (int kind = 0; kind < 2 && !blocked; kind++) {
+                if (plc_check_kind(&v->pv, kind ? PLC_KIND_RESTART : PLC_KIND_MIGRATE, 0, k, rep) != 0)
+                    continue;
+                for (uint32_t f = 0; f < rep->n && !blocked; f++)
+                    if (rep->items[f].blocking && static_block(rep->items[f].code)) {
+                        blocked = true;
+                        if (!c->why[0])
+                            snprintf(c->why, sizeof c->why, "%s: %s", rep->items[f].code, rep->items[f].reason);
+                    }
+            }
+            if (blocked)
+                snprintf(c->hosts[c->n++], HAC_NAME_MAX, "%.*s", HAC_NAME_MAX - 1, v->hosts[k].name);
+        }
+        h->n_cons++;
+    }
+out:
+    free(v);
+    free(rep);
+}
+
+/* Coordinator: feed a VM's constraints when they change (a step re-plans everything). */
+static void feed_constraints(ag_agent *a, uint32_t vi, const Drover__HaInvVm *v)
+{
+    struct ag_ha *h = a->ha;
+    const hac_rstate *s = hac_coord_state(h->coord);
+    uint64_t mask = 0;
+    for (size_t k = 0; k < v->n_cannot_run_on; k++) {
+        int hi = v->cannot_run_on[k] ? hac_find_host(s, v->cannot_run_on[k]) : -1;
+        if (hi >= 0)
+            mask |= 1ull << hi;
+    }
+    if (h->fed[vi] && h->fed_must_not[vi] == mask)
+        return;
+    if (mask)
+        ag_event(a, "ha", json_pack("{s:s}", "vm", v->name), "VM %s can never run on %zu host(s): %s",
+                 v->name, v->n_cannot_run_on, v->cannot_why ? v->cannot_why : "");
+    h->fed[vi] = true;
+    h->fed_must_not[vi] = mask;
+    hac_input in = {.kind = HAC_IN_CONSTRAINTS, .vm = vi, .must_not = mask};
+    coord_feed(a, &in);
+}
+
 /* ---- the agent's own report ---------------------------------------------------------- */
 
 /* The state's index for a local VM: -1 unknown, -2 same name but another UUID. */
@@ -956,7 +1045,9 @@ void ag_ha__inventory_done(ag_agent *a)
     char **busy = calloc(HA_JOBS_MAX + 1, sizeof *busy);
     if (!local || !iv || !ivp || !busy)
         goto out;
-    size_t nr = 0;
+    size_t nr = 0, nconsp = 0;
+    char *consp[HAC_HOSTS_MAX * 4];   /* every local VM's barred hosts, at most this many in all */
+    compute_constraints(a);
     for (size_t i = 0; i < h->n_inv; i++) {
         const hv_vm *v = &h->inv[i];
         int vi = ag_ha__vm_index(h, v);
@@ -978,6 +1069,14 @@ void ag_ha__inventory_done(ag_agent *a)
         if (vi >= 0 && !running && h->fence.mode == HAC_FM_ACTIVE && h->self >= 0)
             cleanup_definition(a, vi, v);
         drover__ha_inv_vm__init(&iv[nr]);
+        for (uint32_t c = 0; c < h->n_cons; c++)
+            if (strcmp(h->cons[c].vm, v->name) == 0) {
+                iv[nr].cannot_run_on = consp + nconsp;
+                for (uint32_t k = 0; k < h->cons[c].n && nconsp < HAC_HOSTS_MAX * 4; k++)
+                    consp[nconsp++] = h->cons[c].hosts[k];
+                iv[nr].n_cannot_run_on = (size_t)(consp + nconsp - iv[nr].cannot_run_on);
+                iv[nr].cannot_why = h->cons[c].why;
+            }
         iv[nr].name = (char *)v->name;
         iv[nr].uuid = (char *)v->uuid;
         iv[nr].generation = vi >= 0 ? h->st->vms[vi].generation : 0;
@@ -1096,6 +1195,7 @@ void ag_ha_stop(ag_agent *a)
         free(h->selfq[--h->selfq_n].buf);
     pthread_mutex_destroy(&h->conn_mu);
     free(h->st);
+    free(h->cons);
     free(h);
     a->ha = NULL;
 }

@@ -25,7 +25,9 @@
 #define HA_MOVES_MAX         32   /* progress entries carried in acks */
 #define HA_STUCK_MAX         16
 #define HA_APPLY_RING        64   /* (index, result) of recent HA entries, for clients */
-#define HA_ADD_RETRY_MS    1000   /* re-propose a host/VM registration not seen applied */
+#define HA_ADD_RETRY_MS    1000
+#define HA_CONS_MS         5000   /* host facts change slowly; a check per VM per host */
+#define HA_CONS_MAX         256   /* local VMs whose constraints are carried (= HAC_VMS_MAX) */   /* re-propose a host/VM registration not seen applied */
 /* A RUN (upgrade) command is killed after this long: an upgrade that hangs must not
  * hold the plan forever (the coordinator pauses it after rejoin_timeout). */
 #define HA_RUN_TIMEOUT_MS  (10 * 60 * 1000)
@@ -112,7 +114,15 @@ struct ag_ha {
     /* fence_command per host (coordinator): running, confirmed, next try */
     bool fencing[HAC_HOSTS_MAX], fence_confirmed[HAC_HOSTS_MAX];
     uint64_t fence_next_ms[HAC_HOSTS_MAX];
-    hac_gen leftover[HAC_VMS_MAX];   /* stopped leftovers seen once, at this generation */
+    hac_gen leftover[HAC_VMS_MAX];
+    /* constraints of the local VMs from the full placement view (agent), refreshed every
+     * HA_CONS_MS; and on the coordinator the last mask fed per VM */
+    struct ha_cons { char vm[HAC_NAME_MAX]; char hosts[HAC_HOSTS_MAX][HAC_NAME_MAX]; uint32_t n;
+                     char why[HAC_TEXT_MAX]; } *cons;
+    uint32_t n_cons;
+    uint64_t cons_ms;
+    uint64_t fed_must_not[HAC_VMS_MAX];
+    bool fed[HAC_VMS_MAX];   /* stopped leftovers seen once, at this generation */
     bool warned_same_name;
     /* timers */
     ag_id tick;

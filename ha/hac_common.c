@@ -59,13 +59,17 @@ uint64_t hac__lease_end_ms(const hac_coord *c, uint32_t h)
     return c->h[h].last_ack_ms + c->cfg.fence_timeout_ms * c->cfg.drift_pct / 100;
 }
 
-/* The host surely runs nothing any more: declared dead and past its lease, or fenced. */
+/* The host surely runs nothing protected any more: past its lease, or fenced. The lease
+ * alone is the safety argument (an agent that got no answer for fence_timeout destroyed
+ * them); gossip only has to agree that something is wrong (suspect is enough), so a
+ * dead host's VMs restart one lease after its last report instead of waiting out the
+ * suspicion timeout as well. */
 bool hac__expired(const hac_coord *c, int32_t h)
 {
     if (h < 0 || (uint32_t)h >= c->s.n_hosts)
         return false;
     const hview *v = &c->h[h];
-    if (!v->known || v->live != HAC_DEAD)
+    if (!v->known || v->live == HAC_ALIVE)
         return false;
     return v->fenced || c->now_ms >= hac__lease_end_ms(c, (uint32_t)h);
 }

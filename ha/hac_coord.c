@@ -54,9 +54,9 @@ static int reconcile(hac_coord *c, hac_out *out)
         hview *v = &c->h[h];
         if (v->admin_prop_ms && now >= v->admin_prop_ms + c->cfg.propose_timeout_ms)
             v->admin_prop_ms = 0;
-        if (v->known && v->live == HAC_DEAD && !v->lease_reported && hac__expired(c, (int32_t)h)) {
+        if (v->known && v->live != HAC_ALIVE && !v->lease_reported && hac__expired(c, (int32_t)h)) {
             hac__event(out, -1, (int32_t)h, "host %s: lease expired (%s)", c->s.hosts[h].name,
-                  v->fenced ? "fence confirmed" : "dead past fence_timeout * drift");
+                  v->fenced ? "fence confirmed" : v->live == HAC_DEAD ? "dead, no report for fence_timeout * drift" : "suspect, no report for fence_timeout * drift");
             v->lease_reported = true;
         }
     }
@@ -185,7 +185,7 @@ static void on_host(hac_coord *c, const hac_input *in, hac_out *out)
               c->s.hosts[in->host].name,
               (unsigned long long)(in->last_ack_ms +
                                    c->cfg.fence_timeout_ms * c->cfg.drift_pct / 100));
-    if (in->live != HAC_DEAD) {
+    if (in->live == HAC_ALIVE) {
         v->fenced = false;
         v->lease_reported = false;
     }
