@@ -433,6 +433,22 @@ void cli_upgrade_print(FILE *f, json_t *status)
         fprintf(f, "%-20s %-10s %s\n", json_string_value(json_object_get(r, "host")),
                 json_string_value(json_object_get(r, "phase")), st);
     }
+    /* a drain that does not finish holds the whole upgrade: say what it waits for */
+    json_t *cur_row = cur >= 0 ? json_array_get(rows, (size_t)cur) : NULL;
+    if (cur_row && same(json_string_value(json_object_get(cur_row, "phase")), "drain") &&
+        (same(state, "running") || same(state, "paused"))) {
+        cli_watch w;
+        char text[1024];
+        cli_watch_init(&w, CLI_WATCH_DRAIN, json_string_value(json_object_get(cur_row, "host")));
+        w.prev = json_incref(status);
+        json_t *rem = cli_watch_remaining(&w);
+        if (json_array_size(rem)) {
+            cli_watch_remaining_text(rem, text, sizeof text);
+            fprintf(f, "still on %s: %s\n", w.host, text);
+        }
+        json_decref(rem);
+        cli_watch_free(&w);
+    }
     json_decref(rows);
 }
 

@@ -248,6 +248,8 @@ static void upgrade_table(void **state)
     json_t *st = J("{\"hosts\":[{\"name\":\"h1\",\"admin\":\"active\",\"live\":true},"
                    "{\"name\":\"h2\",\"admin\":\"draining\",\"live\":true},"
                    "{\"name\":\"h3\",\"admin\":\"active\",\"live\":false}],"
+                   "\"vms\":[{\"name\":\"v1\",\"owner\":\"h2\",\"stuck\":\"cpu.incompatible: no host\"},"
+                   "{\"name\":\"v2\",\"owner\":\"h1\"}],"
                    "\"upgrade\":{\"state\":\"running\",\"phase\":\"drain\",\"current\":1,"
                    "\"order\":[\"h1\",\"h2\",\"h3\"],\"command\":\"apt-get -y upgrade\"}}");
     char *out = print_to_string(NULL, st, NULL, cli_upgrade_print);
@@ -256,7 +258,8 @@ static void upgrade_table(void **state)
                              "HOST                 PHASE      STATE\n"
                              "h1                   done       active\n"
                              "h2                   drain      draining\n"
-                             "h3                   pending    active, down\n");
+                             "h3                   pending    active, down\n"
+                             "still on h2: v1 (cannot move: cpu.incompatible: no host)\n");
     free(out);
     /* current given by name works the same */
     json_object_set_new(json_object_get(st, "upgrade"), "current", json_string("h3"));
