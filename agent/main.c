@@ -97,6 +97,10 @@ int main(int argc, char **argv)
     if (c)
         return c->run(argc - 1, argv + 1);
     if (is_group(a1)) {
+        if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            help_group(stdout, a1);
+            return AG_EX_OK;
+        }
         if (argc > 2)
             fprintf(stderr, "drover %s: unknown subcommand '%s'\n", a1, argv[2]);
         help_group(stderr, a1);

@@ -564,6 +564,11 @@ static void bad_arguments(void **state)
     /* --help prints the usage and exits 0 */
     assert_int_equal(run("drover", "host", "drain", "--help", NULL), 0);
     HAS(g_out, "Usage: drover host drain HOST");
+    assert_int_equal(run("drover", "host", "--help", NULL), 0);
+    HAS(g_out, "host drain");
+    HAS(g_out, "host degraded");
+    assert_int_equal(run("drover", "host", "evacuate", "h1", NULL), AG_EX_USAGE);
+    HAS(g_err, "unknown subcommand 'evacuate'");
     assert_int_equal(run("drover", "upgrade", "start", "--help", NULL), 0);
     HAS(g_out, "--order LIST");
     /* valid arguments get as far as the (absent) agent: 69 */
