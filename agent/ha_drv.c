@@ -1080,6 +1080,12 @@ void ag_ha__inventory_done(ag_agent *a)
         iv[nr].name = (char *)v->name;
         iv[nr].uuid = (char *)v->uuid;
         iv[nr].generation = vi >= 0 ? h->st->vms[vi].generation : 0;
+        /* A protected VM's owner acknowledges the protection (reports the current
+         * generation) only once the definition another host needs to restart it is in
+         * the replicated state: until then a restart elsewhere could only fail. */
+        if (vi >= 0 && h->st->vms[vi].protected_ && h->st->vms[vi].owner == h->self &&
+            !h->st->vms[vi].prot_acked && iv[nr].generation && !ag_ha__xml_stored(a, v->name))
+            iv[nr].generation--;
         iv[nr].mem_mib = v->mem_kib / 1024;
         iv[nr].vcpus = v->vcpus;
         iv[nr].running = running;

@@ -206,6 +206,14 @@ static void xml_done(ag_loop *l, void *ud)
     job_free(j);
 }
 
+bool ag_ha__xml_stored(ag_agent *a, const char *vm)
+{
+    char key[8 + HAC_NAME_MAX];
+    size_t len;
+    snprintf(key, sizeof key, "vmxml/%s", vm);
+    return st_get(a->store, ST_DB_STATE, key, strlen(key), NULL, 0, &len) == 0;
+}
+
 static void xml_sync(ag_agent *a)
 {
     struct ag_ha *h = a->ha;
@@ -215,11 +223,8 @@ static void xml_sync(ag_agent *a)
     size_t n = 0, missing = 0;
     for (uint32_t v = 0; v < h->st->n_vms; v++)
         if (h->st->vms[v].owner == h->self && h->st->vms[v].protected_ && h->st->vms[v].moving_to < 0) {
-            char key[8 + HAC_NAME_MAX];
-            size_t len;
-            snprintf(key, sizeof key, "vmxml/%s", h->st->vms[v].name);
             n++;
-            missing += st_get(a->store, ST_DB_STATE, key, strlen(key), NULL, 0, &len) != 0;
+            missing += !ag_ha__xml_stored(a, h->st->vms[v].name);
         }
     /* a newly protected VM must be restartable elsewhere at once: no waiting for the
      * periodic check when its definition is not stored yet */

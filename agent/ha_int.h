@@ -144,6 +144,8 @@ void ag_ha__exec_inventory(ag_agent *a);
 void ag_ha__exec_destroy(ag_agent *a, const char *vm, const char *uuid, bool undefine, const char *why);
 void ag_ha__exec_cmd(ag_agent *a, const hac_cmd *cmd);
 bool ag_ha__job_busy(ag_agent *a, const char *vm);
+/* vmxml/<vm> is in this host's copy of the replicated state. */
+bool ag_ha__xml_stored(ag_agent *a, const char *vm);
 /* Run [ha] fence_command for host index `host` (name, address); ag_ha__fenced follows. */
 void ag_ha__exec_fence(ag_agent *a, uint32_t host, const char *name, const char *addr);
 void ag_ha__fenced(ag_agent *a, uint32_t host, bool ok, const char *text);

@@ -238,8 +238,10 @@ static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
         if (here[v] && *seen >= 0 && *seen != (int32_t)in->host && hac__alive(c, *seen))
             hac__event(out, (int32_t)v, (int32_t)in->host, "vm %s reported on %s and %s",
                   c->s.vms[v].name, hac__hname(c, *seen), hac__hname(c, (int32_t)in->host));
-        if (here[v])
+        if (here[v]) {
             *seen = (int32_t)in->host;
+            c->v[v].start_fails = 0;
+        }
         else if (*seen == (int32_t)in->host)
             *seen = -1;
         /* The owner reports it at the current generation: it has applied the
@@ -361,6 +363,7 @@ static void on_result(hac_coord *c, const hac_input *in, hac_out *out)
     s->cmd_id = 0;
     if (s->cmd_kind == HAC_CMD_START) {
         if (in->ok) {
+            s->start_fails = 0;
             s->seen_on = (int32_t)s->cmd_to;
             hac__event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: running on %s", m->name,
                   hac__hname(c, (int32_t)s->cmd_to));
@@ -368,6 +371,17 @@ static void on_result(hac_coord *c, const hac_input *in, hac_out *out)
             s->exclude |= 1ull << s->cmd_to;
             hac__event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: start on %s failed: %s", m->name,
                   hac__hname(c, (int32_t)s->cmd_to), in->text);
+            /* Each failure moves ownership (a new generation) and the next host is tried;
+             * after migrate_attempts_max failures in a row the VM waits cmd_timeout_ms
+             * before the next round, so a VM no host can start does not flood the log. */
+            if (++s->start_fails >= c->cfg.migrate_attempts_max) {
+                s->start_fails = 0;
+                s->start_hold_ms = c->now_ms + c->cfg.cmd_timeout_ms;
+                hac__event(out, (int32_t)v, (int32_t)s->cmd_to,
+                           "vm %s: %u starts failed in a row (last: %s); next try in %llu s", m->name,
+                           c->cfg.migrate_attempts_max, in->text,
+                           (unsigned long long)(c->cfg.cmd_timeout_ms / 1000));
+            }
         }
         return;
     }

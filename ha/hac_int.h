@@ -41,6 +41,8 @@ typedef struct vsoft {
     uint64_t orphan_ms;     /* a recorded move with no command of ours since (0 = none) */
     bool busy;              /* its owner's last report lists a migration job for it */
     uint64_t must_not;      /* hosts it can never run on (HAC_IN_CONSTRAINTS) */
+    uint32_t start_fails;   /* failed STARTs since it last ran: bounds a restart storm */
+    uint64_t start_hold_ms; /* no restart before this after too many failed STARTs */
 } vsoft;
 
 struct hac_coord {

@@ -27,6 +27,8 @@ static bool needs_restart(const hac_coord *c, uint32_t vm)
         return false;
     if (!m->prot_acked && !(m->owner >= 0 && c->h[m->owner].fenced))
         return false;
+    if (c->now_ms < c->v[vm].start_hold_ms)
+        return false;   /* every host refused it lately: wait before another round */
     /* Reported running by a host after its lease ended: that host is back and runs it
      * (gossip has not caught up yet). */
     int32_t at = c->v[vm].seen_on;

@@ -178,6 +178,52 @@ static void restart_waits_for_lease(void **st)
     hac_coord_free(c);
 }
 
+/* A VM no host can start (its definition is missing, say) is tried on a few hosts, then
+ * held for cmd_timeout_ms: no endless OWNER proposals (the lab saw ~10,000 in a minute). */
+static void failed_starts_back_off(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    host_in(c, 1000, 0, HAC_DEAD, 100);
+    hac_input tick = {.kind = HAC_IN_TICK};
+    out.n = 0;
+    step(c, 2600, &tick);
+    uint32_t owners = 0;
+    uint64_t now = 2610;
+    for (int round = 0; round < 20; round++, now += 10) {
+        commit_all(c, &s, now);
+        owners++;
+        hac_out cmds = out;
+        out.n = 0;
+        bool any = false;
+        for (uint32_t i = 0; i < cmds.n; i++)
+            if (cmds.items[i].kind == HAC_O_CMD && cmds.items[i].cmd.vm == 0) {
+                hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = cmds.items[i].cmd.id, .ok = false};
+                snprintf(r.text, sizeof r.text, "no such VM on this host");
+                step(c, now + 1, &r);
+                any = true;
+            }
+        /* keep only vm0's proposals: the others are not the point here */
+        hac_out keep = out;
+        out.n = 0;
+        for (uint32_t i = 0; i < keep.n; i++)
+            if (keep.items[i].kind == HAC_O_PROPOSE && keep.items[i].prop.index == 0)
+                hac_out_push(&out, &keep.items[i]);
+        step(c, now + 2, &tick);
+        if (!any && count(HAC_O_PROPOSE, HAC_P_OWNER) == 0)
+            break;
+    }
+    assert_true(owners <= cfg.migrate_attempts_max + 1);
+    out.n = 0;
+    step(c, now + cfg.cmd_timeout_ms / 2, &tick);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 0);   /* still held */
+    step(c, now + cfg.cmd_timeout_ms + 10, &tick);
+    assert_true(count(HAC_O_PROPOSE, HAC_P_OWNER) >= 1);      /* then one more round */
+    hac_coord_free(c);
+}
+
 static void fence_confirmed_restarts_at_once(void **st)
 {
     (void)st;
@@ -603,6 +649,7 @@ int main(void)
         cmocka_unit_test(fence_confirmed_restarts_at_once),
         cmocka_unit_test(max_restarts_honoured),
         cmocka_unit_test(drain_to_maintenance),
+        cmocka_unit_test(failed_starts_back_off),
         cmocka_unit_test(constraints_steer_the_plan),
         cmocka_unit_test(failed_migration_tries_elsewhere),
         cmocka_unit_test(fence_self_fences_and_reconciles),
