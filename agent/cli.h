@@ -66,7 +66,8 @@ void cli_print_json(json_t *v);
 
 /* Follows successive "ha.status" answers (ha_drv.h) for `host drain --wait` and
  * `host undrain --failback --wait` and turns each change into events, one JSON object
- * each ({"event": "moving"|"moved"|"stuck"|"maintenance"|"home"|"cancelled", ...}).
+ * each ({"event": "moving"|"moved"|"stopped"|"stuck"|"maintenance"|"home"|"cancelled",
+ * ...}; "stopped": a move shown in progress ended without the VM changing owner).
  * DRAIN watches the VMs HOST owns leave it; FAILBACK watches the VMs whose home is
  * HOST come back. The first status only sets the baseline (plus stuck and moving lines). */
 typedef enum cli_watch_mode { CLI_WATCH_DRAIN = 0, CLI_WATCH_FAILBACK } cli_watch_mode;

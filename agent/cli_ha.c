@@ -100,9 +100,18 @@ static void emit_moving(cli_watch *w, json_t *evs, const char *vm, const char *f
     json_array_append_new(evs, ev);
 }
 
+/* The shown key "DEST|PERCENT" of a VM: does it name this destination? */
+static bool shown_to(const cli_watch *w, const char *vm, const char *to)
+{
+    const char *k = json_string_value(json_object_get(w->shown, vm));
+    size_t n = strlen(to);
+    return k && strncmp(k, to, n) == 0 && k[n] == '|';
+}
+
 static void step_moving(cli_watch *w, json_t *status, json_t *evs)
 {
-    json_t *moves = json_object_get(status, "moves"), *m, *v;
+    json_t *moves = json_object_get(status, "moves"), *vms = json_object_get(status, "vms"), *m, *v;
+    json_t *active = json_object();   /* VMs seen moving in this status */
     size_t i;
     json_array_foreach(moves, i, m) {
         const char *vm = json_string_value(json_object_get(m, "vm"));
@@ -111,19 +120,43 @@ static void step_moving(cli_watch *w, json_t *status, json_t *evs)
             continue;
         if (w->mode == CLI_WATCH_DRAIN ? !same(from, w->host) : !same(to, w->host))
             continue;
+        /* the report of a finished move can outlive the ownership change by a poll */
+        v = find_named(vms, "name", vm);
+        if (v && !pending_vm(w, v))
+            continue;
         long long pct = num(m, "percent", 0);
         pct = pct < 0 ? 0 : pct > 100 ? 100 : pct;
+        json_object_set_new(active, vm, json_true());
         emit_moving(w, evs, vm, from, to, pct, num(m, "bytes_per_s", -1));
     }
-    /* decided (moving_to set) but no progress reported yet: "starting" */
-    json_array_foreach(json_object_get(status, "vms"), i, v) {
+    /* decided (moving_to set) but no progress reported yet: "starting", unless this
+     * destination's progress was already shown (a progress report skipped a poll) */
+    json_array_foreach(vms, i, v) {
         const char *vm = json_string_value(json_object_get(v, "name")), *to = ref(v, "moving_to");
-        if (!vm || !to || !pending_vm(w, v) || find_named(moves, "vm", vm))
+        if (!vm || !to || !pending_vm(w, v) || json_object_get(active, vm))
             continue;
         if (w->mode == CLI_WATCH_FAILBACK && !same(to, w->host))
             continue;
-        emit_moving(w, evs, vm, ref(v, "owner"), to, -1, -1);
+        json_object_set_new(active, vm, json_true());
+        if (!shown_to(w, vm, to))
+            emit_moving(w, evs, vm, ref(v, "owner"), to, -1, -1);
     }
+    /* shown moving, now neither moving nor moved: that attempt ended without the VM
+     * (the coordinator retries elsewhere or reports it stuck) */
+    const char *vm;
+    void *tmp;
+    json_object_foreach_safe(w->shown, tmp, vm, m) {
+        if (json_object_get(active, vm))
+            continue;
+        v = find_named(vms, "name", vm);
+        if (v && pending_vm(w, v)) {
+            const char *k = json_string_value(m);
+            json_array_append_new(evs, json_pack("{s:s, s:s, s:s%}", "event", "stopped", "vm", vm, "to", k,
+                                                 strcspn(k, "|")));
+        }
+        json_object_del(w->shown, vm);
+    }
+    json_decref(active);
 }
 
 static void step_moved(cli_watch *w, json_t *status, json_t *evs)
@@ -245,6 +278,8 @@ int cli_watch_line(const json_t *ev, char *buf, size_t len)
     }
     if (same(e, "moved"))
         return snprintf(buf, len, "  %s  moved to %s", vm, to);
+    if (same(e, "stopped"))
+        return snprintf(buf, len, "  %s  move to %s did not complete", vm, to);
     if (same(e, "stuck"))
         return snprintf(buf, len, "  %s  cannot move: %s", vm,
                         json_string_value(json_object_get(ev, "reason")));
@@ -477,8 +512,8 @@ static const char drain_usage[] =
     "  --deadline D    with --wait: stop waiting after D (90s, 5m, 1h) and list what is\n"
     "                  still on HOST; the drain itself continues\n"
     "  --interval D    with --wait: how often to look (default 500ms)\n"
-    "  --json          one JSON object per line: {\"event\": \"moving\"|\"moved\"|\"stuck\"|\n"
-    "                  \"maintenance\", ...}, then {\"result\": ...}\n"
+    "  --json          one JSON object per line: {\"event\": \"moving\"|\"moved\"|\"stopped\"|\n"
+    "                  \"stuck\"|\"maintenance\"|\"cancelled\", ...}, then {\"result\": ...}\n"
     "\nExit: 0 drained (or detached, or without --wait: accepted), 124 deadline passed,\n"
     "1 the drain was cancelled while waiting, 105 no such host, 106 no quorum, 107 refused,\n"
     "69 agent not reachable or not in a cluster, 2 bad --deadline, 64 usage.\n";
@@ -655,7 +690,7 @@ static void out_events(out_state *o, json_t *evs)
             json_object_set_new(o->live, vm, json_string(line));
             continue;
         }
-        if (o->tty && vm && same(e, "moved"))
+        if (o->tty && vm && (same(e, "moved") || same(e, "stopped")))
             json_object_del(o->live, vm);
         puts(line);
     }

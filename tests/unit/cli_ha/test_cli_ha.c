@@ -109,6 +109,32 @@ static void watch_drain(void **state)
     cli_watch_free(&w);
 }
 
+/* A move that fails is said once, a retry elsewhere starts a new line, a progress
+ * report that skips a poll does not restart the line, and the report of a finished
+ * move that outlives the ownership change by a poll does not bring the VM back. */
+static void watch_retry_and_stale(void **state)
+{
+    (void)state;
+    cli_watch w;
+    cli_watch_init(&w, CLI_WATCH_DRAIN, "h1");
+#define XS(owner, mt, extra, moves) "{" H_DRAINING ",\"vms\":[{\"name\":\"x\",\"owner\":\"" owner \
+    "\",\"moving_to\":\"" mt "\"" extra "}],\"moves\":[" moves "]}"
+    expect_step(&w, XS("h1", "h2", "", "{\"vm\":\"x\",\"from\":\"h1\",\"to\":\"h2\",\"percent\":20}"),
+                "  x  -> h2  20%");
+    expect_step(&w, XS("h1", "", ",\"stuck\":\"migration to h2 failed (1/3): boom\"", ""),
+                "  x  move to h2 did not complete\n  x  cannot move: migration to h2 failed (1/3): boom");
+    expect_step(&w, XS("h1", "h3", "", ""), "  x  -> h3  starting");
+    expect_step(&w, XS("h1", "h3", "", "{\"vm\":\"x\",\"from\":\"h1\",\"to\":\"h3\",\"percent\":50}"),
+                "  x  -> h3  50%");
+    expect_step(&w, XS("h1", "h3", "", ""), "");
+    expect_step(&w, XS("h3", "", "", "{\"vm\":\"x\",\"from\":\"h1\",\"to\":\"h3\",\"percent\":100}"),
+                "  x  moved to h3");
+    expect_step(&w, XS("h3", "", "", "{\"vm\":\"x\",\"from\":\"h1\",\"to\":\"h3\",\"percent\":100}"), "");
+#undef XS
+    assert_false(w.done);
+    cli_watch_free(&w);
+}
+
 /* Attaching to a drain already under way (after Ctrl-C): the VMs that left before still
  * count, by their home. A status still showing "active" before the decision reached
  * this host is not a cancellation. */
@@ -757,6 +783,7 @@ int main(void)
     snprintf(sock, sizeof sock, "/tmp/drover-cliha-%d.sock", (int)getpid());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(watch_drain),
+        cmocka_unit_test(watch_retry_and_stale),
         cmocka_unit_test(watch_attach_and_cancel),
         cmocka_unit_test(watch_failback),
         cmocka_unit_test(watch_odd_input),
