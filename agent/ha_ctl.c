@@ -172,6 +172,8 @@ static void ctl_protect(ag_ctl_req *req, json_t *args, void *ud)
     }
     hac_prop p = {.kind = HAC_P_PROTECT, .index = (uint32_t)vi, .vm = s->vms[vi]};
     p.vm.protected_ = json_is_true(pr);
+    if (p.vm.protected_)
+        p.vm.want_running = true;   /* protected = kept running, a stopped one is started */
     json_t *j;
     if ((j = json_object_get(args, "priority")) && json_is_integer(j))
         p.vm.priority = (int32_t)json_integer_value(j);

@@ -177,8 +177,9 @@ typedef struct hac_rstate {
 typedef enum hac_prop_kind {
     HAC_P_HOST_ADD = 1, /* host: name, mem_mib, cpus */
     HAC_P_VM_ADD,       /* vm: the whole record (owner, generation 1) */
-    HAC_P_PROTECT,      /* vm: protected_, priority, restart_order, max_restarts; bumps
-                         * the generation, and protecting clears prot_acked */
+    HAC_P_PROTECT,      /* vm: protected_, priority, restart_order, max_restarts (and,
+                         * when protecting, want_running); bumps the generation, and
+                         * protecting clears prot_acked */
     HAC_P_ADMIN,        /* host index + admin + degraded_flag + failback */
     HAC_P_MOVING,       /* vm index, generation = current + 1, moving_to (-1 clears) */
     HAC_P_OWNER,        /* vm index, generation = current + 1, owner, restarts, home */

@@ -120,6 +120,10 @@ int hac_apply(hac_rstate *s, const hac_prop *p)
         m->priority = p->vm.priority;
         m->restart_order = p->vm.restart_order;
         m->max_restarts = p->vm.max_restarts;
+        /* protecting says "keep it running" (Proxmox's ha-manager add starts a stopped
+         * guest too); the proposer sets it, unprotecting leaves it as it was */
+        if (p->vm.protected_)
+            m->want_running = p->vm.want_running;
         /* New generation: the owner's reports from now on prove it knows the policy. */
         m->prot_acked = false;
         m->generation++;

@@ -246,6 +246,7 @@ static void max_restarts_honoured(void **st)
     cluster(&s);
     hac_prop p = {.kind = HAC_P_PROTECT, .index = 0};
     p.vm.protected_ = true;
+    p.vm.want_running = true;
     p.vm.max_restarts = 1;
     assert_int_equal(hac_apply(&s, &p), 0);
     s.vms[0].restarts = 1;
