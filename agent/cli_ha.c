@@ -23,6 +23,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "exitcodes.h"
+#include "hac.h"
 #include "placement.h"
 
 /* How often --wait asks for ha.status: twice a second shows a migration's progress
@@ -912,7 +913,7 @@ static const char protect_usage[] =
     "Put VM under HA: when its host dies or isolates itself, the coordinator restarts it\n"
     "on another host (after the dead host's lease has surely expired), and a host cut off\n"
     "from the coordinator's quorum destroys its protected VMs (self-fencing) so that VM\n"
-    "never runs twice. Options not given keep the agent's defaults.\n"
+    "never runs twice. Options not given keep the VM's current values (0 at first).\n"
     "\n"
     "  --priority P       restart higher priorities first (integer, may be negative)\n"
     "  --order N          among equal priorities, restart lower orders first\n"
@@ -1021,12 +1022,17 @@ static const char upstart_usage[] =
     "                            [--socket PATH | -c FILE]\n"
     "\n"
     "Rolling pool upgrade, one host at a time: drain it, run CMD on it through its agent\n"
-    "(as root, by /bin/sh -c), wait until it rejoins healthy with versions at least those\n"
-    "it had, undrain it, go on with the next. VMs only move to hosts at the same or a newer\n"
-    "version. The plan is replicated and continues after a coordinator loss.\n"
+    "(/bin/sh -c CMD, as the agent's user), wait until it rejoins healthy with an agent\n"
+    "version at least the one it had, undrain it, go on with the next. VMs only move to\n"
+    "hosts at the same or a newer version. The plan is replicated and continues after a\n"
+    "coordinator loss; so CMD may run twice on a host (re-sent after a timeout or by a\n"
+    "new coordinator): make it idempotent. A host that does not rejoin in time pauses\n"
+    "the upgrade.\n"
     "\n"
-    "  --command CMD   what to run on each host (quote it), e.g. 'apt-get -y upgrade drover'\n"
-    "  --order LIST    hosts in this order, comma-separated (default: every host, by name)\n"
+    "  --command CMD   what to run on each host: one quoted line (a longer job belongs\n"
+    "                  in a script on every host), e.g. 'apt-get -y install drover'\n"
+    "  --order LIST    only these hosts, in this order, comma-separated (default: every\n"
+    "                  host, by name)\n"
     "Follow it with `drover upgrade status`; `drover upgrade pause|resume|abort`.\n"
     "\nExit: 0 started, 105 no such host, 106 no quorum, 107 refused (one is running), 2 bad\n"
     "value, 69 agent not reachable or not in a cluster, 64 usage.\n";
@@ -1035,15 +1041,17 @@ static const char upstatus_usage[] =
     "Usage: drover upgrade status [--json] [--socket PATH | -c FILE]\n"
     "\n"
     "The rolling upgrade: its state (running, paused, done, aborted), the command, and per\n"
-    "host its phase (done, drain, run, rejoin, undrain, pending) and admin state.\n"
+    "host its phase (done; drain, run, rejoin or undrain for the current host; pending)\n"
+    "and admin state. While the current host drains, what is still on it and why.\n"
     "\nExit: 0 ok, 69 agent not reachable or not in a cluster.\n";
 
 static const char upop_usage[] =
     "Usage: drover upgrade pause|resume|abort [--json] [--socket PATH | -c FILE]\n"
     "\n"
-    "pause: finish the step under way on the current host, then stop before the next one.\n"
-    "resume: go on from where it paused. abort: stop the upgrade; a host already drained\n"
-    "stays in maintenance until `drover host undrain HOST`.\n"
+    "pause: take no further step (a host already draining keeps draining, but its command\n"
+    "does not run until resume). resume: go on from the same host and phase. abort: end\n"
+    "the plan; a host it drained stays as it is (draining or maintenance) until\n"
+    "`drover host undrain HOST`.\n"
     "\nExit: 0 done, 107 refused (no upgrade in that state), 106 no quorum, 69 agent not\n"
     "reachable or not in a cluster, 64 usage.\n";
 
@@ -1087,6 +1095,12 @@ static int cmd_upstart(int argc, char **argv)
         return cli_usage_error("upgrade start", "needs --command CMD: what to run on each host");
     if (!u.command[0] || strspn(u.command, " \t") == strlen(u.command)) {
         cli_usage_error("upgrade start", "--command is empty; give the command each host runs");
+        return AG_EX_INVALID;
+    }
+    if (strlen(u.command) >= HAC_TEXT_MAX) {   /* the replicated plan keeps this much */
+        cli_usage_error("upgrade start", "--command is %zu characters; the plan keeps at most %d "
+                        "(put a longer one in a script on every host and run that)",
+                        strlen(u.command), HAC_TEXT_MAX - 1);
         return AG_EX_INVALID;
     }
     json_t *args = json_pack("{s:s, s:s}", "op", "start", "command", u.command), *order, *r;

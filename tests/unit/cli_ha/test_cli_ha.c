@@ -586,6 +586,11 @@ static void bad_arguments(void **state)
     HAS(g_err, "quote the command");
     assert_int_equal(run("drover", "upgrade", "start", "--command", "x", "--order", "h1,h1", NULL), AG_EX_INVALID);
     HAS(g_err, "h1 twice");
+    char longcmd[400];
+    memset(longcmd, 'x', sizeof longcmd - 1);
+    longcmd[sizeof longcmd - 1] = 0;
+    assert_int_equal(run("drover", "upgrade", "start", "--command", longcmd, NULL), AG_EX_INVALID);
+    HAS(g_err, "--command is 399 characters; the plan keeps at most");
     assert_int_equal(run("drover", "upgrade", "pause", "now", NULL), AG_EX_USAGE);
     /* --help prints the usage and exits 0 */
     assert_int_equal(run("drover", "host", "drain", "--help", NULL), 0);
