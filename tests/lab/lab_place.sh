@@ -8,7 +8,12 @@
 #     with --storage (a warning that its disk will be copied);
 #  5. a guest on a libvirt network only host1 has is blocked with network.missing, and
 #     `drover vm migrate` refuses it too;
-#  6. `place` ranks host2 for the shared guest and rejects it for the local one.
+#  6. `place` ranks host2 for the shared guest and rejects it for the local one;
+#  7. disk sizes and the destination's local pool free space travel in the records: a
+#     local guest whose qcow2 may grow to 16 TiB fits host2 now, with storage.space_low;
+#  8. a migration in flight (host1 -> host2) shows in host1's ranking (migrating=1) and
+#     goes away when it ends;
+#  9. host2's interface at MTU 1400 gives network.mtu_mismatch, a warning, not a block.
 export LAB_NAME=lpl
 source "$(dirname "$0")/lib.sh"
 DROVER=$BUILD/agent/drover
@@ -55,6 +60,11 @@ has() { grep -q -- "$1" "$LAB/out" || { cat "$LAB/out" >&2; fail "output of the 
 
 guest_make pl1 64 idle shared >/dev/null
 guest_make pl2 64 idle local 1 >/dev/null
+# pl4: local, a boot sector in a qcow2 that may grow to 16 TiB (nothing past it written)
+guest_make pl4 64 idle local 1 >/dev/null
+qemu-img resize -q "$(hdir 1)/$LOCAL_DIR/pl4.qcow2" 16T
+# pl5: shared and busy (rewrites 55 MiB between ticks): a slow move to watch in flight
+guest_make pl5 64 busy shared >/dev/null
 # pl3: shared disk, but a NIC on a libvirt network only host1 has (bridge mode over a
 # bridge made here: no dnsmasq, no firewall rules): refused for the network, not the disk
 guest_make pl3 64 idle shared >/dev/null
@@ -69,6 +79,8 @@ v 1 net-start plonly1 > /dev/null
 boot_on 1 pl1
 boot_on 1 pl2
 boot_on 1 pl3
+boot_on 1 pl4
+boot_on 1 pl5
 
 # 1. both records, with libvirt's facts, on both hosts
 both_records() {
@@ -122,3 +134,46 @@ has "1. host1 score="
 dr 107 "$S1" place pl2
 has "rejected host2: storage.not_shared"
 dr 105 "$S1" check migrate pl1 host2   # pl1 left host1: no such VM here
+
+# 7. sizes: KiBs written fit host2's local pool, 16 TiB would not: copy + space_low warnings
+dr 0 "$S1" check migrate pl4 host2 --storage
+log "$(cat "$LAB/out")"
+has "WARN  storage.copy_needed: storage local:host1 is not on host2: [1-9][0-9]* MiB will be copied"
+has "WARN  storage.space_low: disks local:host1 may grow to 16777216 MiB but host2 has [0-9]* MiB free"
+
+# 8. in flight: pl5 moves host1 -> host2 at 5 MiB/s (post-copy after 10 s); meanwhile
+#    host1 ranks with migrating=1 for pl1 (asked on host2), and without once it is done
+"$DROVER" vm migrate pl5 "$NET.2" --live --bandwidth 5 --socket "$S1" > "$LAB/mig5" 2>&1 &
+mig=$!
+busy_seen() { "$DROVER" place pl1 --socket "$S2" 2>/dev/null | grep -q "host1 score=.* migrating=$1"; }
+t0=$SECONDS
+until busy_seen 1; do
+  kill -0 "$mig" 2>/dev/null || fail "pl5's move ended before host1 showed migrating=1: $(cat "$LAB/mig5")"
+  [ $((SECONDS - t0)) -lt 20 ] || fail "host1 never ranked with migrating=1 during pl5's move"
+  sleep 0.3
+done
+log "in flight after $((SECONDS - t0)) s: $("$DROVER" place pl1 --socket "$S2" | grep host1)"
+for _ in $(seq 120); do kill -0 "$mig" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$mig" 2>/dev/null && fail "pl5's move still running after 60 s"
+wait "$mig" || fail "pl5's move failed: $(cat "$LAB/mig5")"
+t0=$SECONDS
+while "$DROVER" place pl1 --socket "$S2" 2>/dev/null | grep -q "host1 score=.* migrating="; do
+  [ $((SECONDS - t0)) -lt 20 ] || fail "host1 still ranked as migrating 20 s after pl5 moved"
+  sleep 0.3
+done
+log "pl5 moved; host1 no longer migrating after $((SECONDS - t0)) s"
+
+# 9. MTU: host2's eth0 at 1400 while host1's is 1500 (the NIC is probed every facts
+#    refresh, 10 s): a warning naming both, still no block; then put it back
+mtu0=$(ip -n "${LAB_NAME}h2" -o link show eth0 | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')
+ip -n "${LAB_NAME}h2" link set eth0 mtu 1400
+t0=$SECONDS
+until "$DROVER" check migrate pl4 host2 --storage --socket "$S1" > "$LAB/out" 2>&1 &&
+      grep -q "network.mtu_mismatch" "$LAB/out"; do
+  [ $((SECONDS - t0)) -lt 30 ] || { ip -n "${LAB_NAME}h2" link set eth0 mtu "$mtu0"; cat "$LAB/out" >&2;
+                                    fail "no network.mtu_mismatch 30 s after host2's MTU changed"; }
+  sleep 0.5
+done
+ip -n "${LAB_NAME}h2" link set eth0 mtu "$mtu0"
+log "$(grep mtu_mismatch "$LAB/out")"
+has "WARN  network.mtu_mismatch: migration network MTU is $mtu0 on host1 but 1400 on host2"
