@@ -601,19 +601,21 @@ int ag_place_admission_in(ag_view *v, const char *vm, uint64_t mem_mib, uint32_t
         rc = AG_EX_OSERR;
         goto out;
     }
+    /* The refusal goes first: a caller quoting one warning quotes the reason. Its text
+     * is placement's without the "protecting VM would break failover: " lead-in, which
+     * the caller's own message already says. */
+    const char *why = strstr(reason, "failover: ");
     switch (verdict) {
     case PLC_ADMIT_OK:
         break;
     case PLC_ADMIT_WARN:
-        warn(w, "the cluster already cannot restart every protected VM after %u host "
-             "failure(s), with or without %s: %s", k, vm, reason);
-        break;
     case PLC_ADMIT_UNKNOWN:
-        warn(w, "not every combination of %u failed host(s) could be checked: %s", k, reason);
+        warn(w, "%s (host failures to tolerate: %u)", reason, k);
         break;
     case PLC_ADMIT_REFUSE:
-        warn(w, "protecting %s would break \"host failures to tolerate\" = %u: %s; add "
-             "capacity, make protected VMs smaller, or protect fewer", vm, k, reason);
+        warn(w, "%s (host failures to tolerate: %u)", why ? why + 10 : reason, k);
+        json_array_insert(w, 0, json_array_get(w, json_array_size(w) - 1));
+        json_array_remove(w, json_array_size(w) - 1);
         rc = AG_EX_UNSAFE;
         break;
     }

@@ -13,7 +13,8 @@
 #     local guest whose qcow2 may grow to 16 TiB fits host2 now, with storage.space_low;
 #  8. a migration in flight (host1 -> host2) shows in host1's ranking (migrating=1) and
 #     goes away when it ends;
-#  9. host2's interface at MTU 1400 gives network.mtu_mismatch, a warning, not a block.
+#  9. host2's interface at MTU 1400 gives network.mtu_mismatch, a warning, not a block;
+# 10. host2's published migration address not resolving on host1: host.name_unresolved.
 export LAB_NAME=lpl
 source "$(dirname "$0")/lib.sh"
 DROVER=$BUILD/agent/drover
@@ -177,3 +178,13 @@ done
 ip -n "${LAB_NAME}h2" link set eth0 mtu "$mtu0"
 log "$(grep mtu_mismatch "$LAB/out")"
 has "WARN  network.mtu_mismatch: migration network MTU is $mtu0 on host1 but 1400 on host2"
+
+# 10. host1 forgets host2's name (its /etc/hosts is a bind-mounted file: rewrite it in
+#     place, a new inode would not be seen), so host2's migration address does not resolve
+h1hosts=$(hdir 1)/hosts
+cp "$h1hosts" "$LAB/hosts1.orig"
+grep -v ' host2$' "$LAB/hosts1.orig" > "$LAB/hosts1.new"; cat "$LAB/hosts1.new" > "$h1hosts"
+dr 0 "$S1" check migrate pl4 host2 --storage
+cat "$LAB/hosts1.orig" > "$h1hosts"
+log "$(grep name_unresolved "$LAB/out")"
+has "WARN  host.name_unresolved: host name host2 does not resolve"

@@ -150,9 +150,8 @@ static void admission_ok_and_refused(void **state)
     assert_int_equal(ag_place_admission_in(v, "d", 40960, 2, 0, NULL, three, 2, w),
                      AG_EX_UNSAFE);
     assert_int_equal(json_array_size(w), 1);
-    assert_non_null(strstr(warning(w, 0), "would break \"host failures to tolerate\" = 1"));
-    assert_non_null(strstr(warning(w, 0), "if h3 fails"));
-    assert_non_null(strstr(warning(w, 0), "capacity.memory"));
+    assert_string_equal(warning(w, 0), "if h3 fails, VM d cannot restart (capacity.memory) "
+                                       "(host failures to tolerate: 1)");
     free(v);
     json_decref(w);
 }
@@ -173,8 +172,22 @@ static void admission_warns(void **state)
     assert_int_equal(ag_place_admission_in(v, "c", 4096, 1, 5, "h3", list, 3, w), AG_EX_OK);
     assert_int_equal(json_array_size(w), 2);
     assert_non_null(strstr(warning(w, 0), "protected VM z runs on h9"));
-    assert_non_null(strstr(warning(w, 1), "already cannot restart"));
-    assert_non_null(strstr(warning(w, 1), "VM a cannot restart"));
+    assert_string_equal(warning(w, 1), "already not guaranteed before protecting c: if h1 "
+                                       "fails, VM a cannot restart (capacity.memory) (host "
+                                       "failures to tolerate: 1)");
+    json_decref(w);
+    free(v);
+    /* a refusal is listed first even when other warnings came before it */
+    v = cluster_of_three();
+    v->hosts[2].mem_reserved_mib = 40960;
+    v->n_skipped = 1;
+    w = json_array();
+    assert_int_equal(ag_place_admission_in(v, "d", 40960, 2, 0, "h3", list + 2, 1, w),
+                     AG_EX_UNSAFE);
+    assert_int_equal(json_array_size(w), 3);
+    assert_non_null(strstr(warning(w, 0), "if h3 fails, VM d cannot restart"));
+    assert_non_null(strstr(warning(w, 1), "protected VM z runs on h9"));
+    assert_non_null(strstr(warning(w, 2), "1 member(s) have no status record"));
     free(v);
     json_decref(w);
     /* no record for this host yet, members without records, no name */
