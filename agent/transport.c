@@ -47,6 +47,24 @@ struct tp {
     struct tp_stats st;
 };
 
+/* A partition does not close TCP connections: both ends just hear nothing, the kernel
+ * backs retransmissions off to many seconds, and a healed link stays silent that long
+ * (the lab saw a host rejoin 12 s after its link came back). ZMTP heartbeats declare a
+ * silent connection dead after TP_HB_TIMEOUT_MS and the DEALER reconnects at once; a
+ * connect that gets no answer is given up after TP_CONNECT_TIMEOUT_MS and retried,
+ * instead of waiting out the kernel's SYN back-off. Both well under a fence_timeout. */
+#define TP_HB_IVL_MS          500
+#define TP_HB_TIMEOUT_MS     2000
+#define TP_CONNECT_TIMEOUT_MS 1000
+static void tp_liveness(void *s)
+{
+    int ivl = TP_HB_IVL_MS, tmo = TP_HB_TIMEOUT_MS, ttl = TP_HB_TIMEOUT_MS, ct = TP_CONNECT_TIMEOUT_MS;
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &tmo, sizeof tmo);
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl);
+    zmq_setsockopt(s, ZMQ_CONNECT_TIMEOUT, &ct, sizeof ct);
+}
+
 static struct allowed *find_allowed_key(tp *t, const uint8_t curve_pk[32])
 {
     for (size_t i = 0; i < t->nallow; i++)
@@ -252,6 +270,7 @@ static struct peer *peer_get(tp *t, const char *addr, const uint8_t curve_pk[32]
         /* reconnect fast: a restarted peer should hear from us within a probe period */
         zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
         zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+        tp_liveness(s);
         zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, curve_pk, 32);
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, t->self->curve_pk, 32);
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->self->curve_sk, 32);
@@ -325,6 +344,7 @@ int tp_new(ag_loop *l, const ag_identity *self, const char *bind_addr, size_t ma
         ag_debug("transport: libzmq lacks ZAP_ENFORCE_DOMAIN; the ZAP handler bound first covers it");
     /* a peer announcing a larger message is disconnected before we allocate for it */
     zmq_setsockopt(t->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    tp_liveness(t->router);
     if (zmq_bind(t->router, bind_addr) != 0) {
         rc = -zmq_errno();
         snprintf(err, errlen, "cannot listen on %s: %s (check [cluster] bind; is another agent "
