@@ -38,6 +38,10 @@
 #define AG_PLACE_FACTS_MS 10000
 /* Bound on the VMs counted per refresh (the same bound `vm list` uses). */
 #define PLACE_VMS_MAX 1024
+/* Time `drover place` may spend resolving hosts' migration addresses: with a working
+ * resolver 256 lookups take milliseconds; a dead DNS server costs ~5 s per name, so
+ * without a budget one ranking could take minutes. */
+#define AG_PLACE_RESOLVE_BUDGET_MS 2000
 /* Rendered text/JSON of one answer; 256 hosts of ranking fit with room. */
 #define PLACE_OUT_MAX (256u * 1024u)
 
@@ -320,20 +324,26 @@ static ag_view *view_with_vm(place_job *j)
     return v;
 }
 
+/* The migration URI names the destination by its published migration address: a name
+ * that does not resolve here is found before libvirt fails mid-migration with a less
+ * helpful message. Blocking (DNS): workers only. */
+static void resolve_host(ag_view *v, uint32_t i)
+{
+    const char *addr = v->aux[i].migration_addr;
+    struct addrinfo *ai = NULL;
+    if (addr[0] && getaddrinfo(addr, NULL, NULL, &ai) != 0)
+        v->hosts[i].name_resolves = false;
+    if (ai)
+        freeaddrinfo(ai);
+}
+
 static void check_work(void *ud)
 {
     place_job *j = ud;
     ag_view *v = view_with_vm(j);
     if (!v)
         return;
-    /* the migration URI names the destination: a name that does not resolve is found
-     * here, before libvirt fails with a less helpful message mid-migration */
-    const char *addr = v->aux[j->host].migration_addr;
-    struct addrinfo *ai = NULL;
-    if (addr[0] && getaddrinfo(addr, NULL, NULL, &ai) != 0)
-        v->hosts[j->host].name_resolves = false;
-    if (ai)
-        freeaddrinfo(ai);
+    resolve_host(v, (uint32_t)j->host);
     plc_report rep;
     if (plc_check(&v->pv, 0, (uint32_t)j->host, &rep) != 0) {
         fail(j, AG_EX_SOFTWARE, "placement refused the view of VM '%s' (a bug)", j->vm);
@@ -350,6 +360,12 @@ static void place_work(void *ud)
     ag_view *v = view_with_vm(j);
     if (!v)
         return;
+    /* every other host's name, until the budget is spent: a broken resolver must not
+     * make a ranking take minutes (hosts not tried are taken as resolving) */
+    uint64_t t0 = ag_now_ms();
+    for (uint32_t i = 0; i < v->pv.n_hosts && ag_now_ms() - t0 < AG_PLACE_RESOLVE_BUDGET_MS; i++)
+        if ((int32_t)i != v->self)
+            resolve_host(v, i);
     plc_ranking rk;
     if (plc_rank(&v->pv, 0, &rk) != 0) {
         fail(j, AG_EX_OSERR, "ranking hosts for VM '%s' failed (out of memory)", j->vm);

@@ -185,6 +185,9 @@ h1hosts=$(hdir 1)/hosts
 cp "$h1hosts" "$LAB/hosts1.orig"
 grep -v ' host2$' "$LAB/hosts1.orig" > "$LAB/hosts1.new"; cat "$LAB/hosts1.new" > "$h1hosts"
 dr 0 "$S1" check migrate pl4 host2 --storage
-cat "$LAB/hosts1.orig" > "$h1hosts"
 log "$(grep name_unresolved "$LAB/out")"
 has "WARN  host.name_unresolved: host name host2 does not resolve"
+dr 0 "$S1" place pl4 --storage   # place resolves every candidate's name too
+cat "$LAB/hosts1.orig" > "$h1hosts"
+log "$(grep host2 "$LAB/out")"
+has "1. host2 score=.*host.name_unresolved"
