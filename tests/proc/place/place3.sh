@@ -1,7 +1,9 @@
 #!/bin/bash
 # Three real agents on 127.0.0.1-3 (loopback only). h1 and h2 use libvirt's built-in
-# test driver (test:///default: a host with network "default" and a VM "test" whose disk
-# is host-local); h3's libvirtd is unreachable. Checks that `check migrate`, `place` and
+# test driver: h1 test:///default (network "default", a 100 GiB local pool and a running
+# VM "test" whose disk is host-local), h2 the same host without the VM (a node file: two
+# hosts running one VM UUID would rightly make HA fence one copy); h3's libvirtd is
+# unreachable. Checks that `check migrate`, `place` and
 # `cpu baseline` answer from the gossip records: the reasons match what each record
 # says (h3: libvirt down -> degraded, no networks), exit codes are the documented ones,
 # and a host without libvirt says so plainly.
@@ -23,11 +25,33 @@ run() {   # want-rc host args...: run drover against host's agent, keep out/err
 has() { grep -q -- "$1" "$T/out" || fail "output lacks '$1'"; }
 err_has() { grep -q -- "$1" "$T/err" || fail "stderr lacks '$1'"; }
 
+cat > "$T/h2-node.xml" <<'XML'
+<node>
+  <cpu><nodes>2</nodes><sockets>2</sockets><cores>2</cores><threads>2</threads>
+    <active>16</active><mhz>1400</mhz><model>i686</model></cpu>
+  <memory>3145728</memory>
+  <network>
+    <name>default</name>
+    <forward mode='nat'/>
+    <bridge name='virbr0' stp='on' delay='0'/>
+    <ip address='192.168.122.1' netmask='255.255.255.0'/>
+  </network>
+  <pool type='dir'>
+    <name>default-pool</name>
+    <capacity unit='bytes'>107374182400</capacity>
+    <allocation unit='bytes'>0</allocation>
+    <available unit='bytes'>107374182400</available>
+    <source/>
+    <target><path>/default-pool</path></target>
+  </pool>
+</node>
+XML
 cid=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 echo "cluster_id = $cid" > "$T/roster"
 for i in 1 2 3; do
   "$D" init --state-dir "$T/h$i" > /dev/null
   uri="test:///default"
+  [ "$i" = 2 ] && uri="test://$T/h2-node.xml"
   [ "$i" = 3 ] && uri="qemu+unix:///system?socket=$T/no-libvirtd.sock"
   cat > "$T/h$i.conf" <<CONF
 [agent]
