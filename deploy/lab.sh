@@ -19,14 +19,15 @@
 #                            and form one cluster: host1 creates it, the others join
 #                            with a token (`drover token create` / `drover join`)
 #   lab.sh kill I            kill host I outright: agent, libvirtd, virtlockd, QEMUs
+#   lab.sh revive DROVER I   restart a killed host I: daemons, then its agent (same state)
 #   lab.sh guest NAME [MEM_MIB] [busy] [local]   write NAME's disk + XML, print the XML path
-#   lab.sh demo              build drover, up 3 hosts, start agents, boot a tick guest,
-#                            live-migrate it 1->2->3->1 with `drover vm migrate` (the
-#                            agents' adapter; hvtool if the binary lacks it), verify, down
+#   lab.sh demo              the HA story: build drover, up 3 hosts, agents form a cluster,
+#                            4 protected tick guests, drain host1 (live moves), undrain it,
+#                            kill host2 outright, show the restarts and a table, down
 # Environment:
 #   LAB=/tmp/drover-lab  lab directory;  LAB_NAME=dl  prefix of namespace names (tests use
 #   their own, so two labs never collide);  LAB_NET=10.77.0  lab subnet inside the namespaces;
-#   LAB_VIRT=auto|kvm|qemu;  LAB_KEEP=1 keeps the demo's lab up.
+#   LAB_VIRT=auto|kvm|qemu;  LAB_KEEP=1 keeps the demo's lab up;  LAB_LOG_LEVEL=info (agents).
 # Clients in the root namespace use the unix socket URI printed by `status`:
 #   qemu:///system?socket=$LAB/hosts/host<i>/run/libvirt-sock
 set -euo pipefail
@@ -343,6 +344,7 @@ agent_conf() {
 name = host$i
 state_dir = $d/drover
 control_socket = $d/drover.sock
+log_level = ${LAB_LOG_LEVEL:-info}
 [cluster]
 bind = $NET.$i:7370
 [gossip]
@@ -366,6 +368,17 @@ agent_start() {
   for _ in $(seq 1 100); do [ -S "$d/drover.sock" ] && return 0; sleep 0.05; done
   kill -0 "$(cat "$d/drover.pid")" 2>/dev/null || die "host$i: drover agent exited (see $d/drover.log)"
   die "host$i: drover agent did not open $d/drover.sock in 5 s"
+}
+
+# Bring a killed host back: its daemons in its namespaces (a fresh mount namespace, as at
+# boot), then its agent with the state it had (it reconciles before anything else).
+host_restart() {
+  local i=$1 d; d=$(hdir "$i")
+  rm -f "$d"/run/*-sock "$d"/{tini,libvirtd,virtlockd,drover}.pid
+  host_up "$i"
+  host_wait "$i"
+  agent_start "$i"
+  log "host$i restarted (agent pid $(cat "$d/drover.pid"))"
 }
 
 # One cluster, the product's way (docs/consensus.md): host1 runs `drover init` and its
@@ -406,7 +419,14 @@ agents_up() {
   done
   for i in $(seq 1 "$n"); do touch "$(hdir "$i")/drover/.initialised"; done
   cluster_wait "$n" 60 || die "the cluster did not settle in 60 s: $(cluster_summary)"
-  log "cluster formed: $(cluster_summary)"
+  # joined hosts start as Raft learners; the coordinator promotes them (autopilot): the
+  # cluster survives the loss of its first host only once min(3, N) of them vote
+  t0=$SECONDS
+  until [ "$(DV_TIMEOUT=5 dv 1 status --json 2>/dev/null | jq '.raft.voters | length' 2>/dev/null)" = "$(( n < 3 ? n : 3 ))" ]; do
+    [ $((SECONDS - t0)) -lt 30 ] || die "voters did not reach $(( n < 3 ? n : 3 )) in 30 s: $(DV_TIMEOUT=5 dv 1 status --json | jq -c .raft)"
+    sleep 0.2
+  done
+  log "cluster formed: $(cluster_summary)voters $(DV_TIMEOUT=5 dv 1 status --json | jq -c .raft.voters)"
 }
 
 # "host1:leader=host1,alive=3 host2:..." — what each agent believes right now
@@ -440,7 +460,9 @@ cluster_wait() {
 }
 
 # The Raft leader (the HA coordinator) as host I sees it: "hostK", or nothing.
-leader_of() { DV_TIMEOUT=5 dv "$1" status --json 2>/dev/null | jq -r '.raft.leader // ""' 2>/dev/null || true; }
+leader_of() {
+  DV_TIMEOUT=5 dv "$1" status --json 2>/dev/null | jq -r '.raft.leader // "" | if . == "none" then "" else . end' 2>/dev/null || true
+}
 
 # Every process of host I: its pidfiles (agent, tini, libvirtd, virtlockd, QEMUs) and all
 # their descendants (QEMU double-forks and is re-parented to tini, the subreaper).
@@ -484,39 +506,90 @@ wait_ticks() {   # NAME N [SECONDS]: wait until the console shows more than N ti
   return 1
 }
 
+# Live (not zombie) QEMU for VM $2 under host $1's pidfile?
+qemu_alive() {
+  local f pid st; f="$(hdir "$1")/run/qemu/$2.pid"
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f" 2>/dev/null); [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+  st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null); [ -n "$st" ] && [ "$st" != Z ] || return 1
+  # a killed host leaves its pidfiles behind, and the PID may be someone else's by now
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-name guest=$2,"
+}
+# Host indices whose pidfile names a live QEMU for VM $1 ("2", "1 3", or nothing).
+hosts_running() {
+  local vm=$1 i out=
+  for i in $(seq 1 "$(nhosts)"); do qemu_alive "$i" "$vm" && out="$out $i"; done
+  echo "${out# }"
+}
+
+# The HA story (issue 7): 3 hosts form one cluster, 4 protected tick guests; host1 is
+# drained for maintenance (live moves, a line per VM) and made active again; then host2
+# dies outright and its guests are restarted on the others. Ends with a table.
 demo() {
-  local build=$ROOT/build/release hv vm=demo1 last i
+  local build=$ROOT/build/release vm i w t0 ms gone=() keep vms=(demo1 demo2 demo3 demo4)
+  local -A home=([demo1]=1 [demo2]=1 [demo3]=2 [demo4]=3) where=()
   [ "$(id -u)" = 0 ] || die "demo must run as root"
   [ -f "$ROOT/deploy/setup.sh" ] && bash "$ROOT/deploy/setup.sh" build lab
   log "building drover into $build"
   cmake -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j2 --target hvtool >/dev/null
-  cmake --build "$build" -j2 --target drover >/dev/null || die "drover does not build (see the errors above)"
-  hv=$build/tests/lab/hvtool
+  cmake --build "$build" -j2 --target drover drctl >/dev/null || die "drover does not build (see the errors above)"
+  DROVER_BIN=$build/agent/drover
+  "$DROVER_BIN" help 2>&1 | grep -q 'host drain' || die "this drover has no 'host drain' command"
   trap 'rc=$?; [ "${LAB_KEEP:-0}" = 1 ] || lab_down; exit $rc' EXIT
   lab_up 3
-  local drover=$build/agent/drover
-  agents_up "$drover" || die "the drover agents did not start in the lab hosts"
-  "$drover" help 2>&1 | grep -q 'vm migrate' || die "this drover has no 'vm migrate' command"
-  guest_make "$vm" 64 idle shared >/dev/null
-  "$hv" -c "$(uri 1)" define "$LAB/$vm.xml"
-  "$hv" -c "$(uri 1)" start "$vm"
-  wait_ticks "$vm" 1 60 || die "guest does not tick on host1"
-  log "$vm runs on host1, console at tick $(last_tick "$vm")"
-  last=1
-  for i in 2 3 1; do
-    # the operator's way: host<last>'s agent moves it
-    "$drover" vm migrate "$vm" "$NET.$i" --live --socket "$(hdir "$last")/drover.sock"
-    "$hv" -c "$(uri "$i")" state "$vm" | grep -qx running || die "$vm not running on host$i"
-    "$hv" -c "$(uri "$last")" state "$vm" >/dev/null 2>&1 && die "$vm still defined on host$last"
-    local before; before=$(console_ticks "$vm")
-    wait_ticks "$vm" "$before" 5 || die "console stopped ticking after the move"
-    [ "$(console_boots "$vm")" = 1 ] || die "$vm rebooted"
-    log "OK: $vm on host$i, gone from host$last, tick $(last_tick "$vm"), booted once"
-    last=$i
+  agents_up "$DROVER_BIN"
+  for vm in "${vms[@]}"; do
+    guest_make "$vm" 64 idle shared >/dev/null
+    v "${home[$vm]}" define "$LAB/$vm.xml" >/dev/null
+    v "${home[$vm]}" start "$vm" >/dev/null
   done
-  "$hv" -c "$(uri 1)" destroy "$vm"; "$hv" -c "$(uri 1)" undefine "$vm"
-  log "DEMO PASSED"
+  for vm in "${vms[@]}"; do
+    wait_ticks "$vm" 0 60 || die "$vm does not tick on host${home[$vm]}"
+    dv "${home[$vm]}" vm protect "$vm" >/dev/null || die "drover vm protect $vm failed"
+    log "$vm runs on host${home[$vm]} and is protected"
+  done
+  # a failure may restart a guest elsewhere only once its owner has acknowledged its
+  # protection (it then knows to fence it): wait for that before killing anything
+  t0=$SECONDS
+  until [ "$("$build/tests/lab/drctl" "$(sock 1)" ha.status '{}' 2>/dev/null |
+           jq '[.vms[] | select(.prot_acked)] | length' 2>/dev/null)" = 4 ]; do
+    [ $((SECONDS - t0)) -lt 30 ] || die "the owners did not acknowledge protection in 30 s"
+    sleep 0.3
+  done
+  dv 1 vm list || true
+
+  log "--- maintenance: drover host drain host1 --wait"
+  t0=$(date +%s%N)
+  dv 2 host drain host1 --wait || die "the drain of host1 failed"
+  log "host1 drained in $(( ($(date +%s%N) - t0) / 1000000 )) ms; drover host undrain host1"
+  dv 2 host undrain host1 >/dev/null || die "undrain host1 failed"
+
+  log "--- host failure: every process of host2 SIGKILLed"
+  for vm in "${vms[@]}"; do [ "$(hosts_running "$vm")" = 2 ] && gone+=("$vm"); done
+  log "protected guests on host2: ${gone[*]:-none}"
+  t0=$(date +%s%N)
+  host_kill 2
+  for vm in "${gone[@]}"; do
+    until w=$(hosts_running "$vm") && [ -n "$w" ] && [ "$w" != 2 ] && [ "$(echo "$w" | wc -w)" = 1 ]; do
+      [ $(( ($(date +%s%N) - t0) / 1000000000 )) -lt 60 ] || die "$vm was not restarted within 60 s"
+      sleep 0.05
+    done
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    log "$vm restarted on host$w, $ms ms after the kill"
+  done
+  [ ${#gone[@]} = 0 ] || log "all of host2's protected guests run elsewhere ${ms} ms after the kill"
+  sleep 2
+  echo
+  printf '%-8s %-7s %-9s %s\n' GUEST HOST COUNTER BOOTS
+  keep=0
+  for vm in "${vms[@]}"; do
+    w=$(hosts_running "$vm")
+    printf '%-8s %-7s %-9s %s\n' "$vm" "host${w:-?}" "$((16#$(last_tick "$vm")))" "$(console_boots "$vm")"
+    [ "$(echo "$w" | wc -w)" = 1 ] || keep=1
+  done
+  echo
+  [ $keep = 0 ] || die "a guest does not run exactly once"
+  log "DEMO PASSED (a guest with 1 boot moved live with its memory; 2 boots: restarted after host2 died)"
 }
 
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0   # sourced by tests: functions only
@@ -532,9 +605,10 @@ case "$cmd" in
   heal)      ip -n "${NAME}sw" link set "${NAME}v$1" up ;;
   agent-up)  agents_up "$1" ;;
   kill)      host_kill "$1" ;;
+  revive)    DROVER_BIN=$1; host_restart "$2" ;;
   guest)     guest_make "$@" ;;
   uri)       uri "$1" ;;
   demo)      demo ;;
-  *) echo "usage: $0 up [N]|down|status|exec I CMD...|partition I|heal I|agent-up DROVER|kill I|guest NAME [MEM] [busy|idle] [shared|local] [HOST]|uri I|demo" >&2
+  *) echo "usage: $0 up [N]|down|status|exec I CMD...|partition I|heal I|agent-up DROVER|kill I|revive DROVER I|guest NAME [MEM] [busy|idle] [shared|local] [HOST]|uri I|demo" >&2
      exit 2 ;;
 esac

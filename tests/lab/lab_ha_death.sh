@@ -7,7 +7,7 @@
 # host2's guests run elsewhere (bench/ha.sh measures it over many trials).
 export LAB_NAME=lhk
 source "$(dirname "$0")/lib.sh"
-source "$HERE/lab_ha_lib.sh"
+source "$(dirname "$0")/lab_ha_lib.sh"
 ha_setup hk 1 2 2 3
 sampler_start "${VMS[@]}"
 b1=$(tick_dec hk1); b4=$(tick_dec hk4)

@@ -7,7 +7,7 @@
 # no reboot); no guest ever ran twice (sampled throughout); `undrain` makes it active.
 export LAB_NAME=lhd
 source "$(dirname "$0")/lib.sh"
-source "$HERE/lab_ha_lib.sh"
+source "$(dirname "$0")/lab_ha_lib.sh"
 ha_setup hd 1 1 2 3
 sampler_start "${VMS[@]}"
 declare -A before

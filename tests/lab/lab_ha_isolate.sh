@@ -8,7 +8,7 @@
 # and starts nothing it does not own: still exactly once, sampled throughout.
 export LAB_NAME=lhi
 source "$(dirname "$0")/lib.sh"
-source "$HERE/lab_ha_lib.sh"
+source "$(dirname "$0")/lab_ha_lib.sh"
 PARTITION_S=${PARTITION_S:-20}
 ha_setup hi 1 2 3 3
 sampler_start "${VMS[@]}"

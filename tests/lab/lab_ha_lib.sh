@@ -7,8 +7,8 @@
 #   - two QEMUs both started without -incoming: two fresh starts, a double run;
 #   - more than two QEMUs: a double run whatever they are;
 #   - exactly two: a live migration has one source and one -incoming destination for a
-#     moment; libvirt on the hosts holding them is asked, and two hosts saying "running"
-#     is a double run (during a correct migration the source is paused at switch-over).
+#     moment; libvirt on the two hosts is asked in both orders, and both orders seeing
+#     two "running" is a double run (a correct migration pauses the source first).
 # Each violation is one line in $LAB/violations; every scenario fails on any.
 
 DROVER=$BUILD/agent/drover
@@ -29,13 +29,6 @@ ha_status() { "$DRCTL" "$(sock "$1")" ha.status '{}' 5000 2>/dev/null; }
 ha_q() { ha_status "$1" | jq -r "$2" 2>/dev/null || true; }
 admin_of() { ha_q "$1" ".hosts[] | select(.name == \"$2\") | .admin"; }
 
-# Host indices whose pidfile names a live (not zombie) QEMU for VM.
-hosts_running() {
-  local vm=$1 i out=
-  for i in $(seq 1 "$(nhosts)"); do qemu_alive "$i" "$vm" && out="$out $i"; done
-  echo "${out# }"
-}
-
 # One census line per sample: "VM runners incoming" for each VM, from one ps pass.
 census() {
   ps -e -o stat=,args= | awk -v vms="$*" '
@@ -52,23 +45,29 @@ census() {
     END { for (i = 1; i <= n; i++) print v[i], run[v[i]], inc[v[i]] }'
 }
 
-# Hosts whose libvirt says VM is running (only asked when two QEMUs exist).
+# How many of the given hosts' libvirt say VM is running, asked in the given order.
 libvirt_running() {
-  local vm=$1 i out=
-  for i in $(seq 1 "$(nhosts)"); do
-    [ "$(timeout 2 virsh -q -c "$(uri "$i")" domstate "$vm" 2>/dev/null | head -1)" = running ] && out="$out host$i"
+  local vm=$1 i n=0; shift
+  for i in "$@"; do
+    [ "$(timeout 2 virsh -q -c "$(uri "$i")" domstate "$vm" 2>/dev/null | head -1)" = running ] && n=$((n + 1))
   done
-  echo "${out# }"
+  echo $n
 }
 
 sample_once() {
-  local vm r inc lv
+  local vm r inc h
   while read -r vm r inc; do
     if [ "$r" -gt 1 ] || [ $((r + inc)) -gt 2 ]; then
       echo "$(date +%T.%3N) $vm: $r QEMUs started fresh, $inc incoming, on hosts [$(hosts_running "$vm")]"
     elif [ $((r + inc)) = 2 ]; then
-      lv=$(libvirt_running "$vm")
-      [ "$(echo "$lv" | wc -w)" -gt 1 ] && echo "$(date +%T.%3N) $vm: two QEMUs and libvirt says running on $lv"
+      # a live migration: the source pauses before the destination resumes. Asked one
+      # after the other, source-then-destination can catch both "running" across the
+      # switch-over, destination-then-source cannot; so ask in both orders and call it a
+      # double run only when both orders see two running
+      read -ra h <<< "$(hosts_running "$vm")"
+      [ ${#h[@]} = 2 ] || continue
+      [ "$(libvirt_running "$vm" "${h[0]}" "${h[1]}")" = 2 ] && [ "$(libvirt_running "$vm" "${h[1]}" "${h[0]}")" = 2 ] &&
+        echo "$(date +%T.%3N) $vm: two QEMUs and libvirt on host${h[0]} and host${h[1]} both say running (asked both ways)"
     fi
   done < <(census "$@")
   return 0
@@ -111,9 +110,12 @@ ha_guests() {
   for h in "$@"; do
     k=$((k + 1)); vm=$prefix$k
     guest_make "$vm" 64 idle shared >/dev/null
-    boot_on "$h" "$vm"
+    hv "$h" define "$LAB/$vm.xml"
+    hv "$h" start "$vm"
     VMS+=("$vm"); HOME_OF[$vm]=$h
   done
+  # SeaBIOS + the first tick take ~3.7 s: boot them all at once, then wait
+  for vm in "${VMS[@]}"; do wait_ticks "$vm" 0 60 || fail "$vm does not tick on host${HOME_OF[$vm]}"; done
   for vm in "${VMS[@]}"; do
     dr_expect 0 "${HOME_OF[$vm]}" vm protect "$vm"
   done
@@ -135,6 +137,8 @@ protected_all() {
     own=$(echo "$st" | jq -r --arg v "$vm" \
       '.vms[] | select(.name == $v and .protected == true and .prot_acked == true) | .owner')
     [ "$own" = "host${HOME_OF[$vm]}" ] || return 1
+    # and its definition is replicated (another host defines it from there to restart it)
+    DV_TIMEOUT=5 dv 1 kv get "vmxml/$vm" 2>/dev/null | grep -q "<name>$vm</name>" || return 1
   done
 }
 # "ha1@host1(tick 1a) ha2@host2,host3 ..." where each guest's QEMU lives right now

@@ -7,7 +7,7 @@
 # moved live), no double run sampled throughout.
 export LAB_NAME=lhu
 source "$(dirname "$0")/lib.sh"
-source "$HERE/lab_ha_lib.sh"
+source "$(dirname "$0")/lab_ha_lib.sh"
 ha_setup hu 1 2 3 1
 sampler_start "${VMS[@]}"
 declare -A before

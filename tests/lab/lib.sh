@@ -22,13 +22,7 @@ trap 'rc=$?; lab_on_exit $rc; lab_down; [ $rc = 0 ] && echo "$TEST: PASS" || ech
 hv() { local i=$1; shift; "$HV" -c "$(uri "$i")" "$@"; }
 fail() { log "FAIL: $*"; exit 1; }
 
-# Live QEMU (not a zombie) for VM $2 under host $1's pidfile?
-qemu_alive() {
-  local f pid st; f="$(hdir "$1")/run/qemu/$2.pid"
-  [ -f "$f" ] || return 1
-  pid=$(cat "$f"); [ -r "/proc/$pid/stat" ] || return 1
-  st=$(awk '{print $3}' "/proc/$pid/stat"); [ "$st" != Z ]
-}
+# qemu_alive HOST VM, hosts_running VM: deploy/lab.sh
 
 # Machine-wide count of live QEMU processes for VM $1 (zombies skipped, LAB-NOTES 14).
 qemu_count() {
