@@ -1,6 +1,8 @@
 /* The host-health probes of the status record: shared storage (write+fdatasync+unlink)
  * counts failures and measures time; the NIC lookup finds loopback's link and MTU; link
- * speed comes from the interface or, for a bridge, its fastest port (a fake sysfs). */
+ * speed comes from the interface or, for a bridge, its fastest port (a fake sysfs). The
+ * record carries what the worker probed (no lookup while building it), the local pool's
+ * free space and the migrations in flight; only changes that matter re-publish it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,9 +107,80 @@ static void link_speed(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Build, sign and decode a record of f; material digest into m. */
+static Drover__HostStatus *record(const ag_host_facts *f, uint8_t m[16])
+{
+    static ag_identity id;
+    if (id.host_id[0] == 0 && id.host_id[1] == 0) {
+        crypto_sign_keypair(id.sign_pk, id.sign_sk);
+        memcpy(id.host_id, id.sign_pk, AG_HOST_ID_LEN);
+    }
+    uint8_t *rec;
+    size_t len;
+    assert_int_equal(ag_status_make(&id, 7, 0, f, &rec, &len, m), 0);
+    Drover__SignedHostStatus *s = drover__signed_host_status__unpack(NULL, len, rec);
+    assert_non_null(s);
+    Drover__HostStatus *st = drover__host_status__unpack(NULL, s->body.len, s->body.data);
+    assert_non_null(st);
+    drover__signed_host_status__free_unpacked(s, NULL);
+    free(rec);
+    return st;
+}
+
+static void record_carries_placement_inputs(void **state)
+{
+    (void)state;
+    static ag_host_facts f;
+    memset(&f, 0, sizeof f);
+    /* probed on the worker: the builder takes these as they are, even for an address
+     * no interface has (it would find nothing if it looked itself) */
+    snprintf(f.nic_addr, sizeof f.nic_addr, "192.0.2.99");
+    f.nic_probed = 1;
+    f.nic_up = 1;
+    f.nic_mtu = 9000;
+    f.nic_speed_mbps = 25000;
+    f.local_free_mib = 80000;
+    f.local_free_known = 1;
+    f.migrations_out = 2;
+    snprintf(f.migration_dests, sizeof f.migration_dests,
+             "10.0.0.2,qemu+tcp://h3.lab/system");
+    uint8_t m1[16], m2[16];
+    Drover__HostStatus *st = record(&f, m1);
+    assert_true(st->health->nic_link_up);
+    assert_int_equal(st->health->migration_mtu, 9000);
+    assert_int_equal(st->migration_link_mbps, 25000);
+    assert_int_equal(st->local_free_mib, 80000);
+    assert_true(st->local_free_known);
+    assert_int_equal(st->migrations_out, 2);
+    assert_int_equal(st->n_migration_dests, 2);
+    assert_string_equal(st->migration_dests[1], "qemu+tcp://h3.lab/system");
+    drover__host_status__free_unpacked(st, NULL);
+    /* guests write all the time: 100 MiB less free is not news, a migration ending is */
+    f.local_free_mib = 79900;
+    drover__host_status__free_unpacked(record(&f, m2), NULL);
+    assert_memory_equal(m1, m2, 16);
+    f.migrations_out = 1;
+    f.migration_dests[8] = '\0';
+    drover__host_status__free_unpacked(record(&f, m2), NULL);
+    assert_memory_not_equal(m1, m2, 16);
+    /* more destinations than a record lists: the first AG_STATUS_MIGRATIONS_MAX */
+    f.migration_dests[0] = '\0';
+    for (int i = 0; i < AG_STATUS_MIGRATIONS_MAX + 3; i++)
+        snprintf(f.migration_dests + strlen(f.migration_dests),
+                 sizeof f.migration_dests - strlen(f.migration_dests), "%s10.0.0.%d",
+                 i ? "," : "", i + 1);
+    st = record(&f, NULL);
+    assert_int_equal(st->n_migration_dests, AG_STATUS_MIGRATIONS_MAX);
+    assert_string_equal(st->migration_dests[0], "10.0.0.1");
+    drover__host_status__free_unpacked(st, NULL);
+}
+
 int main(void)
 {
+    if (sodium_init() < 0)
+        return 1;
     const struct CMUnitTest t[] = {cmocka_unit_test(storage_probe), cmocka_unit_test(nic_lookup),
-                                   cmocka_unit_test(link_speed)};
+                                   cmocka_unit_test(link_speed),
+                                   cmocka_unit_test(record_carries_placement_inputs)};
     return cmocka_run_group_tests(t, NULL, NULL);
 }
