@@ -578,7 +578,15 @@ demo() {
     log "$vm restarted on host$w, $ms ms after the kill"
   done
   [ ${#gone[@]} = 0 ] || log "all of host2's protected guests run elsewhere ${ms} ms after the kill"
-  sleep 2
+  # a restarted guest boots again: SeaBIOS and its first tick take ~4 s
+  for vm in "${gone[@]}"; do
+    t0=$SECONDS
+    until [ "$(console_boots "$vm")" -ge 2 ] && tail -1 "$SHARED/$vm.console.log" | grep -q '^tick'; do
+      [ $((SECONDS - t0)) -lt 30 ] || die "$vm does not tick after its restart"
+      sleep 0.2
+    done
+  done
+  sleep 1
   echo
   printf '%-8s %-7s %-9s %s\n' GUEST HOST COUNTER BOOTS
   keep=0

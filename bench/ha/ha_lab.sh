@@ -13,11 +13,11 @@
 #                        whole (agent, libvirtd, virtlockd, QEMUs); time until every one
 #                        of its protected guests runs exactly once elsewhere; the host is
 #                        revived between trials
-# Environment: HA_TRIALS=5 (deaths), HA_DRAINS=3, LINK_MIB=1024, LINK_RUNS=3.
+# Environment: HA_TRIALS=10 (deaths), HA_DRAINS=3, LINK_MIB=1024, LINK_RUNS=3.
 set -euo pipefail
 BUILD=${1:?usage: bench/ha/ha_lab.sh BUILD_DIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TRIALS=${HA_TRIALS:-5}
+TRIALS=${HA_TRIALS:-10}
 DRAINS=${HA_DRAINS:-3}
 LINK_MIB=${LINK_MIB:-1024}
 LINK_RUNS=${LINK_RUNS:-3}
