@@ -29,7 +29,16 @@ struct peer {
     uint8_t curve_pk[32];
     void *sock;
     uint64_t last_used;
+    uint64_t sock_since_ms;   /* when sock was made */
+    uint32_t fail_streak;     /* sends refused in a row (no connection up) */
 };
+
+/* A peer that refused our handshake (its ZAP did not know our key yet: we joined a
+ * moment before it applied our admission) is never retried by libzmq, and the link
+ * stays one-way for good; the lab lost a whole cluster that way when the third host
+ * died. So a socket whose sends have all failed for TP_RECREATE_MS is made anew. */
+#define TP_RECREATE_MS     2000
+#define TP_RECREATE_FAILS    8
 
 struct tp {
     ag_loop *loop;
@@ -280,6 +289,8 @@ static struct peer *peer_get(tp *t, const char *addr, const uint8_t curve_pk[32]
             return NULL;
         }
         p->sock = s;
+        p->sock_since_ms = ag_now_ms();
+        p->fail_streak = 0;
         memcpy(p->curve_pk, curve_pk, 32);
     }
     p->last_used = ++t->use_clock;
@@ -295,8 +306,13 @@ int tp_send(tp *t, const char *addr, const uint8_t curve_pk[32], const void *byt
         return -EINVAL;
     if (zmq_send(p->sock, bytes, len, ZMQ_DONTWAIT) < 0) {
         t->st.send_dropped++;
+        if (++p->fail_streak >= TP_RECREATE_FAILS && ag_now_ms() >= p->sock_since_ms + TP_RECREATE_MS) {
+            peer_close(p);   /* the next send connects afresh */
+            p->fail_streak = 0;
+        }
         return -EAGAIN;
     }
+    p->fail_streak = 0;
     t->st.sent++;
     return 0;
 }
