@@ -400,7 +400,8 @@ static void coord_feed(ag_agent *a, hac_input *in)
         /* what cannot move or be placed is shown by `drover host drain --wait` */
         if ((strstr(it->text, "cannot") || strstr(it->text, "unplaced")) && h->n_stuck < HA_STUCK_MAX &&
             it->vm >= 0 && (uint32_t)it->vm < s->n_vms) {
-            snprintf(h->stuck[h->n_stuck++], HAC_TEXT_MAX, "%s\t%s", s->vms[it->vm].name, it->text);
+            snprintf(h->stuck[h->n_stuck++], HAC_TEXT_MAX, "%.*s\t%.*s", HAC_NAME_MAX - 1, s->vms[it->vm].name,
+                     HAC_TEXT_MAX - HAC_NAME_MAX - 1, it->text);
             h->stuck_ms = ag_now_ms();
         }
     }

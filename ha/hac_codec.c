@@ -74,7 +74,8 @@ static void upg_to_pb(const hac_upgrade *u, Drover__HaUpgrade *pb, uint32_t *ord
     pb->seq = u->seq;
     pb->state = (uint32_t)u->state;
     pb->phase = (uint32_t)u->phase;
-    memcpy(order, u->order, u->n * sizeof *order);
+    if (u->n)
+        memcpy(order, u->order, u->n * sizeof *order);
     pb->order = order;
     pb->n_order = u->n;
     pb->cur = u->cur;
@@ -225,7 +226,8 @@ static int upg_from_pb(const Drover__HaUpgrade *pb, hac_upgrade *u, char *why, s
     u->seq = pb->seq;
     u->state = (hac_upg_state)pb->state;
     u->phase = (hac_upg_phase)pb->phase;
-    memcpy(u->order, pb->order, pb->n_order * sizeof *pb->order);
+    if (pb->n_order)
+        memcpy(u->order, pb->order, pb->n_order * sizeof *pb->order);
     u->n = (uint32_t)pb->n_order;
     u->cur = pb->cur;
     u->version_before = pb->version_before;

@@ -20,7 +20,10 @@ bool hac__evacuating(const hac_coord *c, uint32_t h)
     if (!hac__alive(c, (int32_t)h))
         return false;
     plc_admin a = c->s.hosts[h].admin;
-    return a == PLC_ADMIN_DRAINING || (hac__degraded(c, h) && a != PLC_ADMIN_MAINTENANCE);
+    /* A host in maintenance that owns a VM again (someone started or moved one there
+     * by hand, and the coordinator adopted it) is emptied like a draining one. */
+    return a == PLC_ADMIN_DRAINING || (hac__degraded(c, h) && a != PLC_ADMIN_MAINTENANCE) ||
+           (a == PLC_ADMIN_MAINTENANCE && !hac__host_empty(c, h));
 }
 
 static void start_move(hac_coord *c, hac_out *out, uint32_t v, uint32_t to)

@@ -224,6 +224,35 @@ static void failed_starts_back_off(void **st)
     hac_coord_free(c);
 }
 
+/* A VM that shows up on a host in maintenance (started there by hand, then adopted)
+ * is moved off again: maintenance means empty. */
+static void maintenance_host_is_emptied_again(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    cluster(&s);
+    s.hosts[1].admin = PLC_ADMIN_MAINTENANCE;   /* vm4 lives there */
+    hac_config_default(&cfg);
+    hac_coord *c = hac_coord_new(&cfg, &s, 3);
+    out.n = 0;
+    uint32_t on0[] = {0, 1, 2, 3}, on1[] = {4};
+    for (uint32_t h = 0; h < 3; h++)
+        host_in(c, 100, h, HAC_ALIVE, 100);
+    inventory(c, 100, 0, on0, 4);
+    inventory(c, 100, 1, on1, 1);
+    inventory(c, 100, 2, NULL, 0);
+    bool moved = false;
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.kind == HAC_P_MOVING &&
+            out.items[i].prop.index == 4) {
+            assert_int_not_equal(out.items[i].prop.owner, 1);
+            moved = true;
+        }
+    assert_true(moved);
+    hac_coord_free(c);
+}
+
 static void fence_confirmed_restarts_at_once(void **st)
 {
     (void)st;
@@ -650,6 +679,7 @@ int main(void)
         cmocka_unit_test(fence_confirmed_restarts_at_once),
         cmocka_unit_test(max_restarts_honoured),
         cmocka_unit_test(drain_to_maintenance),
+        cmocka_unit_test(maintenance_host_is_emptied_again),
         cmocka_unit_test(failed_starts_back_off),
         cmocka_unit_test(constraints_steer_the_plan),
         cmocka_unit_test(failed_migration_tries_elsewhere),
