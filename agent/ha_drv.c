@@ -968,7 +968,8 @@ static void compute_constraints(ag_agent *a)
                     if (rep->items[f].blocking && static_block(rep->items[f].code)) {
                         blocked = true;
                         if (!c->why[0])
-                            snprintf(c->why, sizeof c->why, "%s: %s", rep->items[f].code, rep->items[f].reason);
+                            snprintf(c->why, sizeof c->why, "%.40s: %.110s", rep->items[f].code,
+                                     rep->items[f].reason);
                     }
             }
             if (blocked)
