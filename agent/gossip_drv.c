@@ -11,6 +11,7 @@
 #include "events.h"
 #include "hoststatus.h"
 #include "ctl_place.h"
+#include "ha_drv.h"
 #include "log.h"
 #include "net.h"
 #include "transport.h"
@@ -136,6 +137,7 @@ static void publish_status(ag_agent *a, bool force)
     size_t len;
     ag_host_facts facts = {.admin_state = DROVER__ADMIN_STATE__ADMIN_ACTIVE};
     ag_place_facts(a->place, &facts);   /* gathered on a worker (ctl_place.c) */
+    ag_ha_host_facts(a, &facts);        /* admin state, HA migrations (ha_drv.c) */
     /* NIC health: the link of the migration address, else of the cluster address */
     snprintf(facts.nic_addr, sizeof facts.nic_addr, "%.*s", (int)sizeof facts.nic_addr - 1,
              facts.migration_addr[0] ? facts.migration_addr : a->cfg.advertise);

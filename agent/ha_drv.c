@@ -36,6 +36,7 @@
 #include "ha_drv.h"
 #include "ha_int.h"
 #include "hac_codec.h"
+#include "gossip.pb-c.h"
 #include "hoststatus.h"
 #include "log.h"
 #include "net.h"
@@ -1206,6 +1207,33 @@ void ag_ha_stop(ag_agent *a)
     free(h->cons);
     free(h);
     a->ha = NULL;
+}
+
+void ag_ha_host_facts(ag_agent *a, struct ag_host_facts *f)
+{
+    struct ag_ha *h = a->ha;
+    if (!h || h->self < 0)
+        return;
+    switch (h->st->hosts[h->self].admin) {
+    case PLC_ADMIN_CORDONED: f->admin_state = DROVER__ADMIN_STATE__ADMIN_CORDONED; break;
+    case PLC_ADMIN_DRAINING: f->admin_state = DROVER__ADMIN_STATE__ADMIN_DRAINING; break;
+    case PLC_ADMIN_MAINTENANCE: f->admin_state = DROVER__ADMIN_STATE__ADMIN_MAINTENANCE; break;
+    default: f->admin_state = DROVER__ADMIN_STATE__ADMIN_ACTIVE; break;
+    }
+    struct ha_move mv[HA_JOBS_MAX];
+    uint32_t n = 0;
+    ag_ha__local_moves(a, mv, &n, HA_JOBS_MAX);
+    size_t off = strlen(f->migration_dests);
+    for (uint32_t i = 0; i < n; i++) {
+        f->migrations_out++;
+        /* the view matches destinations by host name as well as by address */
+        int w = snprintf(f->migration_dests + off, sizeof f->migration_dests - off, "%s%s",
+                         off ? "," : "", mv[i].to);
+        if (w > 0 && (size_t)w < sizeof f->migration_dests - off)
+            off += (size_t)w;
+        else
+            f->migration_dests[off] = 0;
+    }
 }
 
 json_t *ag_ha_status_json(ag_agent *a)

@@ -66,6 +66,12 @@ void ag_ha_applied(ag_agent *a, uint64_t index);
 /* Leadership changed (role/term as raft_drv sees them after a step). */
 void ag_ha_leader(ag_agent *a, bool leader, uint64_t term);
 
+struct ag_host_facts;
+/* What HA adds to this host's gossip record: its admin state from the replicated state
+ * (cordoned, draining, maintenance) and the migrations the coordinator runs from here,
+ * added to those `drover vm migrate` runs. */
+void ag_ha_host_facts(ag_agent *a, struct ag_host_facts *f);
+
 /* Summary for `drover status` (new reference), or NULL. */
 json_t *ag_ha_status_json(ag_agent *a);
 
