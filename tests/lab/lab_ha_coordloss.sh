@@ -1,7 +1,8 @@
 #!/bin/bash
 # Issue 7 (d): the coordinator dies in the middle of a drain. 3 hosts, one cluster; the
-# coordinator is the Raft leader L. Three protected tick guests on host D (a host that is
-# not L), one on R (the third). `drover host drain hostD` (no --wait) is committed, and as
+# coordinator is the Raft leader L (cordoned, so it takes no guests). Three protected
+# tick guests on host D (not L), one on R (the third). `drover host drain hostD` (no
+# --wait) is committed, and as
 # soon as the drain is under way (host D draining, or a move in flight) L is killed
 # outright. D and R elect a new leader, whose coordinator rebuilds from the replicated
 # state (moves in flight included) and finishes the drain: D in maintenance, every guest
@@ -23,6 +24,11 @@ sampler_start "${VMS[@]}"
 declare -A before
 for vm in "${VMS[@]}"; do before[$vm]=$(tick_dec "$vm"); done
 
+# L is cordoned first, so the drain sends everything to R: killing L then costs only the
+# coordinator (a guest that had just moved to L would die with it and rightly be
+# restarted, which lab_ha_death covers)
+dr_expect 0 "$R" host cordon "host$L"
+wait_admin "$R" "host$L" cordoned 5 || fail "host$L not cordoned"
 dr_expect 0 "$R" host drain "host$D"
 # kill in the middle: once a move is in flight (or, if none shows within 5 s, while the
 # host is still draining)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lab_ha_lib.sh — shared by the lab_ha_*.sh scenarios (issue 7): a 3-host cluster formed
 # the product's way, tick guests protected with `drover vm protect`, a sampler that
 # watches for a guest running twice, and the end checks. Sourced after lib.sh.
@@ -12,7 +13,8 @@
 # Each violation is one line in $LAB/violations; every scenario fails on any.
 
 DROVER=$BUILD/agent/drover
-DROVER_BIN=$DROVER
+DROVER_BIN=$DROVER   # used by deploy/lab.sh's dv and agents_up
+export DROVER_BIN
 DRCTL=$BUILD/tests/lab/drctl
 [ -x "$DRCTL" ] || { echo "$TEST: $DRCTL missing (build the drctl target)"; exit 1; }
 # One sample every ~200 ms; bounded at 10 min of sampling, longer than any scenario.
@@ -143,7 +145,7 @@ protected_all() {
 }
 # "ha1@host1(tick 1a) ha2@host2,host3 ..." where each guest's QEMU lives right now
 placement_line() {
-  local vm out= w
+  local vm out='' w
   for vm in "${VMS[@]}"; do
     w=$(hosts_running "$vm"); w=${w:-none}
     out="$out $vm@host${w// /,host}(tick $(last_tick "$vm"))"

@@ -28,7 +28,7 @@ log "upgrade done after $((SECONDS - t0)) s"
 dr_expect 0 2 upgrade status
 log "$(cat "$LAB/out")"
 for i in 1 2 3; do
-  [ -e "$LAB/upgraded-host$i" ] || fail "no marker from host$i: the command did not run there (have: $(ls "$LAB" | grep upgraded- | tr '\n' ' '))"
+  [ -e "$LAB/upgraded-host$i" ] || fail "no marker from host$i: the command did not run there (have: $(echo "$LAB"/upgraded-*))"
   wait_admin 1 "host$i" active 10 || fail "host$i is '$(admin_of 1 "host$i")' after the upgrade, not active"
 done
 keep=(); for vm in "${VMS[@]}"; do keep+=("$vm:${before[$vm]}"); done
