@@ -1169,6 +1169,19 @@ int ag_ha_start(ag_agent *a, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory starting HA");
         return AG_EX_OSERR;
     }
+    /* A leader change takes up to two election timeouts (the second try after a split
+     * vote) plus a report period to reach the new coordinator; a fence_timeout shorter
+     * than that would make every host destroy its protected VMs at each leader change. */
+    int64_t need = 2 * a->cfg.election_timeout_ms + 2 * HA_REPORT_MS;
+    if (a->cfg.fence_timeout_ms < need) {
+        snprintf(err, errlen, "[ha] fence_timeout = %lld ms is too short for [ha] election_timeout = "
+                 "%lld ms: hosts would fence their VMs at every coordinator change; use at least %lld ms "
+                 "(2 x election_timeout + %d ms)", (long long)a->cfg.fence_timeout_ms,
+                 (long long)a->cfg.election_timeout_ms, (long long)need, 2 * HA_REPORT_MS);
+        free(h->st);
+        free(h);
+        return AG_EX_CONFIG;
+    }
     h->a = a;
     hac_config_default(&h->cfg);
     h->cfg.fence_timeout_ms = (uint64_t)a->cfg.fence_timeout_ms;
