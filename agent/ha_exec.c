@@ -348,12 +348,11 @@ static void migrate_work(ha_job *j, hv_conn *c)
     o.mode = vm.state == HV_VM_RUNNING || vm.state == HV_VM_PAUSED ? HV_MOVE_LIVE : HV_MOVE_COLD;
     o.progress = progress;
     o.progress_ctx = j;
-    hv_conn *dest = NULL;
-    if ((j->rc = hv_open_libvirt(j->dest_uri, NULL, &dest, &j->err)) != HV_OK)
-        return;
+    /* No second connection to the destination for pre-checks: placement already ruled
+     * on bridges, CPU and memory from the records (HAC_IN_CONSTRAINTS), and a drain
+     * pays that connection per VM; libvirt's own refusal still comes back in words. */
     hv_migrate_result res;
-    j->rc = hv_migrate(c, j->vm, j->dest_uri, dest, &o, &res, &j->err);
-    hv_close(dest);
+    j->rc = hv_migrate(c, j->vm, j->dest_uri, NULL, &o, &res, &j->err);
     if (j->rc == HV_OK)
         snprintf(j->text, sizeof j->text, "%s to %s in %llu ms, downtime %llu ms",
                  o.mode == HV_MOVE_LIVE ? "live" : "cold", j->dest_name,
