@@ -167,6 +167,7 @@ host_up() {
   setsid ip netns exec "${NAME}h$i" unshare --uts -- tini -s -- "$d/init.sh" \
     > "$d/init.out" 2>&1 < /dev/null &
   echo $! > "$d/tini.pid"
+  disown $!   # killed on purpose (kill, down): no "Killed" notice from this shell
 }
 
 host_wait() {
@@ -365,6 +366,7 @@ agent_start() {
   nsenter -t "$(cat "$d/libvirtd.pid")" -n -m -u -- setsid "$DROVER_BIN" agent -c "$d/drover.conf" \
     >> "$d/drover.log" 2>&1 < /dev/null &
   echo $! > "$d/drover.pid"
+  disown $!
   for _ in $(seq 1 100); do [ -S "$d/drover.sock" ] && return 0; sleep 0.05; done
   kill -0 "$(cat "$d/drover.pid")" 2>/dev/null || die "host$i: drover agent exited (see $d/drover.log)"
   die "host$i: drover agent did not open $d/drover.sock in 5 s"

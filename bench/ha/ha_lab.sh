@@ -12,12 +12,15 @@
 #  restart_after_death_ms  a non-coordinator host with protected guests is SIGKILLed
 #                        whole (agent, libvirtd, virtlockd, QEMUs); time until every one
 #                        of its protected guests runs exactly once elsewhere; the host is
-#                        revived between trials
-# Environment: HA_TRIALS=10 (deaths), HA_DRAINS=3, LINK_MIB=1024, LINK_RUNS=3.
+#                        revived between trials. "victim": "member" (not the coordinator)
+#                        or "coordinator" (the Raft leader's host: election included)
+# Environment: HA_TRIALS=10 (deaths of a member), HA_LEADER_TRIALS=5 (of the
+# coordinator's host), HA_DRAINS=3, LINK_MIB=1024, LINK_RUNS=3.
 set -euo pipefail
 BUILD=${1:?usage: bench/ha/ha_lab.sh BUILD_DIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TRIALS=${HA_TRIALS:-10}
+LEADER_TRIALS=${HA_LEADER_TRIALS:-5}
 DRAINS=${HA_DRAINS:-3}
 LINK_MIB=${LINK_MIB:-1024}
 LINK_RUNS=${LINK_RUNS:-3}
@@ -94,25 +97,37 @@ emit drain_makespan_ms "$span" ms ",\"stat\":\"p50\",\"trials\":$DRAINS,\"values
 emit drain_vs_ideal "$(printf '%.2f' "$(echo "$span / $ideal_ms" | bc -l)")" ratio \
   ",\"stat\":\"p50\",\"ideal_ms\":$(printf '%.1f' "$ideal_ms"),\"link_mib_s\":$bw,\"ram_mib\":$((GUESTS * MEM_MIB))"
 
-# --- deaths
-rs=(); fails=0
-for t in $(seq 1 "$TRIALS"); do
-  L=$(leader_idx)
-  victim=; best=-1
+# --- deaths. A trial kills VICTIM_KIND "member" (the non-coordinator host running the
+# most protected guests) or "coordinator" (the Raft leader, when it runs any: a new
+# leader must be elected and rebuild the coordinator before restarting them).
+declare -A RS FAILS
+guests_on() { local n=0 vm; for vm in "${vms[@]}"; do [ "$(hosts_running "$vm")" = "$1" ] && n=$((n + 1)); done; echo $n; }
+pick_victim() {   # kind L -> sets victim, best
+  local i n; best=-1; victim=
   for i in 1 2 3; do
-    [ "$i" = "$L" ] && continue
-    n=0; for vm in "${vms[@]}"; do [ "$(hosts_running "$vm")" = "$i" ] && n=$((n + 1)); done
-    [ "$n" -gt "$best" ] && { best=$n; victim=$i; }
+    if [ "$1" = member ]; then [ "$i" = "$2" ] && continue; else [ "$i" = "$2" ] || continue; fi
+    n=$(guests_on "$i")
+    if [ "$n" -gt "$best" ]; then best=$n; victim=$i; fi
   done
+}
+death_trial() {
+  local kind=$1 t=$2 L victim best i vm w t0 ok=1 gone=() full=0 n
+  L=$(leader_idx)
+  pick_victim "$kind" "$L"
   if [ "$best" -le 0 ]; then
-    log "trial $t: no non-coordinator host runs a guest; skipped"
-    continue
+    # the restarts piled the guests elsewhere: drain the fullest host and make it active
+    # again, which spreads them over the other two
+    for i in 1 2 3; do n=$(guests_on "$i"); if [ "$n" -gt "$full" ]; then full=$n; w=$i; fi; done
+    log "$kind trial $t: host to kill runs no guest; draining host$w to spread them"
+    DV_TIMEOUT=120 dv "$L" host drain "host$w" --wait >/dev/null 2>&1 || die "spreading drain of host$w failed"
+    dv "$L" host undrain "host$w" >/dev/null
+    L=$(leader_idx); pick_victim "$kind" "$L"
   fi
-  gone=(); for vm in "${vms[@]}"; do [ "$(hosts_running "$vm")" = "$victim" ] && gone+=("$vm"); done
+  if [ "$best" -le 0 ]; then log "$kind trial $t: the host to kill runs no guest; skipped"; return 0; fi
+  for vm in "${vms[@]}"; do [ "$(hosts_running "$vm")" = "$victim" ] && gone+=("$vm"); done
   wait_acked "$L"
   t0=$(now_ms)
   host_kill "$victim" >&2
-  ok=1
   for vm in "${gone[@]}"; do
     until w=$(hosts_running "$vm") && [ -n "$w" ] && [ "$w" != "$victim" ] && [ "$(echo "$w" | wc -w)" = 1 ]; do
       [ $(( $(now_ms) - t0 )) -lt $((RESTART_LIMIT_S * 1000)) ] || { ok=0; break; }
@@ -120,16 +135,22 @@ for t in $(seq 1 "$TRIALS"); do
     done
   done
   if [ $ok = 1 ]; then
-    rs+=($(( $(now_ms) - t0 )))
-    log "trial $t: host$victim killed (coordinator host$L), ${#gone[@]} guests restarted in ${rs[-1]} ms"
+    RS[$kind]="${RS[$kind]:-} $(( $(now_ms) - t0 ))"
+    log "$kind trial $t: host$victim killed (coordinator was host$L), ${#gone[@]} guests restarted in $(( $(now_ms) - t0 )) ms"
   else
-    fails=$((fails + 1)); log "trial $t: guests of host$victim not restarted within $RESTART_LIMIT_S s"
+    FAILS[$kind]=$(( ${FAILS[$kind]:-0} + 1 ))
+    log "$kind trial $t: guests of host$victim not restarted within $RESTART_LIMIT_S s"
   fi
   host_restart "$victim" >&2
   cluster_wait 3 60 >&2 || die "host$victim did not rejoin"
+}
+for t in $(seq 1 "$TRIALS"); do death_trial member "$t"; done
+for t in $(seq 1 "$LEADER_TRIALS"); do death_trial coordinator "$t"; done
+for kind in member coordinator; do
+  read -ra rs <<< "${RS[$kind]:-}"
+  [ ${#rs[@]} -gt 0 ] || { log "no $kind death trial succeeded"; continue; }
+  extra=",\"victim\":\"$kind\",\"trials\":${#rs[@]},\"failed\":${FAILS[$kind]:-0},\"fence_timeout_ms\":2000,\"values\":[$(IFS=,; echo "${rs[*]}")]"
+  emit restart_after_death_ms "$(pct 50 "${rs[@]}")" ms ",\"stat\":\"p50\"$extra"
+  emit restart_after_death_ms "$(pct 99 "${rs[@]}")" ms ",\"stat\":\"p99\"$extra"
+  emit restart_after_death_ms "$(pct 100 "${rs[@]}")" ms ",\"stat\":\"max\"$extra"
 done
-[ ${#rs[@]} -gt 0 ] || die "no death trial succeeded"
-extra=",\"trials\":${#rs[@]},\"failed\":$fails,\"fence_timeout_ms\":2000,\"values\":[$(IFS=,; echo "${rs[*]}")]"
-emit restart_after_death_ms "$(pct 50 "${rs[@]}")" ms ",\"stat\":\"p50\"$extra"
-emit restart_after_death_ms "$(pct 99 "${rs[@]}")" ms ",\"stat\":\"p99\"$extra"
-emit restart_after_death_ms "$(pct 100 "${rs[@]}")" ms ",\"stat\":\"max\"$extra"
