@@ -62,6 +62,10 @@ static const struct key keys[] = {
      * mean the array or the path to it is failing, which hangs guests' I/O too */
     DUR("ha", "storage_latency_max", storage_latency_max_ms, 10, 600000, "2s",
         "a host whose shared-storage probe takes longer is degraded and evacuated"),
+    /* never: a VM with host-local disks stays put and the drain says why; drain: copying
+     * its disks is slow and needs room on the destination, so the operator opts in */
+    ENUM("ha", "storage_migration", storage_migration, "never|drain", "never",
+         "whether a drain may move VMs with host-local disks by copying them (storage migration)"),
     STR("ha", "fence_command", fence_command, "",
         "run by the coordinator when a host is declared dead (sh -c CMD drover-fence HOST ADDR; "
         "exit 0 = the host is off, e.g. via IPMI): its VMs restart without waiting out the lease"),

@@ -925,8 +925,13 @@ void ag_ha__send_result(ag_agent *a, const hac_cmd *cmd, bool ok, const char *te
 
 /* Findings that no amount of waiting fixes: the VM can never go to that host. Capacity,
  * admin state and health change, and the core judges those itself. */
-static bool static_block(const char *code)
+static bool static_block(const char *code, bool copy_allowed)
 {
+    /* with storage migration allowed, local disks travel with a drained VM; that they
+     * cannot be restarted elsewhere is then the START's failure to report, not a bar
+     * on every host (one mask serves drains and restarts) */
+    if (copy_allowed && (strcmp(code, "storage.copy_needed") == 0 || strcmp(code, "storage.not_shared") == 0))
+        return false;
     static const char *const codes[] = {"cpu.", "device.", "network.missing", "storage.not_shared",
                                         "storage.copy_needed", "host.migration_disabled",
                                         "vm.migration_disabled", "version.libvirt", "version.qemu"};
@@ -966,7 +971,8 @@ static void compute_constraints(ag_agent *a)
                 if (plc_check_kind(&v->pv, kind ? PLC_KIND_RESTART : PLC_KIND_MIGRATE, 0, k, rep) != 0)
                     continue;
                 for (uint32_t f = 0; f < rep->n && !blocked; f++)
-                    if (rep->items[f].blocking && static_block(rep->items[f].code)) {
+                    if (rep->items[f].blocking &&
+                        static_block(rep->items[f].code, strcmp(a->cfg.storage_migration, "drain") == 0)) {
                         blocked = true;
                         if (!c->why[0])
                             snprintf(c->why, sizeof c->why, "%.40s: %.110s", rep->items[f].code,

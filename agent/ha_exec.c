@@ -346,6 +346,12 @@ static void migrate_work(ha_job *j, hv_conn *c)
     hv_migrate_opts o;
     hv_migrate_opts_default(&o);
     o.mode = vm.state == HV_VM_RUNNING || vm.state == HV_VM_PAUSED ? HV_MOVE_LIVE : HV_MOVE_COLD;
+    bool local = false;
+    for (unsigned i = 0; i < vm.n_disks; i++)
+        local |= !vm.disks[i].shared && !vm.disks[i].readonly_cdrom;
+    /* [ha] storage_migration = drain: a running VM with host-local disks moves with them */
+    if (local && o.mode == HV_MOVE_LIVE && strcmp(j->a->cfg.storage_migration, "drain") == 0)
+        o.mode = HV_MOVE_STORAGE;
     o.progress = progress;
     o.progress_ctx = j;
     /* No second connection to the destination for pre-checks: placement already ruled
@@ -355,7 +361,7 @@ static void migrate_work(ha_job *j, hv_conn *c)
     j->rc = hv_migrate(c, j->vm, j->dest_uri, NULL, &o, &res, &j->err);
     if (j->rc == HV_OK)
         snprintf(j->text, sizeof j->text, "%s to %s in %llu ms, downtime %llu ms",
-                 o.mode == HV_MOVE_LIVE ? "live" : "cold", j->dest_name,
+                 o.mode == HV_MOVE_LIVE ? "live" : o.mode == HV_MOVE_STORAGE ? "live with disks" : "cold", j->dest_name,
                  (unsigned long long)res.wall_ms, (unsigned long long)res.downtime_ms);
 }
 
