@@ -30,16 +30,19 @@ for vm in "${VMS[@]}"; do before[$vm]=$(tick_dec "$vm"); done
 dr_expect 0 "$R" host cordon "host$L"
 wait_admin "$R" "host$L" cordoned 5 || fail "host$L not cordoned"
 dr_expect 0 "$R" host drain "host$D"
-# kill in the middle: once a move is in flight (or, if none shows within 5 s, while the
-# host is still draining)
-t=$SECONDS
-until [ "$(ha_q "$R" '.moves | length')" -gt 0 ] 2>/dev/null; do
-  [ "$(admin_of "$R" "host$D")" = maintenance ] && fail "the drain finished before the coordinator could be killed"
-  [ $((SECONDS - t)) -lt 5 ] || break
-  sleep 0.02
+# kill in the middle: as soon as the coordinator (L itself, which knows its moves first)
+# shows a move in flight; one status call per look, the whole drain takes ~1.5 s
+t0=$(date +%s%N); st=
+while :; do
+  st=$(ha_status "$L" | jq -r --arg h "host$D" \
+    '"\([.hosts[] | select(.name == $h) | .admin][0]) \((.moves | length) + ([.vms[] | select((.moving_to // "") != "" and .moving_to != -1)] | length))"' 2>/dev/null) || st=
+  case "$st" in
+    maintenance*) fail "the drain finished before the coordinator could be killed" ;;
+    "draining "[1-9]*) break ;;
+  esac
+  [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 5000 ] || fail "no move in flight 5 s after the drain request (host$D: $st)"
 done
-[ "$(admin_of "$R" "host$D")" = draining ] || fail "host$D is '$(admin_of "$R" "host$D")', not draining, after the request"
-log "drain under way (host$D $(admin_of "$R" "host$D"), moves $(ha_q "$R" '[.moves[].vm] | join(",")')); killing host$L"
+log "drain under way (host$D $st moves in flight $(( ($(date +%s%N) - t0) / 1000000 )) ms after the request); killing host$L"
 t0=$(date +%s%N)
 host_kill "$L"
 t=$SECONDS

@@ -177,7 +177,12 @@ final_check() {
   for spec in "$@"; do keep[${spec%%:*}]=${spec#*:}; done
   for vm in "${VMS[@]}"; do
     w=$(wait_running_once "$vm" 30) || fail "$vm does not run exactly once: QEMUs on [$(hosts_running "$vm")], $(qemu_count "$vm") machine-wide"
-    [ "$(v "$w" domstate "$vm" | head -1)" = running ] || fail "$vm: libvirt on host$w says $(v "$w" domstate "$vm")"
+    # a guest started a moment ago may still be "paused" (starting) for libvirt
+    t0=$SECONDS
+    until [ "$(v "$w" domstate "$vm" 2>/dev/null | head -1)" = running ]; do
+      [ $((SECONDS - t0)) -lt 10 ] || fail "$vm: libvirt on host$w says $(v "$w" domstate "$vm")"
+      sleep 0.2
+    done
     t0=$((16#$(last_tick "$vm")))
     wait_ticks "$vm" "$(console_ticks "$vm")" 10 || fail "$vm console stopped counting"
     t1=$((16#$(last_tick "$vm")))
