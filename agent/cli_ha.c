@@ -907,7 +907,8 @@ static int cmd_degraded(int argc, char **argv)
 /* ---- vm protect|unprotect ---------------------------------------------------------- */
 
 static const char protect_usage[] =
-    "Usage: drover vm protect VM [--priority P] [--order N] [--max-restarts N] [--json]\n"
+    "Usage: drover vm protect VM [--priority P] [--order N] [--max-restarts N]\n"
+    "                            [--anti-affinity GROUP] [--affinity GROUP] [--force] [--json]\n"
     "                            [--socket PATH | -c FILE]\n"
     "\n"
     "Put VM under HA: when its host dies or isolates itself, the coordinator restarts it\n"
@@ -918,8 +919,12 @@ static const char protect_usage[] =
     "  --priority P       restart higher priorities first (integer, may be negative)\n"
     "  --order N          among equal priorities, restart lower orders first\n"
     "  --max-restarts N   give up after N restarts (0 = no limit)\n"
-    "Warnings from admission control (e.g. the cluster could not restart every protected\n"
-    "VM if a host failed) are printed on stderr; the VM is protected anyway.\n"
+    "  --anti-affinity G  never on the same host as another VM of group G (\"\" clears)\n"
+    "  --affinity G       on the same host as the other VMs of group G (\"\" clears)\n"
+    "  --force            protect even if admission control refuses\n"
+    "Admission control first checks that every protected VM could still be restarted if a\n"
+    "host failed: if this VM would break that, it is refused (107) unless --force; other\n"
+    "warnings are printed on stderr.\n"
     "\nExit: 0 done, 105 no such VM, 106 no quorum, 107 refused, 69 agent not reachable\n"
     "or not in a cluster, 2 bad value, 64 usage.\n";
 
@@ -931,8 +936,9 @@ static const char unprotect_usage[] =
 
 typedef struct protect_opts {
     const char *cmd;
-    bool has_prio, has_order, has_max;
+    bool has_prio, has_order, has_max, force;
     long long prio, order, max;
+    const char *anti, *affinity;
 } protect_opts;
 
 static int parse_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi,
@@ -962,6 +968,9 @@ static int protect_opt(int o, void *ud)
         return parse_int(p->cmd, "--order", optarg, -CLI_HA_INT_MAX, CLI_HA_INT_MAX, &p->order);
     case 'm': p->has_max = true;
         return parse_int(p->cmd, "--max-restarts", optarg, 0, CLI_HA_INT_MAX, &p->max);
+    case 'A': p->anti = optarg; return 0;
+    case 'F': p->affinity = optarg; return 0;
+    case 'f': p->force = true; return 0;
     }
     return 0;
 }
@@ -970,7 +979,8 @@ static int protect_common(int argc, char **argv, bool protect)
 {
     static const struct option extra[] = {
         {"priority", required_argument, 0, 'p'}, {"order", required_argument, 0, 'o'},
-        {"max-restarts", required_argument, 0, 'm'}, {0, 0, 0, 0}};
+        {"max-restarts", required_argument, 0, 'm'}, {"anti-affinity", required_argument, 0, 'A'},
+        {"affinity", required_argument, 0, 'F'}, {"force", no_argument, 0, 'f'}, {0, 0, 0, 0}};
     const char *cmd = protect ? "vm protect" : "vm unprotect";
     cli_common cc;
     protect_opts p = {.cmd = cmd};
@@ -992,6 +1002,12 @@ static int protect_common(int argc, char **argv, bool protect)
         json_object_set_new(args, "order", json_integer(p.order));
     if (p.has_max)
         json_object_set_new(args, "max_restarts", json_integer(p.max));
+    if (p.anti)
+        json_object_set_new(args, "anti_affinity", json_string(p.anti));
+    if (p.affinity)
+        json_object_set_new(args, "affinity", json_string(p.affinity));
+    if (p.force)
+        json_object_set_new(args, "force", json_true());
     if ((rc = cli_call(&cc, "ha.protect", args, &r)) != 0)
         return rc;
     size_t i;
@@ -1003,8 +1019,12 @@ static int protect_common(int argc, char **argv, bool protect)
         long long max = num(r, "max_restarts", 0);
         char maxs[32];
         snprintf(maxs, sizeof maxs, "%lld", max);
-        printf("%s is protected: priority %lld, order %lld, max restarts %s (decision %lld)\n", vm,
-               num(r, "priority", 0), num(r, "order", 0), max ? maxs : "unlimited", num(r, "index", 0));
+        const char *anti = json_string_value(json_object_get(r, "anti_affinity"));
+        const char *aff = json_string_value(json_object_get(r, "affinity"));
+        printf("%s is protected: priority %lld, order %lld, max restarts %s%s%s%s%s (decision %lld)\n", vm,
+               num(r, "priority", 0), num(r, "order", 0), max ? maxs : "unlimited",
+               anti && anti[0] ? ", apart from group " : "", anti && anti[0] ? anti : "",
+               aff && aff[0] ? ", together with group " : "", aff && aff[0] ? aff : "", num(r, "index", 0));
     } else {
         printf("%s is not protected (decision %lld)\n", vm, num(r, "index", 0));
     }

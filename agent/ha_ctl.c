@@ -64,9 +64,10 @@ static void done(ag_agent *a, void *ud, int code, uint64_t index, const char *er
                 r = host_json(s, q->prop.index);
             else if (q->prop.kind == HAC_P_PROTECT && s && q->prop.index < s->n_vms) {
                 const hac_rvm *v = &s->vms[q->prop.index];
-                r = json_pack("{s:s,s:b,s:i,s:i,s:i,s:O}", "vm", v->name, "protected", v->protected_, "priority",
-                              v->priority, "order", v->restart_order, "max_restarts", (int)v->max_restarts,
-                              "warnings", q->warnings ? q->warnings : json_array());
+                r = json_pack("{s:s,s:b,s:i,s:i,s:i,s:s,s:s,s:O}", "vm", v->name, "protected", v->protected_,
+                              "priority", v->priority, "order", v->restart_order, "max_restarts",
+                              (int)v->max_restarts, "anti_affinity", v->anti_group, "affinity",
+                              v->affinity_group, "warnings", q->warnings ? q->warnings : json_array());
             } else if (q->prop.kind == HAC_P_UPGRADE && s) {
                 static const char *st[] = {"idle", "running", "paused", "done", "aborted"};
                 r = json_pack("{s:s}", "state", st[s->upgrade.state]);
@@ -185,6 +186,20 @@ static void ctl_protect(ag_ctl_req *req, json_t *args, void *ud)
             return;
         }
         p.vm.max_restarts = (uint32_t)json_integer_value(j);
+    }
+    static const char *const gkeys[2] = {"anti_affinity", "affinity"};
+    char *gdst[2] = {p.vm.anti_group, p.vm.affinity_group};
+    for (int k = 0; k < 2; k++) {
+        json_t *g = json_object_get(args, gkeys[k]);
+        if (!g)
+            continue;
+        const char *gs = json_string_value(g);
+        if (!gs || strlen(gs) >= HAC_GROUP_MAX || strpbrk(gs, " \t\n,")) {
+            ag_ctl_finish(req, AG_EX_INVALID, NULL, "%s must be a group name of at most %d characters "
+                          "without spaces or commas (\"\" clears it)", gkeys[k], HAC_GROUP_MAX - 1);
+            return;
+        }
+        snprintf(gdst[k], HAC_GROUP_MAX, "%s", gs);
     }
     json_t *warnings = json_array();
     if (p.vm.protected_ && !s->vms[vi].protected_) {
@@ -352,6 +367,10 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
                                "home", m->home >= 0 ? s->hosts[m->home].name : "", "want_running",
                                m->want_running, "prot_acked", m->prot_acked);
         json_object_set_new(vj, "mem_mib", json_integer((json_int_t)m->mem_mib));
+        if (m->anti_group[0])
+            json_object_set_new(vj, "anti_affinity", json_string(m->anti_group));
+        if (m->affinity_group[0])
+            json_object_set_new(vj, "affinity", json_string(m->affinity_group));
         if (running_on)
             json_object_set_new(vj, "running_on", json_string(running_on));
         for (uint32_t k = 0; k < h->n_stuck; k++) {

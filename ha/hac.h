@@ -64,6 +64,7 @@
 #define HAC_VMS_MAX 256
 #define HAC_NAME_MAX PLC_NAME_MAX
 #define HAC_TEXT_MAX 160   /* one event reason or an upgrade command line */
+#define HAC_GROUP_MAX 32   /* an affinity group name ("db", "web-tier") */
 /* Outputs per step: a drain of a full host emits at most max_cluster commands, a
  * restart wave one proposal per VM; 512 covers HAC_VMS_MAX proposals + commands. */
 #define HAC_OUT_MAX 512
@@ -164,6 +165,10 @@ typedef struct hac_rvm {
      * treats a local VM as this one only when the UUIDs match ("" = not known). The
      * cores never read it. */
     char uuid[37];
+    /* HA placement rules (set with the protection): VMs naming the same anti_group never
+     * share a host, VMs naming the same affinity_group keep together; "" = none. */
+    char anti_group[HAC_GROUP_MAX];
+    char affinity_group[HAC_GROUP_MAX];
 } hac_rvm;
 
 typedef struct hac_rstate {
@@ -177,7 +182,8 @@ typedef struct hac_rstate {
 typedef enum hac_prop_kind {
     HAC_P_HOST_ADD = 1, /* host: name, mem_mib, cpus */
     HAC_P_VM_ADD,       /* vm: the whole record (owner, generation 1) */
-    HAC_P_PROTECT,      /* vm: protected_, priority, restart_order, max_restarts (and,
+    HAC_P_PROTECT,      /* vm: protected_, priority, restart_order, max_restarts, the
+                         * affinity groups (and,
                          * when protecting, want_running); bumps the generation, and
                          * protecting clears prot_acked */
     HAC_P_ADMIN,        /* host index + admin + degraded_flag + failback */

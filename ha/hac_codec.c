@@ -66,6 +66,8 @@ static void vm_to_pb(const hac_rvm *v, Drover__HaVm *pb)
     pb->home = v->home;
     pb->prot_acked = v->prot_acked;
     pb->uuid = (char *)v->uuid;
+    pb->anti_group = (char *)v->anti_group;
+    pb->affinity_group = (char *)v->affinity_group;
 }
 
 static void upg_to_pb(const hac_upgrade *u, Drover__HaUpgrade *pb, uint32_t *order)
@@ -206,6 +208,11 @@ static int vm_from_pb(const Drover__HaVm *pb, hac_rvm *v, char *why, size_t whyl
     if (pb->uuid && strlen(pb->uuid) >= sizeof v->uuid)
         return bad(why, whylen, "VM %s: UUID too long", pb->name);
     snprintf(v->uuid, sizeof v->uuid, "%s", pb->uuid ? pb->uuid : "");
+    if ((pb->anti_group && strlen(pb->anti_group) >= HAC_GROUP_MAX) ||
+        (pb->affinity_group && strlen(pb->affinity_group) >= HAC_GROUP_MAX))
+        return bad(why, whylen, "VM %s: affinity group name longer than %d bytes", pb->name, HAC_GROUP_MAX - 1);
+    snprintf(v->anti_group, sizeof v->anti_group, "%s", pb->anti_group ? pb->anti_group : "");
+    snprintf(v->affinity_group, sizeof v->affinity_group, "%s", pb->affinity_group ? pb->affinity_group : "");
     return 0;
 }
 

@@ -106,8 +106,24 @@ int32_t hac__vm_pos(const hac_coord *c, uint32_t vm)
     return m->owner;
 }
 
+/* Group names -> placement group indices, the same for every VM of one view. */
+static int group_index(char names[][HAC_GROUP_MAX], uint32_t *n, const char *g)
+{
+    if (!g[0])
+        return -1;
+    for (uint32_t i = 0; i < *n; i++)
+        if (strcmp(names[i], g) == 0)
+            return (int)i;
+    if (*n >= PLC_SET_BITS)
+        return -1;   /* more distinct groups than a set holds: the rule is not applied */
+    snprintf(names[*n], HAC_GROUP_MAX, "%s", g);
+    return (int)(*n)++;
+}
+
 void hac__build_view(hac_coord *c)
 {
+    char groups[PLC_SET_BITS][HAC_GROUP_MAX];
+    uint32_t n_groups = 0;
     plc_view *w = &c->view;
     w->cfg = c->cfg.plc;
     w->hosts = c->ph;
@@ -142,12 +158,23 @@ void hac__build_view(hac_coord *c)
         for (uint32_t h = 0; h < c->s.n_hosts; h++)
             if ((c->v[v].exclude | c->v[v].must_not) >> h & 1u)
                 plc_set_add(&p->host_must_not, h);
+        int g = group_index(groups, &n_groups, m->anti_group);
+        if (g >= 0)
+            plc_set_add(&p->anti_affinity, (uint32_t)g);
+        g = group_index(groups, &n_groups, m->affinity_group);
+        if (g >= 0)
+            plc_set_add(&p->affinity, (uint32_t)g);
         if (m->moving_to >= 0) {
             c->ph[m->moving_to].migrations_in++;
             if (m->owner >= 0)
                 c->ph[m->owner].migrations_out++;
         }
     }
+    /* placement counts group members only for groups its table names */
+    plc_table *gt = &w->tables[PLC_T_GROUP];
+    gt->n = n_groups;
+    for (uint32_t i = 0; i < n_groups; i++)
+        snprintf(gt->name[i], sizeof gt->name[i], "%.*s", HAC_GROUP_MAX - 1, groups[i]);
 }
 
 void hac__first_why(const plc_plan *plan, uint32_t vm, const char **code, const char **ex)

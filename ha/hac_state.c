@@ -120,6 +120,9 @@ int hac_apply(hac_rstate *s, const hac_prop *p)
         m->priority = p->vm.priority;
         m->restart_order = p->vm.restart_order;
         m->max_restarts = p->vm.max_restarts;
+        memcpy(m->anti_group, p->vm.anti_group, sizeof m->anti_group);
+        memcpy(m->affinity_group, p->vm.affinity_group, sizeof m->affinity_group);
+        m->anti_group[sizeof m->anti_group - 1] = m->affinity_group[sizeof m->affinity_group - 1] = 0;
         /* protecting says "keep it running" (Proxmox's ha-manager add starts a stopped
          * guest too); the proposer sets it, unprotecting leaves it as it was */
         if (p->vm.protected_)

@@ -253,6 +253,50 @@ static void maintenance_host_is_emptied_again(void **st)
     hac_coord_free(c);
 }
 
+/* Anti-affinity from the replicated policy: two VMs of group "db" drained off h0 never
+ * land together. Both are barred from h2, so without the rule both would go to h1; with
+ * it one goes to h1 and the other has nowhere to go and stays. */
+static void anti_affinity_keeps_apart(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    cluster(&s);
+    for (uint32_t v = 0; v < 2; v++) {
+        hac_prop p = {.kind = HAC_P_PROTECT, .index = v, .vm = s.vms[v]};
+        snprintf(p.vm.anti_group, sizeof p.vm.anti_group, "db");
+        assert_int_equal(hac_apply(&s, &p), 0);
+        assert_string_equal(s.vms[v].anti_group, "db");
+        s.vms[v].prot_acked = true;
+    }
+    hac_config_default(&cfg);
+    cfg.plc.max_out_per_host = 4;
+    hac_coord *c = hac_coord_new(&cfg, &s, 2);
+    out.n = 0;
+    uint32_t on0[] = {0, 1, 2, 3}, on1[] = {4};
+    for (uint32_t h = 0; h < 3; h++)
+        host_in(c, 100, h, HAC_ALIVE, 100);
+    inventory(c, 100, 0, on0, 4);
+    inventory(c, 100, 1, on1, 1);
+    inventory(c, 100, 2, NULL, 0);
+    for (uint32_t v = 0; v < 2; v++) {
+        hac_input k = {.kind = HAC_IN_CONSTRAINTS, .vm = v, .must_not = 1u << 2};
+        step(c, 150, &k);
+    }
+    out.n = 0;
+    hac_input d = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_DRAIN, .host = 0};
+    step(c, 200, &d);
+    commit_all(c, &s, 210);
+    int32_t to[2] = {-1, -1};
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.kind == HAC_P_MOVING &&
+            out.items[i].prop.index < 2)
+            to[out.items[i].prop.index] = out.items[i].prop.owner;
+    assert_true((to[0] == 1) != (to[1] == 1));   /* exactly one of them on h1 */
+    assert_true(to[0] == -1 || to[1] == -1);     /* the other stays */
+    hac_coord_free(c);
+}
+
 static void fence_confirmed_restarts_at_once(void **st)
 {
     (void)st;
@@ -679,6 +723,7 @@ int main(void)
         cmocka_unit_test(fence_confirmed_restarts_at_once),
         cmocka_unit_test(max_restarts_honoured),
         cmocka_unit_test(drain_to_maintenance),
+        cmocka_unit_test(anti_affinity_keeps_apart),
         cmocka_unit_test(maintenance_host_is_emptied_again),
         cmocka_unit_test(failed_starts_back_off),
         cmocka_unit_test(constraints_steer_the_plan),
