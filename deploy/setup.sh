@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config git
             clang libclang-rt-14-dev)
 # the lab: one libvirtd + virtlockd per namespace "host", tiny KVM/TCG guests
 lab_pkgs=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
-          tini bindfs iproute2 binutils procps psmisc)
+          tini bindfs iproute2 binutils procps psmisc jq bc)
 # side-by-side anchors for the benchmarks
 bench_pkgs=(serf etcd-server etcd-client)
 
