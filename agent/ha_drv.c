@@ -562,7 +562,7 @@ static void refresh_view(ag_agent *a)
     struct gsp *g = ag_gossip_core(a);
     const hac_rstate *s = hac_coord_state(h->coord);
     for (uint32_t i = 0; i < s->n_hosts; i++)
-        h->hv[i].known = false, h->hv[i].live = HAC_SUSPECT;
+        h->hv[i].known = false, h->hv[i].live = HAC_SUSPECT, h->hv[i].mtu = 0;
     if (!g)
         return;
     size_t n = gsp_member_count(g);
@@ -597,17 +597,34 @@ static void refresh_view(ag_agent *a)
                 snprintf(v->why, sizeof v->why, "shared-storage latency %u ms", hs->storage_latency_ms);
             else if (!hs->nic_link_up)
                 snprintf(v->why, sizeof v->why, "migration-network link down");
-            else if (v->first_mtu && hs->migration_mtu && hs->migration_mtu != v->first_mtu)
-                snprintf(v->why, sizeof v->why, "migration-network MTU changed %u -> %u", v->first_mtu, hs->migration_mtu);
-            if (!v->first_mtu)
-                v->first_mtu = hs->migration_mtu;
+            v->mtu = hs->migration_mtu;
         }
+        drover__host_status__free_unpacked(st, NULL);
+    }
+    /* MTU: a host whose migration network differs from the majority's is the odd one
+     * out (a switch port or bond reconfigured); with no majority nobody is blamed */
+    uint32_t maj = 0, n_mtu = 0;
+    for (uint32_t i = 0; i < s->n_hosts; i++)
+        n_mtu += h->hv[i].known && h->hv[i].mtu;
+    for (uint32_t i = 0; i < s->n_hosts && !maj; i++) {
+        uint32_t same = 0;
+        for (uint32_t j = 0; j < s->n_hosts; j++)
+            same += h->hv[j].known && h->hv[i].mtu && h->hv[j].mtu == h->hv[i].mtu;
+        if (h->hv[i].known && 2 * same > n_mtu)
+            maj = h->hv[i].mtu;
+    }
+    for (uint32_t i = 0; i < s->n_hosts; i++) {
+        struct ha_hostview *v = &h->hv[i];
+        if (!v->known)
+            continue;
+        if (!v->why[0] && maj && v->mtu && v->mtu != maj)
+            snprintf(v->why, sizeof v->why, "migration-network MTU %u differs from the other hosts' %u",
+                     v->mtu, maj);
         bool was = v->degraded_now;
         v->degraded_now = v->why[0] != 0;
         if (v->degraded_now != was)
-            ag_event(a, "health", json_pack("{s:s,s:b}", "about", mb->name, "degraded", v->degraded_now),
-                     "host %s: %s", mb->name, v->degraded_now ? v->why : "health signals good again");
-        drover__host_status__free_unpacked(st, NULL);
+            ag_event(a, "health", json_pack("{s:s,s:b}", "about", s->hosts[i].name, "degraded", v->degraded_now),
+                     "host %s: %s", s->hosts[i].name, v->degraded_now ? v->why : "health signals good again");
     }
 }
 

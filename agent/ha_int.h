@@ -57,7 +57,7 @@ struct ha_hostview {
     plc_version version;
     uint64_t mem_mib;
     uint32_t cpus;
-    uint32_t first_mtu;  /* MTU first seen: a change is a degradation */
+    uint32_t mtu;        /* of its migration network, from its record (0 = unknown) */
     char migration_addr[64];
 };
 
