@@ -130,9 +130,38 @@ struct ag_ha {
     uint64_t acks, reports_in, cmds_in, cmds_refused;
 };
 
-/* ha_drv.c */
+struct Drover__HaMsg;
+struct Drover__HaReport;
+struct Drover__HaResult;
+struct Drover__HaAck;
+struct Drover__HaCommand;
+struct Drover__HaInvVm;
+
+/* ha_drv.c: start/stop, messages (to this host itself: queued, delivered from the loop) */
 const ag_member *ag_ha__member(ag_agent *a, const char *name);
+const char *ag_ha__host_name(const hac_rstate *s, int32_t i);
+void ag_ha__send_msg(ag_agent *a, const ag_member *to, const struct Drover__HaMsg *m);
 void ag_ha__send_result(ag_agent *a, const hac_cmd *cmd, bool ok, const char *text);
+
+/* ha_state.c: "ha/state" in LMDB */
+int  ag_ha__load(ag_agent *a, hac_rstate *s);
+void ag_ha__self_index(struct ag_ha *h);
+
+/* ha_coord.c: the coordinator (leader only) */
+void ag_ha__coord_feed(ag_agent *a, hac_input *in);
+void ag_ha__pump(ag_agent *a);
+void ag_ha__coord_tick(ag_agent *a, uint64_t now);
+void ag_ha__on_report(ag_agent *a, const uint8_t sender[16], const struct Drover__HaReport *r);
+void ag_ha__on_result(ag_agent *a, const struct Drover__HaResult *r);
+void ag_ha__feed_constraints(ag_agent *a, uint32_t vi, const struct Drover__HaInvVm *v);
+
+/* ha_fence.c: this host's fence, lease and report */
+void ag_ha__fence_feed(ag_agent *a, hac_fence_input *in);
+void ag_ha__maybe_synced(ag_agent *a);
+void ag_ha__save_lease(ag_agent *a, bool force);
+void ag_ha__restore_lease(ag_agent *a);
+void ag_ha__on_ack(ag_agent *a, const uint8_t sender[16], const struct Drover__HaAck *k);
+void ag_ha__on_command(ag_agent *a, const uint8_t sender[16], const struct Drover__HaCommand *c);
 void ag_ha__inventory_done(ag_agent *a);
 void ag_ha__local_moves(ag_agent *a, struct ha_move *out, uint32_t *n, uint32_t max);
 
