@@ -130,10 +130,20 @@ static void apply_rules(void **st)
     assert_int_equal(hac_apply(&s, &u), 0);
 }
 
-static hac_coord *ready(hac_rstate *s, hac_config *cfg)
+/* The MOVING proposal for VM in out: its target, or -1 when there is none. */
+static int32_t moving_to(uint32_t vm)
 {
-    cluster(s);
-    hac_config_default(cfg);
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.kind == HAC_P_MOVING &&
+            out.items[i].prop.index == vm)
+            return out.items[i].prop.owner;
+    return -1;
+}
+
+/* A coordinator of term 5 over S (as the caller shaped it, cfg as given): every host
+ * alive and acked at 100 ms, and reporting the VMs its state gives it. */
+static hac_coord *start(hac_rstate *s, const hac_config *cfg)
+{
     hac_coord *c = hac_coord_new(cfg, s, 5);
     assert_non_null(c);
     out.n = 0;
@@ -143,6 +153,14 @@ static hac_coord *ready(hac_rstate *s, hac_config *cfg)
     inventory(c, 100, 0, on0, 4);
     inventory(c, 100, 1, on1, 1);
     inventory(c, 100, 2, NULL, 0);
+    return c;
+}
+
+static hac_coord *ready(hac_rstate *s, hac_config *cfg)
+{
+    cluster(s);
+    hac_config_default(cfg);
+    hac_coord *c = start(s, cfg);
     assert_int_equal(out.n, 0); /* steady: nothing to do */
     return c;
 }
@@ -234,22 +252,10 @@ static void maintenance_host_is_emptied_again(void **st)
     cluster(&s);
     s.hosts[1].admin = PLC_ADMIN_MAINTENANCE;   /* vm4 lives there */
     hac_config_default(&cfg);
-    hac_coord *c = hac_coord_new(&cfg, &s, 3);
-    out.n = 0;
-    uint32_t on0[] = {0, 1, 2, 3}, on1[] = {4};
-    for (uint32_t h = 0; h < 3; h++)
-        host_in(c, 100, h, HAC_ALIVE, 100);
-    inventory(c, 100, 0, on0, 4);
-    inventory(c, 100, 1, on1, 1);
-    inventory(c, 100, 2, NULL, 0);
-    bool moved = false;
-    for (uint32_t i = 0; i < out.n; i++)
-        if (out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.kind == HAC_P_MOVING &&
-            out.items[i].prop.index == 4) {
-            assert_int_not_equal(out.items[i].prop.owner, 1);
-            moved = true;
-        }
-    assert_true(moved);
+    hac_coord *c = start(&s, &cfg);
+    int32_t to = moving_to(4);
+    assert_true(to >= 0);
+    assert_int_not_equal(to, 1);
     hac_coord_free(c);
 }
 
@@ -271,14 +277,7 @@ static void anti_affinity_keeps_apart(void **st)
     }
     hac_config_default(&cfg);
     cfg.plc.max_out_per_host = 4;
-    hac_coord *c = hac_coord_new(&cfg, &s, 2);
-    out.n = 0;
-    uint32_t on0[] = {0, 1, 2, 3}, on1[] = {4};
-    for (uint32_t h = 0; h < 3; h++)
-        host_in(c, 100, h, HAC_ALIVE, 100);
-    inventory(c, 100, 0, on0, 4);
-    inventory(c, 100, 1, on1, 1);
-    inventory(c, 100, 2, NULL, 0);
+    hac_coord *c = start(&s, &cfg);
     for (uint32_t v = 0; v < 2; v++) {
         hac_input k = {.kind = HAC_IN_CONSTRAINTS, .vm = v, .must_not = 1u << 2};
         step(c, 150, &k);
@@ -287,11 +286,7 @@ static void anti_affinity_keeps_apart(void **st)
     hac_input d = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_DRAIN, .host = 0};
     step(c, 200, &d);
     commit_all(c, &s, 210);
-    int32_t to[2] = {-1, -1};
-    for (uint32_t i = 0; i < out.n; i++)
-        if (out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.kind == HAC_P_MOVING &&
-            out.items[i].prop.index < 2)
-            to[out.items[i].prop.index] = out.items[i].prop.owner;
+    int32_t to[2] = {moving_to(0), moving_to(1)};
     assert_true((to[0] == 1) != (to[1] == 1));   /* exactly one of them on h1 */
     assert_true(to[0] == -1 || to[1] == -1);     /* the other stays */
     hac_coord_free(c);
@@ -450,14 +445,9 @@ static void failed_migration_tries_elsewhere(void **st)
     snprintf(r.text, sizeof r.text, "cpu incompatible");
     step(c, 300, &r);
     commit_all(c, &s, 310); /* MOVING cleared -> replanned, excluding the failed target */
-    bool again = false;
-    for (uint32_t i = 0; i < out.n; i++)
-        if (out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.kind == HAC_P_MOVING &&
-            out.items[i].prop.index == first.vm) {
-            assert_int_not_equal(out.items[i].prop.owner, (int32_t)first.to);
-            again = true;
-        }
-    assert_true(again);
+    int32_t again = moving_to(first.vm);
+    assert_true(again >= 0);
+    assert_int_not_equal(again, (int32_t)first.to);
     hac_coord_free(c);
 }
 
