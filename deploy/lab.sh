@@ -501,7 +501,9 @@ host_kill() {
 
 console_ticks() { grep -c '^tick' "$SHARED/$1.console.log" 2>/dev/null || true; }
 console_boots() { grep -c 'LABVM boot' "$SHARED/$1.console.log" 2>/dev/null || true; }
-last_tick() { grep '^tick' "$SHARED/$1.console.log" 2>/dev/null | tail -1 | tr -d '\r' | awk '{print $2}'; }
+# only whole counters: the guest writes one byte at a time, so the line being written may
+# read "tick 0000000" (0) for a moment
+last_tick() { grep -aE '^tick [0-9A-F]{8}' "$SHARED/$1.console.log" 2>/dev/null | tail -1 | cut -c6-13; }
 wait_ticks() {   # NAME N [SECONDS]: wait until the console shows more than N ticks
   local _
   for _ in $(seq 1 $(( ${3:-10} * 10 ))); do [ "$(console_ticks "$1")" -gt "$2" ] && return 0; sleep 0.1; done
