@@ -337,7 +337,9 @@ typedef struct hac_coord hac_coord;
 
 /* A coordinator for Raft term TERM starting from replicated state S (copied). Every host
  * starts unknown (treated as suspect: no placement onto it, no restart of its VMs) until
- * an HAC_IN_HOST arrives. NULL on allocation failure. */
+ * an HAC_IN_HOST arrives; it decides nothing before every host has had one, and
+ * evacuates a host only once that host has reported its inventory to it. NULL on
+ * allocation failure. */
 hac_coord *hac_coord_new(const hac_config *cfg, const hac_rstate *s, uint64_t term);
 void hac_coord_free(hac_coord *c);
 /* Handle one event, append outputs to OUT (not cleared). -EINVAL on a bad index. */

@@ -493,5 +493,12 @@ int hac_coord_step(hac_coord *c, const hac_event *ev, hac_out *out)
     default:
         return -EINVAL;
     }
+    /* Until every host has been heard of once, inputs are recorded only: deciding
+     * between a new coordinator's first HOST inputs would plan with the others still
+     * unknown ("no live host"). */
+    for (uint32_t h = 0; !c->heard_all && h < c->s.n_hosts; h++)
+        if (!c->h[h].known)
+            return 0;
+    c->heard_all = true;
     return reconcile(c, out);
 }

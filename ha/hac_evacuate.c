@@ -38,6 +38,10 @@ static void start_move(hac_coord *c, hac_out *out, uint32_t v, uint32_t to)
 
 int hac__evacuate(hac_coord *c, uint32_t h, hac_out *out)
 {
+    /* Until the source has reported to this coordinator, seen_on says nothing: a
+     * running VM would be planned as a stopped one. */
+    if (c->h[h].inv_ms == 0)
+        return 0;
     bool any = false;
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         const hac_rvm *m = &c->s.vms[v];

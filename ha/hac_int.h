@@ -51,6 +51,7 @@ struct hac_coord {
     uint64_t term;
     uint64_t next_id;
     uint64_t now_ms;
+    bool heard_all;         /* every host's HOST input came at least once */
     hview h[HAC_HOSTS_MAX];
     vsoft v[HAC_VMS_MAX];
     uint64_t upg_prop_ms;

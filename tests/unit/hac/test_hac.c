@@ -337,6 +337,40 @@ static void max_restarts_honoured(void **st)
     hac_coord_free(c);
 }
 
+/* A coordinator taking over a drain decides nothing while it has heard of only some
+ * hosts (it would find "no live host" for the draining one's VMs), and moves nothing off
+ * the draining host before that host has said what it runs (a running VM would be
+ * planned as a stopped one). */
+static void new_coordinator_waits_to_hear(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    cluster(&s);
+    hac_config_default(&cfg);
+    hac_prop d = {.kind = HAC_P_ADMIN, .index = 0, .admin = PLC_ADMIN_DRAINING};
+    assert_int_equal(hac_apply(&s, &d), 0);
+    hac_coord *c = hac_coord_new(&cfg, &s, 7);
+    assert_non_null(c);
+    out.n = 0;
+    host_in(c, 100, 0, HAC_ALIVE, 100);
+    host_in(c, 100, 1, HAC_ALIVE, 100);
+    assert_int_equal(out.n, 0);
+    host_in(c, 100, 2, HAC_ALIVE, 100);
+    uint32_t on1[] = {4};
+    inventory(c, 110, 1, on1, 1);
+    inventory(c, 110, 2, NULL, 0);
+    assert_int_equal(count(HAC_O_PROPOSE, -1), 0);
+    assert_int_equal(count(HAC_O_EVENT, -1), 0); /* nor "cannot leave" */
+    uint32_t on0[] = {0, 1, 2, 3};
+    inventory(c, 120, 0, on0, 4);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_MOVING), 2);
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_EVENT)
+            assert_non_null(strstr(out.items[i].text, ": migrate h0 -> "));
+    hac_coord_free(c);
+}
+
 static void drain_to_maintenance(void **st)
 {
     (void)st;
@@ -713,6 +747,7 @@ int main(void)
         cmocka_unit_test(fence_confirmed_restarts_at_once),
         cmocka_unit_test(max_restarts_honoured),
         cmocka_unit_test(drain_to_maintenance),
+        cmocka_unit_test(new_coordinator_waits_to_hear),
         cmocka_unit_test(anti_affinity_keeps_apart),
         cmocka_unit_test(maintenance_host_is_emptied_again),
         cmocka_unit_test(failed_starts_back_off),
