@@ -277,6 +277,8 @@ host_exec() {
 # that keeps rewriting all guest RAM above 1 MiB between ticks (a write-heavy guest).
 guest_sectors() {
   local g=$LAB/guest; mkdir -p "$g"
+  # a lab dir kept from an older checkout must not serve images of an older tick.S
+  cmp -s "$HERE/lab/tick.S" "$g/tick.S" || rm -f "$g"/*.img "$g"/*.o
   [ -f "$g/tick.img" ] && [ -f "$g/busy.img" ] && return 0
   cp "$HERE/lab/tick.S" "$g/tick.S"
   as --32 -o "$g/tick.o" "$g/tick.S"
@@ -284,12 +286,29 @@ guest_sectors() {
   as --32 --defsym BUSY=1 -o "$g/busy.o" "$g/tick.S"
   ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$g/busy.img" "$g/busy.o"
 }
+# fill_sector MEM_MIB: the FILL guest for that RAM size (non-zero pages up to 32 MiB below
+# the top, clear of what SeaBIOS keeps there); prints the image path
+fill_sector() {
+  local g=$LAB/guest mem=$1
+  [ "$mem" -ge 64 ] || die "a fill guest needs at least 64 MiB (asked $mem)"
+  if [ ! -f "$g/fill-$mem.img" ]; then
+    as --32 --defsym FILL=1 --defsym BUSY_END=$(( (mem - 32) << 20 )) -o "$g/fill-$mem.o" "$g/tick.S"
+    ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$g/fill-$mem.img" "$g/fill-$mem.o"
+  fi
+  echo "$g/fill-$mem.img"
+}
 
-# guest NAME MEM_MIB busy|idle shared|local [host] -> writes the disk and $LAB/NAME.xml
+# guest NAME MEM_MIB busy|idle|fill shared|local [host] -> writes the disk and $LAB/NAME.xml
+# (fill: RAM made non-zero once at boot, then idle; see deploy/lab/tick.S)
 guest_make() {
   local name=$1 mem=${2:-64} kind=${3:-idle} where=${4:-shared} host=${5:-1} img dir
   guest_sectors
-  img=$LAB/guest/tick.img; [ "$kind" = busy ] && img=$LAB/guest/busy.img
+  case $kind in
+    idle) img=$LAB/guest/tick.img ;;
+    busy) img=$LAB/guest/busy.img ;;
+    fill) img=$(fill_sector "$mem") ;;
+    *) die "guest kind '$kind' unknown: idle, busy or fill" ;;
+  esac
   if [ "$where" = local ]; then dir=$(hdir "$host")/$LOCAL_DIR; else dir=$SHARED; fi
   rm -f "$dir/$name.qcow2" "$SHARED/$name.console.log"
   cp "$img" "$LAB/guest/$name.raw"; truncate -s 1M "$LAB/guest/$name.raw"
@@ -299,9 +318,9 @@ guest_make() {
   local src=$dir/$name.qcow2
   [ "$where" = local ] && src=/var/lib/libvirt/images/$name.qcow2
   local h virt; h=$(echo -n "$LAB/$name" | md5sum); virt=$(cat "$LAB/virt")
-  # the busy guest's unreal-mode FS segment does not survive kvm_pvm here (no VT-x/SVM), so it
-  # runs under TCG, which tracks dirty pages the same way for migration
-  [ "$kind" = busy ] && virt=qemu
+  # the busy and fill guests' unreal-mode FS segment does not survive kvm_pvm here (no
+  # VT-x/SVM), so they run under TCG, which tracks dirty pages the same way for migration
+  [ "$kind" = idle ] || virt=qemu
   cat > "$LAB/$name.xml" <<EOF
 <domain type='$virt'>
   <name>$name</name>

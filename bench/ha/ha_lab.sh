@@ -1,21 +1,25 @@
 #!/bin/bash
 # bench/ha/ha_lab.sh BUILD_DIR — HA figures in a 3-host lab (deploy/lab.sh) with the
-# issue's guests (64 MiB tick guests on shared storage, protected), JSON lines on stdout,
-# progress on stderr. Run through bench/ha.sh (bench/run.sh ha).
+# issue's guests (64 MiB tick guests on shared storage, protected; RAM-filled ones for the
+# drain), JSON lines on stdout, progress on stderr. Run through bench/ha.sh (bench/run.sh ha).
 #
-#  link_bandwidth_mib_s  one TCP stream host1 -> host2 through the lab bridge (linkbw),
-#                        median of LINK_RUNS x LINK_MIB MiB: the link a migration uses
-#  drain_makespan_ms     `drover host drain host2 --wait` with GUESTS guests on host2,
-#                        from the command to its return (host2 in maintenance); then
-#                        `undrain --failback --wait` brings them home for the next trial
-#  drain_vs_ideal        makespan / (sum of guest RAM / link bandwidth)
+#  link_bandwidth_mib_s  one TCP stream host2 -> host1 through the lab bridge (linkbw),
+#                        median of LINK_RUNS streams: the link a drain of host2 uses
+#  drain_makespan_ms     `drover host drain host2 --wait` with GUESTS fill guests of
+#                        DRAIN_MEM_MIB on host2 (RAM non-zero pages but the top 32 MiB), from the command
+#                        to its return (host2 in maintenance); then `undrain --failback
+#                        --wait` brings them home for the next trial. Once on the bare lab
+#                        bridge ("link": "lab bridge"), once with host2's egress shaped to
+#                        DRAIN_RATE ("link": "tbf 1gbit")
+#  drain_vs_ideal        makespan / (sum of guest RAM / link bandwidth), per link
 #  restart_after_death_ms  a non-coordinator host with protected guests is SIGKILLed
 #                        whole (agent, libvirtd, virtlockd, QEMUs); time until every one
 #                        of its protected guests runs exactly once elsewhere; the host is
 #                        revived between trials. "victim": "member" (not the coordinator)
 #                        or "coordinator" (the Raft leader's host: election included)
 # Environment: HA_TRIALS=10 (deaths of a member), HA_LEADER_TRIALS=5 (of the
-# coordinator's host), HA_DRAINS=3, LINK_MIB=1024, LINK_RUNS=3.
+# coordinator's host), HA_DRAINS=3, LINK_MIB=1024, LINK_RUNS=3, DRAIN_MEM_MIB=256 (0: no
+# drain), DRAIN_RATE=1gbit (off: bare bridge only).
 set -euo pipefail
 BUILD=${1:?usage: bench/ha/ha_lab.sh BUILD_DIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,8 +28,12 @@ LEADER_TRIALS=${HA_LEADER_TRIALS:-5}
 DRAINS=${HA_DRAINS:-3}
 LINK_MIB=${LINK_MIB:-1024}
 LINK_RUNS=${LINK_RUNS:-3}
+DRAIN_MEM_MIB=${DRAIN_MEM_MIB:-256}
+DRAIN_RATE=${DRAIN_RATE:-1gbit}
 GUESTS=4
 MEM_MIB=64
+KIND=idle
+VIRT=
 # one trial waits at most this long for the restarts (far above the 4 s target: a miss
 # is recorded as a failure, not as a figure)
 RESTART_LIMIT_S=60
@@ -42,7 +50,7 @@ ha_status() { "$DRCTL" "$(sock "$1")" ha.status '{}' 5000 2>/dev/null; }
 pct() { local p=$1; shift; printf '%s\n' "$@" | sort -n | awk -v p="$p" '{v[NR]=$1} END {
   r = int((p * NR + 99) / 100); if (r < 1) r = 1; if (r > NR) r = NR; print v[r] }'; }
 emit() {   # metric value unit extra-json
-  echo "{\"bench\":\"ha\",\"metric\":\"$1\",\"value\":$2,\"unit\":\"$3\",\"hosts\":3,\"guests\":$GUESTS,\"mem_mib\":$MEM_MIB,\"virt\":\"$(cat "$LAB/virt")\"$4}"
+  echo "{\"bench\":\"ha\",\"metric\":\"$1\",\"value\":$2,\"unit\":\"$3\",\"hosts\":3,\"guests\":$GUESTS,\"mem_mib\":$MEM_MIB,\"kind\":\"$KIND\",\"virt\":\"$VIRT\"$4}"
 }
 acked_all() {   # every protected VM acknowledged by its owner, per host I's agent
   [ "$(ha_status "$1" | jq '[.vms[] | select(.protected and .prot_acked)] | length' 2>/dev/null)" = "$GUESTS" ]
@@ -56,46 +64,85 @@ leader_idx() { local i l; for i in 1 2 3; do l=$(leader_of "$i"); [ -n "$l" ] &&
 lab_up 3 >&2
 agents_up "$BUILD/agent/drover" >&2
 
-# --- the link
-bws=()
-for _ in $(seq 1 "$LINK_RUNS"); do
-  in_host 2 "$LINKBW" recv "$NET.2" 5201 > "$LAB/linkbw.out" &
-  rp=$!
-  in_host 1 "$LINKBW" send "$NET.2" 5201 "$LINK_MIB"
-  wait "$rp"
-  bws+=("$(jq .mib_s "$LAB/linkbw.out")")
-done
-bw=$(pct 50 "${bws[@]}")
-emit link_bandwidth_mib_s "$bw" MiB/s ",\"stream_mib\":$LINK_MIB,\"runs\":$LINK_RUNS,\"values\":[$(IFS=,; echo "${bws[*]}")]"
-
-# --- guests, all on host2
-vms=()
-for k in $(seq 1 "$GUESTS"); do
-  vm=bh$k; vms+=("$vm")
-  guest_make "$vm" "$MEM_MIB" idle shared >/dev/null
-  v 2 define "$LAB/$vm.xml" >/dev/null; v 2 start "$vm" >/dev/null
-done
-for vm in "${vms[@]}"; do
-  wait_ticks "$vm" 0 60 || die "$vm does not boot"
-  dv 2 vm protect "$vm" >/dev/null
-done
-wait_acked 1
-
-# --- drains of host2 (makespan vs the ideal at link speed)
-ideal_ms=$(echo "$GUESTS * $MEM_MIB / $bw * 1000" | bc -l)
-spans=()
-for t in $(seq 1 "$DRAINS"); do
-  t0=$(now_ms)
-  dv 1 host drain host2 --wait >&2 || die "drain trial $t failed"
-  spans+=($(( $(now_ms) - t0 )))
-  log "drain $t: ${spans[-1]} ms"
-  DV_TIMEOUT=120 dv 1 host undrain host2 --failback --wait >&2 || die "failback after drain $t failed"
+# --- drains of host2: makespan against the ideal (guest RAM at the source's link speed).
+# Guests of the "fill" kind (deploy/lab/tick.S): their RAM is non-zero pages, so a move has
+# to send all of it, as with a real guest (the idle tick guest's RAM is zero pages and its
+# moves are all fixed cost). Two links: the lab bridge as it is (a memory copy competing for
+# the same 2 cores as the QEMUs), then host2's egress shaped to DRAIN_RATE with tbf, the
+# way a dedicated migration network limits a real drain.
+linkbw() {   # MIB -> BW (median MiB/s of LINK_RUNS streams host2 -> host1), LINK_VALUES
+  local bws=() rp
+  for _ in $(seq 1 "$LINK_RUNS"); do
+    in_host 1 "$LINKBW" recv "$NET.1" 5201 > "$LAB/linkbw.out" &
+    rp=$!
+    in_host 2 "$LINKBW" send "$NET.1" 5201 "$1"
+    wait "$rp"
+    bws+=("$(jq .mib_s "$LAB/linkbw.out")")
+  done
+  LINK_VALUES=$(IFS=,; echo "${bws[*]}")
+  BW=$(pct 50 "${bws[@]}")
+}
+shape() {   # RATE|off: tbf on host2's egress (the drain's source side)
+  if [ "$1" = off ]; then in_host 2 tc qdisc del dev eth0 root 2>/dev/null || true
+  else in_host 2 tc qdisc replace dev eth0 root tbf rate "$1" burst 256kb latency 10ms; fi
+}
+drain_phase() {   # LINK_LABEL RATE|off
+  local label=$1 rate=$2 bw mib spans=() t t0 ideal span
+  shape "$rate"
+  # a shaped link is measured with a stream it needs ~2 s for, not LINK_MIB
+  mib=$LINK_MIB; [ "$rate" = off ] || mib=256
+  linkbw "$mib"; bw=$BW
+  emit link_bandwidth_mib_s "$bw" MiB/s ",\"link\":\"$label\",\"stream_mib\":$mib,\"runs\":$LINK_RUNS,\"values\":[$LINK_VALUES]"
+  for t in $(seq 1 "$DRAINS"); do
+    t0=$(now_ms)
+    DV_TIMEOUT=300 dv 1 host drain host2 --wait >&2 || die "drain trial $t ($label) failed"
+    spans+=($(( $(now_ms) - t0 )))
+    log "drain $t ($label): ${spans[-1]} ms"
+    DV_TIMEOUT=300 dv 1 host undrain host2 --failback --wait >&2 || die "failback after drain $t failed"
+    wait_acked 1
+  done
+  shape off
+  ideal=$(echo "$GUESTS * $MEM_MIB / $bw * 1000" | bc -l)
+  span=$(pct 50 "${spans[@]}")
+  emit drain_makespan_ms "$span" ms ",\"link\":\"$label\",\"stat\":\"p50\",\"trials\":$DRAINS,\"values\":[$(IFS=,; echo "${spans[*]}")]"
+  emit drain_vs_ideal "$(printf '%.2f' "$(echo "$span / $ideal" | bc -l)")" ratio \
+    ",\"link\":\"$label\",\"stat\":\"p50\",\"ideal_ms\":$(printf '%.1f' "$ideal"),\"link_mib_s\":$bw,\"ram_mib\":$((GUESTS * MEM_MIB))"
+}
+# guests K MEM KIND PREFIX: K protected guests on host2, booted and acknowledged
+guests() {
+  local k vm
+  GUESTS=$1 MEM_MIB=$2 KIND=$3 vms=()
+  # deploy/lab.sh runs the fill guest under TCG (its unreal mode needs it)
+  VIRT=$(cat "$LAB/virt"); [ "$KIND" = idle ] || VIRT=qemu
+  for k in $(seq 1 "$GUESTS"); do
+    vm=$4$k; vms+=("$vm")
+    guest_make "$vm" "$MEM_MIB" "$3" shared >/dev/null
+    v 2 define "$LAB/$vm.xml" >/dev/null; v 2 start "$vm" >/dev/null
+  done
+  for vm in "${vms[@]}"; do
+    wait_ticks "$vm" 0 60 || die "$vm does not boot"
+    dv 2 vm protect "$vm" >/dev/null
+  done
   wait_acked 1
-done
-span=$(pct 50 "${spans[@]}")
-emit drain_makespan_ms "$span" ms ",\"stat\":\"p50\",\"trials\":$DRAINS,\"values\":[$(IFS=,; echo "${spans[*]}")]"
-emit drain_vs_ideal "$(printf '%.2f' "$(echo "$span / $ideal_ms" | bc -l)")" ratio \
-  ",\"stat\":\"p50\",\"ideal_ms\":$(printf '%.1f' "$ideal_ms"),\"link_mib_s\":$bw,\"ram_mib\":$((GUESTS * MEM_MIB))"
+}
+# drop the current guests: unprotected first, so nothing restarts them
+guests_drop() {
+  local vm w
+  for vm in "${vms[@]}"; do
+    dv 1 vm unprotect "$vm" >/dev/null
+    for w in $(hosts_running "$vm"); do v "$w" destroy "$vm" >/dev/null 2>&1 || true; done
+    for w in 1 2 3; do v "$w" undefine "$vm" >/dev/null 2>&1 || true; done
+  done
+}
+
+if [ "$DRAIN_MEM_MIB" -gt 0 ]; then
+  guests "$GUESTS" "$DRAIN_MEM_MIB" fill bf
+  drain_phase "lab bridge" off
+  [ "$DRAIN_RATE" = off ] || drain_phase "tbf $DRAIN_RATE" "$DRAIN_RATE"
+  guests_drop
+fi
+# the restart anchors were measured with 64 MiB idle tick guests: the same here
+guests "$GUESTS" 64 idle bh
 
 # --- deaths. A trial kills VICTIM_KIND "member" (the non-coordinator host running the
 # most protected guests) or "coordinator" (the Raft leader, when it runs any: a new

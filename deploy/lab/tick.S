@@ -6,10 +6,19 @@
 # writes one word into every 4 KiB page from 1 MiB up to BUSY_END (through a 4 GiB "unreal
 # mode" FS segment), so every page is dirty again after each pass and pre-copy migration
 # cannot converge under a tight downtime/bandwidth limit.
+# Built with --defsym FILL=1 it makes that pass once at boot and then idles like the plain
+# guest: its RAM up to BUSY_END is all non-zero pages, so a migration has to send it whole
+# (an idle guest's RAM is zero pages, which QEMU sends as a flag).
         .code16
         .globl _start
         .ifndef BUSY_END
         .set BUSY_END, 0x3800000          # 56 MiB: stays below a 64 MiB guest's ACPI tables
+        .endif
+        .ifdef BUSY
+        .set DIRTY, 1
+        .endif
+        .ifdef FILL
+        .set DIRTY, 1
         .endif
 _start: cli
         xorw  %ax, %ax
@@ -26,22 +35,16 @@ _start: cli
         movl  $0, counter
         movw  $banner, %si
         call  puts
+        .ifdef FILL
+        movl  $1, %ecx
+        call  dirty
+        .endif
         sti
 mainloop:
         movl  0x46c, %ebx              # BIOS tick count, 18.2 Hz
 1:
         .ifdef BUSY
-        # a pass runs with interrupts off: BIOS interrupt handlers may reload FS and drop
-        # the 4 GiB limit, so unreal mode is set up again before every pass
-        cli
-        call  unreal
-        movl  $0x100000, %edi
-        orl   $1, %ecx                 # non-zero, so QEMU cannot send it as a zero page
-2:      movl  %ecx, %fs:(%edi)
-        incl  %ecx
-        addl  $4096, %edi
-        cmpl  $BUSY_END, %edi
-        jb    2b
+        call  dirty
         sti
         nop                            # let the pending timer interrupt in
         .else
@@ -59,7 +62,20 @@ mainloop:
         call  puts
         incl  counter
         jmp   mainloop
-        .ifdef BUSY
+        .ifdef DIRTY
+# one word into every 4 KiB page from 1 MiB up to BUSY_END. The pass runs with interrupts
+# off: BIOS interrupt handlers may reload FS and drop the 4 GiB limit, so unreal mode is
+# set up again before every pass. Returns with interrupts still off.
+dirty:  cli
+        call  unreal
+        movl  $0x100000, %edi
+        orl   $1, %ecx                 # non-zero, so QEMU cannot send it as a zero page
+2:      movl  %ecx, %fs:(%edi)
+        incl  %ecx
+        addl  $4096, %edi
+        cmpl  $BUSY_END, %edi
+        jb    2b
+        ret
 # big unreal mode: load FS from a flat 4 GiB data descriptor in protected mode, then go back
 # to real mode; FS keeps the cached limit (SeaBIOS leaves A20 enabled). Interrupts must be off.
 unreal: lgdt  gdtdesc
@@ -109,7 +125,7 @@ banner:  .asciz "LABVM boot\r\n"
 tickmsg: .asciz "tick "
 crlf:    .asciz "\r\n"
         .p2align 3
-        .ifdef BUSY
+        .ifdef DIRTY
 gdt:     .quad 0
          .quad 0x00cf92000000ffff       # base 0, limit 4 GiB, 4 KiB granular, data RW
 gdtdesc: .word 15
