@@ -69,6 +69,14 @@ static const struct key keys[] = {
     STR("ha", "fence_command", fence_command, "",
         "run by the coordinator when a host is declared dead (sh -c CMD drover-fence HOST ADDR; "
         "exit 0 = the host is off, e.g. via IPMI): its VMs restart without waiting out the lease"),
+    STR("ha", "watchdog", watchdog, "",
+        "watchdog device (e.g. /dev/watchdog) that resets this host if the agent hangs while "
+        "it runs protected VMs; empty: none. Needs fence_timeout >= watchdog_timeout + "
+        "2 x election_timeout + 750ms"),
+    /* 5 s: the agent's loop never blocks that long (libvirt and fsync run off it), and
+     * every second here is a second more before a dead host's VMs restart */
+    DUR("ha", "watchdog_timeout", watchdog_timeout_ms, 1000, 600000, "5s",
+        "the watchdog resets the host this long after the agent's last keep-alive (whole seconds)"),
     INT("ha", "voters", voters, 1, 7, "3",
         "Raft voters chosen among the hosts (3 or 5; every other host is a learner)"),
     /* 500 ms: a dead coordinator is replaced in ~0.5-1.1 s (target <= 1 s, etcd 1.3-1.6 s)

@@ -40,6 +40,8 @@ typedef struct ag_config {
     int64_t  storage_latency_max_ms; /* slower shared-storage probes degrade the host */
     char     fence_command[AG_CFG_STR]; /* power a dead host off (IPMI...); "" = none */
     char     storage_migration[16];     /* never|drain: copy local disks when draining */
+    char     watchdog[AG_CFG_STR];      /* watchdog device; "" = none */
+    int64_t  watchdog_timeout_ms;
     int64_t  voters;                 /* Raft voters: 3 or 5 (fewer when fewer hosts) */
     int64_t  election_timeout_ms;
     int64_t  heartbeat_ms;

@@ -402,6 +402,11 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
                           "fence", "mode", modes[h->fence.mode], "contact_age_ms",
                           h->fence.contact_ever ? (json_int_t)(now - h->fence.last_contact_ms) : (json_int_t)-1,
                           "hosts", hosts, "vms", vms, "moves", moves, "upgrade", upg);
+    if (h->wd.fd >= 0)
+        json_object_set_new(json_object_get(r, "fence"), "watchdog",
+                            json_pack("{s:s,s:b,s:I,s:b,s:I}", "path", a->cfg.watchdog, "device",
+                                      h->wd.device, "timeout_ms", (json_int_t)h->wd.timeout_ms, "fed",
+                                      !h->wd_held, "keepalives", (json_int_t)h->wd.pets));
     ag_ctl_finish(req, AG_EX_OK, r, NULL);
 }
 

@@ -45,6 +45,7 @@
 #include "raft_drv.h"
 #include "state.pb-c.h"
 #include "view.h"
+#include "watchdog.h"
 
 #define HA_SELFQ_MAX 64   /* = the selfq array in ha_int.h */
 
@@ -177,6 +178,29 @@ void ag_ha_applied(ag_agent *a, uint64_t index)
 
 /* ---- timers -------------------------------------------------------------------------- */
 
+/* The watchdog is fed from the agent's own tick, so a hung loop stops the feeding; and
+ * only while hac_fence_may_pet, so protected VMs this host cannot get rid of before its
+ * lease ends get the host reset instead. */
+static void pet(ag_agent *a, uint64_t now)
+{
+    struct ag_ha *h = a->ha;
+    if (h->wd.fd < 0)
+        return;
+    bool may = hac_fence_may_pet(&h->fence, now);
+    if (may)
+        ag_wd_pet(&h->wd);
+    if (may != !h->wd_held)
+        return;
+    h->wd_held = !may;
+    if (may)
+        ag_info("watchdog: fed again (no protected VM left here, or the lease is renewed)");
+    else
+        ag_event(a, "fence", json_pack("{s:b}", "watchdog_held", 1),
+                 "watchdog: no longer fed: protected VMs still run here with less than %lld ms of "
+                 "lease left; the host resets unless they are gone first",
+                 (long long)h->wd.timeout_ms);
+}
+
 static void on_tick(ag_loop *l, ag_id id, void *ud)
 {
     (void)l;
@@ -186,6 +210,7 @@ static void on_tick(ag_loop *l, ag_id id, void *ud)
     uint64_t now = ag_now_ms();
     hac_fence_input t = {.kind = HAC_FIN_TICK};
     ag_ha__fence_feed(a, &t);
+    pet(a, now);
     ag_ha__save_lease(a, false);
     for (uint32_t i = 0; i < h->n_parked;)
         if (now > h->parked_ms[i] + HA_PARK_MAX_MS) {
@@ -225,6 +250,29 @@ int ag_ha_start(ag_agent *a, char *err, size_t errlen)
         free(h);
         return AG_EX_CONFIG;
     }
+    /* With a watchdog the self-fence comes watchdog_timeout + slack earlier (hac.h): what
+     * is left must still outlast a leader change. */
+    ag_wd_init(&h->wd);
+    if (a->cfg.watchdog[0] && a->cfg.watchdog_timeout_ms % 1000) {
+        snprintf(err, errlen, "[ha] watchdog_timeout = %lld ms: a watchdog counts whole seconds; "
+                 "use 1s or more, in whole seconds", (long long)a->cfg.watchdog_timeout_ms);
+        free(h->st);
+        free(h);
+        return AG_EX_CONFIG;
+    }
+    if (a->cfg.watchdog[0]) {
+        int64_t wneed = need + a->cfg.watchdog_timeout_ms + HAC_WD_SLACK_MS;
+        if (a->cfg.fence_timeout_ms < wneed) {
+            snprintf(err, errlen, "[ha] fence_timeout = %lld ms is too short with [ha] watchdog_timeout = "
+                     "%lld ms: the agent self-fences watchdog_timeout + %d ms before its lease ends, which "
+                     "must still outlast a coordinator change; use fence_timeout >= %lld ms or a shorter "
+                     "watchdog_timeout", (long long)a->cfg.fence_timeout_ms,
+                     (long long)a->cfg.watchdog_timeout_ms, HAC_WD_SLACK_MS, (long long)wneed);
+            free(h->st);
+            free(h);
+            return AG_EX_CONFIG;
+        }
+    }
     h->a = a;
     hac_config_default(&h->cfg);
     h->cfg.fence_timeout_ms = (uint64_t)a->cfg.fence_timeout_ms;
@@ -238,6 +286,15 @@ int ag_ha_start(ag_agent *a, char *err, size_t errlen)
     }
     a->ha = h;
     hac_fence_init(&h->fence, HAC_HOSTS_MAX, h->cfg.fence_timeout_ms);
+    if (a->cfg.watchdog[0]) {
+        if (ag_wd_open(&h->wd, a->cfg.watchdog, a->cfg.watchdog_timeout_ms, err, errlen) != 0) {
+            a->ha = NULL;
+            free(h->st);
+            free(h);
+            return AG_EX_CONFIG;
+        }
+        (void)hac_fence_set_watchdog(&h->fence, (uint64_t)h->wd.timeout_ms); /* checked above */
+    }
     ag_ha__self_index(h);
     h->last_mode = h->fence.mode;
     ag_ha__restore_lease(a);
@@ -252,6 +309,14 @@ void ag_ha_stop(ag_agent *a)
     if (!h)
         return;
     ag_ha__save_lease(a, true);
+    /* Protected VMs outlive the agent, and nothing enforces their lease while it is gone:
+     * the watchdog stays armed, so the host resets unless an agent is back within its
+     * timeout (an agent restart). With none of them here it is disarmed. */
+    bool guard = hac_fence_runs_protected(&h->fence);
+    if (h->wd.fd >= 0 && guard)
+        ag_warn("watchdog: left armed: protected VMs run here and the agent stops; the host "
+                "resets in %lld s unless the agent is started again", (long long)(h->wd.timeout_ms / 1000));
+    ag_wd_close(&h->wd, !guard);
     ag_loop_cancel(a->loop, h->tick);
     ag_ha__exec_free(a);
     if (h->coord)

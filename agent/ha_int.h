@@ -12,6 +12,7 @@
 #include "hac.h"
 #include "hv.h"
 #include "loop.h"
+#include "watchdog.h"
 
 /* Fixed budgets, each a bound on a queue (STYLE: every queue has a limit). */
 #define HA_TICK_MS          100   /* fence and coordinator clock: 1/20 of fence_timeout */
@@ -70,6 +71,8 @@ struct ag_ha {
     int32_t self;              /* this host's index in st, -1 before it is registered */
     /* fence */
     hac_fence fence;
+    ag_watchdog wd;            /* [ha] watchdog: fed from the tick while hac_fence_may_pet */
+    bool wd_held;              /* feeding withheld (logged once per change) */
     hac_fence_mode last_mode;
     uint64_t leader_commit;    /* from the latest ack */
     uint64_t lease_saved_ms;

@@ -383,16 +383,22 @@ typedef struct hac_fence_input {
 } hac_fence_input;
 
 #define HAC_FENCE_SEEN 64
+/* With a watchdog, the self-fence comes this much before the petting stops: more than
+ * one agent tick, so the destroy is under way while the watchdog is still fed. */
+#define HAC_WD_SLACK_MS 250
 
 typedef struct hac_fence {
     uint32_t self;
     uint64_t fence_timeout_ms;
+    uint64_t watchdog_ms;     /* 0: no watchdog */
     hac_fence_mode mode;
     uint64_t last_contact_ms; /* send time of the last answered request */
     bool contact_ever;
     uint64_t max_term;
     hac_gen applied[HAC_VMS_MAX]; /* highest generation accepted per VM */
-    bool local[HAC_VMS_MAX];      /* running here, as last reported */
+    bool local[HAC_VMS_MAX];      /* running here, as last reported, less those whose
+                                   * destroy was asked for since */
+    bool listed[HAC_VMS_MAX];     /* running here, as last reported */
     bool prot[HAC_VMS_MAX];       /* protected, as last known from the state */
     /* Commands already accepted (term, id), to drop late duplicates silently: a
      * duplicate's refusal would read as the failure of the original. 64 covers more
@@ -404,6 +410,16 @@ typedef struct hac_fence {
 /* Starts in RECONCILE: a (re)started agent reconciles before anything else. */
 void hac_fence_init(hac_fence *f, uint32_t self, uint64_t fence_timeout_ms);
 int hac_fence_step(hac_fence *f, uint64_t now_ms, const hac_fence_input *in, hac_out *out);
+/* A hardware watchdog that resets the host WATCHDOG_MS after its last petting (0: none).
+ * The agent then self-fences WATCHDOG_MS + HAC_WD_SLACK_MS before its lease ends, and
+ * may pet only while hac_fence_may_pet: running no protected VM, or with more than
+ * WATCHDOG_MS of lease left. A hung agent (or one whose destroys do not take) is reset by
+ * the time its lease ends, before the coordinator restarts its VMs. -EINVAL when
+ * WATCHDOG_MS + HAC_WD_SLACK_MS leaves no lease at all. */
+int hac_fence_set_watchdog(hac_fence *f, uint64_t watchdog_ms);
+bool hac_fence_may_pet(const hac_fence *f, uint64_t now_ms);
+/* The hypervisor's last inventory listed a protected VM here. */
+bool hac_fence_runs_protected(const hac_fence *f);
 
 /* ---- helpers ------------------------------------------------------------------------ */
 

@@ -11,6 +11,12 @@
  * coordinator may have restarted them elsewhere meanwhile — before it accepts anything.
  * A freshly started agent is in the same position and starts the same way.
  *
+ * Watchdog. The lease is kept by the agent itself: a hung agent destroys nothing. With a
+ * hardware watchdog of W ms the agent pets it only while it may run protected VMs, i.e.
+ * while it runs none or its lease has more than W left; a hung agent is therefore reset
+ * by the time its lease ends. So that a mere isolation does not reset the host too, the
+ * agent self-fences W + HAC_WD_SLACK_MS before the lease ends, while it still pets.
+ *
  * Fencing tokens. Each command carries the coordinator's term and the VM's ownership
  * generation. The agent refuses anything older than what it already accepted, so a
  * deposed coordinator's late command cannot undo a newer decision.
@@ -27,6 +33,36 @@ void hac_fence_init(hac_fence *f, uint32_t self, uint64_t fence_timeout_ms)
     f->self = self;
     f->fence_timeout_ms = fence_timeout_ms;
     f->mode = HAC_FM_RECONCILE;
+}
+
+int hac_fence_set_watchdog(hac_fence *f, uint64_t watchdog_ms)
+{
+    if (watchdog_ms && watchdog_ms + HAC_WD_SLACK_MS >= f->fence_timeout_ms)
+        return -EINVAL;
+    f->watchdog_ms = watchdog_ms;
+    return 0;
+}
+
+/* How long after the last contact the agent destroys its protected VMs. */
+static uint64_t fence_after_ms(const hac_fence *f)
+{
+    return f->fence_timeout_ms - (f->watchdog_ms ? f->watchdog_ms + HAC_WD_SLACK_MS : 0);
+}
+
+/* As the hypervisor last listed them: a destroy asked for is not a VM gone. */
+bool hac_fence_runs_protected(const hac_fence *f)
+{
+    for (uint32_t v = 0; v < HAC_VMS_MAX; v++)
+        if (f->listed[v] && f->prot[v])
+            return true;
+    return false;
+}
+
+bool hac_fence_may_pet(const hac_fence *f, uint64_t now_ms)
+{
+    if (!hac_fence_runs_protected(f))
+        return true;
+    return f->contact_ever && now_ms + f->watchdog_ms < f->last_contact_ms + f->fence_timeout_ms;
 }
 
 static void destroy(hac_out *out, uint32_t vm, const char *why)
@@ -60,7 +96,7 @@ static void fence_now(hac_fence *f, hac_out *out)
         if (f->local[v] && f->prot[v]) {
             char why[HAC_TEXT_MAX];
             snprintf(why, sizeof why, "self-fence: no quorum contact for %llu ms",
-                     (unsigned long long)f->fence_timeout_ms);
+                     (unsigned long long)fence_after_ms(f));
             destroy(out, v, why);
             f->local[v] = false; /* until the hypervisor says otherwise */
         }
@@ -140,7 +176,7 @@ int hac_fence_step(hac_fence *f, uint64_t now_ms, const hac_fence_input *in, hac
 {
     if (f == NULL || in == NULL || out == NULL)
         return -EINVAL;
-    bool fresh = f->contact_ever && now_ms < f->last_contact_ms + f->fence_timeout_ms;
+    bool fresh = f->contact_ever && now_ms < f->last_contact_ms + fence_after_ms(f);
     switch (in->kind) {
     case HAC_FIN_TICK:
         break;
@@ -148,7 +184,7 @@ int hac_fence_step(hac_fence *f, uint64_t now_ms, const hac_fence_input *in, hac
         if (!f->contact_ever || in->sent_ms > f->last_contact_ms)
             f->last_contact_ms = in->sent_ms;
         f->contact_ever = true;
-        fresh = now_ms < f->last_contact_ms + f->fence_timeout_ms;
+        fresh = now_ms < f->last_contact_ms + fence_after_ms(f);
         if (f->mode == HAC_FM_FENCED && fresh)
             f->mode = HAC_FM_RECONCILE;
         break;
@@ -171,6 +207,7 @@ int hac_fence_step(hac_fence *f, uint64_t now_ms, const hac_fence_input *in, hac
         for (uint32_t i = 0; i < in->n_vms; i++)
             if (in->vms[i] < HAC_VMS_MAX)
                 f->local[in->vms[i]] = true;
+        memcpy(f->listed, f->local, sizeof f->listed);
         break;
     default:
         return -EINVAL;

@@ -12,8 +12,9 @@ B=${1:?build dir}
 D=$B/agent/drover
 PORT=$((18000 + $$ % 1000))
 T=$(mktemp -d /tmp/drover-place-XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
+# shellcheck source=../testdrv.sh
+source "$(dirname "$0")/../testdrv.sh"
+cleanup() { testdrv_kill_all; rm -rf "$T"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; cat "$T/out" "$T/err" >&2 2>/dev/null || true; exit 1; }
 log() { echo "[place3 $(date +%T)] $*"; }
@@ -46,29 +47,10 @@ cat > "$T/h2-node.xml" <<'XML'
   </pool>
 </node>
 XML
-cid=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-echo "cluster_id = $cid" > "$T/roster"
-for i in 1 2 3; do
-  "$D" init --state-dir "$T/h$i" > /dev/null
-  uri="test:///default"
-  [ "$i" = 2 ] && uri="test://$T/h2-node.xml"
-  [ "$i" = 3 ] && uri="qemu+unix:///system?socket=$T/no-libvirtd.sock"
-  cat > "$T/h$i.conf" <<CONF
-[agent]
-name = h$i
-state_dir = $T/h$i
-control_socket = $T/h$i.sock
-[cluster]
-bind = 127.0.0.$i:$PORT
-roster = $T/roster
-[gossip]
-status_interval = 1s
-[libvirt]
-uri = $uri
-CONF
-  "$D" roster line --state-dir "$T/h$i" --name "h$i" --addr "tcp://127.0.0.$i:$PORT" >> "$T/roster"
-done
-for i in 1 2 3; do "$D" agent -c "$T/h$i.conf" 2>> "$T/h$i.log" & PIDS+=($!); done
+URI[2]="test://$T/h2-node.xml"
+URI[3]="qemu+unix:///system?socket=$T/no-libvirtd.sock"
+testdrv_setup 3
+for i in 1 2 3; do testdrv_start "$i"; done
 
 # every host's record, with libvirt's facts where libvirt answers, seen from h1 and h3
 records_in() {

@@ -12,8 +12,7 @@ B=${1:?build dir}
 D=$B/agent/drover
 PORT=$((19000 + $$ % 1000))
 T=$(mktemp -d /tmp/drover-cliha-XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
+cleanup() { testdrv_kill_all; rm -rf "$T"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; echo "--- out"; cat "$T/out" >&2 2>/dev/null; echo "--- err"; cat "$T/err" >&2 2>/dev/null || true; exit 1; }
 log() { echo "[cli_ha $(date +%T)] $*"; }
@@ -25,39 +24,10 @@ run() {   # want-rc args...: drover against h1's agent, keep out/err
 has() { grep -q -- "$1" "$T/out" || fail "output lacks '$1'"; }
 err_has() { grep -q -- "$1" "$T/err" || fail "stderr lacks '$1'"; }
 
-# h2 and h3: libvirt's test driver with no VM, so "test" (h1's) has one owner
-cat > "$T/empty.xml" <<'XML'
-<node>
-  <network>
-    <name>default</name>
-    <bridge name='virbr0'/>
-    <forward/>
-    <ip address='192.168.122.1' netmask='255.255.255.0'/>
-  </network>
-</node>
-XML
-cid=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-echo "cluster_id = $cid" > "$T/roster"
-for i in 1 2 3; do
-  "$D" init --state-dir "$T/h$i" > /dev/null
-  uri=test:///default
-  [ "$i" = 1 ] || uri=test://$T/empty.xml
-  cat > "$T/h$i.conf" <<CONF
-[agent]
-name = h$i
-state_dir = $T/h$i
-control_socket = $T/h$i.sock
-[cluster]
-bind = 127.0.0.$i:$PORT
-roster = $T/roster
-[gossip]
-status_interval = 1s
-[libvirt]
-uri = $uri
-CONF
-  "$D" roster line --state-dir "$T/h$i" --name "h$i" --addr "tcp://127.0.0.$i:$PORT" >> "$T/roster"
-done
-for i in 1 2 3; do "$D" agent -c "$T/h$i.conf" 2>> "$T/h$i.log" & PIDS+=($!); done
+# shellcheck source=../../proc/testdrv.sh
+source "$(dirname "$0")/../../proc/testdrv.sh"
+testdrv_setup 3
+for i in 1 2 3; do testdrv_start "$i"; done
 
 # the HA state knows the three hosts and who owns "test"
 owner=
@@ -65,8 +35,7 @@ t0=$SECONDS
 while [ -z "$owner" ]; do
   [ $((SECONDS - t0)) -lt 60 ] || { tail -n 20 "$T"/h*.log; fail "no owner for VM test in the HA state after 60 s"; }
   sleep 0.5
-  "$D" vm list --json -c "$T/h1.conf" > "$T/vms" 2>/dev/null || continue
-  owner=$(grep -o '"owner": "h[123]"' "$T/vms" | head -1 | cut -d'"' -f4 || true)
+  owner=$(testdrv_owner)
 done
 run 0 host cordon h1
 has "h1 is cordoned"

@@ -485,6 +485,55 @@ static void failed_migration_tries_elsewhere(void **st)
     hac_coord_free(c);
 }
 
+/* With a 1000 ms watchdog and a 2000 ms lease: the agent self-fences at 750 ms (while it
+ * still pets), pets again once its protected VMs are gone, and stops petting when a
+ * destroy did not take, so that the watchdog resets the host by the lease's end. */
+static void fence_watchdog_pets_only_while_safe(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    cluster(&s);
+    hac_fence f;
+    hac_fence_init(&f, 0, 2000);
+    assert_int_equal(hac_fence_set_watchdog(&f, 1750), -EINVAL); /* no lease left */
+    assert_int_equal(hac_fence_set_watchdog(&f, 1000), 0);
+    uint32_t mine[] = {0, 1};
+    hac_fence_input loc = {.kind = HAC_FIN_LOCAL, .vms = mine, .n_vms = 2, .state = &s};
+    out.n = 0;
+    hac_fence_input con = {.kind = HAC_FIN_CONTACT, .sent_ms = 10};
+    hac_fence_step(&f, 20, &con, &out);
+    hac_fence_input syn = {.kind = HAC_FIN_SYNCED, .state = &s};
+    hac_fence_step(&f, 20, &syn, &out);
+    hac_fence_step(&f, 30, &loc, &out);
+    assert_int_equal(f.mode, HAC_FM_ACTIVE);
+    assert_true(hac_fence_may_pet(&f, 30));
+    hac_fence_input tick = {.kind = HAC_FIN_TICK};
+    out.n = 0;
+    hac_fence_step(&f, 759, &tick, &out);
+    assert_int_equal(out.n, 0);
+    assert_true(hac_fence_may_pet(&f, 759));
+    hac_fence_step(&f, 760, &tick, &out); /* 10 + 2000 - 1000 - 250 */
+    assert_int_equal(f.mode, HAC_FM_FENCED);
+    assert_int_equal(count(HAC_O_DESTROY, -1), 2);
+    /* destroys asked for are not VMs gone: until the hypervisor stops listing them,
+     * petting goes on only while the lease has more than the watchdog's time left */
+    assert_true(hac_fence_may_pet(&f, 1009));
+    assert_false(hac_fence_may_pet(&f, 1010));
+    hac_fence_input none = {.kind = HAC_FIN_LOCAL, .state = &s};
+    hac_fence_step(&f, 800, &none, &out);
+    assert_true(hac_fence_may_pet(&f, 1500)); /* nothing protected runs here */
+    /* the hypervisor lists vm0 again: the destroy did not take */
+    uint32_t left[] = {0};
+    loc.vms = left;
+    loc.n_vms = 1;
+    hac_fence_step(&f, 1000, &loc, &out);
+    assert_true(hac_fence_may_pet(&f, 1009));
+    assert_false(hac_fence_may_pet(&f, 1010)); /* 1000 + 1000 = the lease's end */
+    /* an unprotected VM alone never stops the petting */
+    f.prot[0] = false;
+    assert_true(hac_fence_may_pet(&f, 1900));
+}
+
 static void fence_self_fences_and_reconciles(void **st)
 {
     (void)st;
@@ -754,6 +803,7 @@ int main(void)
         cmocka_unit_test(constraints_steer_the_plan),
         cmocka_unit_test(failed_migration_tries_elsewhere),
         cmocka_unit_test(fence_self_fences_and_reconciles),
+        cmocka_unit_test(fence_watchdog_pets_only_while_safe),
         cmocka_unit_test(upgrade_walks_hosts),
         cmocka_unit_test(degrade_hysteresis),
         cmocka_unit_test(bad_signal_gets_no_new_vms),
