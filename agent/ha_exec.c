@@ -35,6 +35,9 @@ extern char **environ;
 #define XML_MAX (256 * 1024)
 
 enum job_kind { JOB_INV, JOB_DESTROY, JOB_CMD, JOB_XML, JOB_FENCE };
+/* A coordinator re-sends a command it counted lost about once per cmd_timeout: a few
+ * joins cover a job that outlives several. */
+#define HA_JOINED_MAX 4
 
 struct ha_job {
     ag_agent *a;
@@ -60,6 +63,9 @@ struct ha_job {
     hv_err err;
     char text[HAC_TEXT_MAX];
     int slot;
+    /* JOB_CMD: the same command sent again while this job runs (main thread only) */
+    hac_cmd joined[HA_JOINED_MAX];
+    uint32_t n_joined;
 };
 
 static int get_conn(struct ag_ha *h, hv_conn **out, hv_err *err)
@@ -336,6 +342,13 @@ static void start_work(ha_job *j, hv_conn *c)
         return;   /* starting is idempotent on the owner */
     }
     j->rc = hv_vm_start(c, j->vm, &j->err);
+    /* A failure is read as "this host does not run it" and the VM is started elsewhere:
+     * say so only if it really does not run here now. */
+    hv_err e2;
+    if (j->rc != HV_OK && hv_vm_get(c, j->vm, &vm, &e2) == HV_OK && vm.state == HV_VM_RUNNING) {
+        snprintf(j->text, sizeof j->text, "running (libvirt reported a failure: %.80s)", j->err.msg);
+        j->rc = HV_OK;
+    }
 }
 
 static void migrate_work(ha_job *j, hv_conn *c)
@@ -437,9 +450,28 @@ static void cmd_done(ag_loop *l, void *ud)
         ag_event(a, "ha", json_pack("{s:s,s:s,s:b}", "command", k, "vm", j->vm, "ok", ok),
                  "%s %s%s%s: %s", k, j->vm, j->dest_name[0] ? " -> " : "", j->dest_name,
                  ok ? text : text[0] ? text : hv_strerror(j->rc));
-        ag_ha__send_result(a, &j->cmd, ok, ok ? text : text[0] ? text : hv_strerror(j->rc));
+        const char *why = ok ? text : text[0] ? text : hv_strerror(j->rc);
+        ag_ha__send_result(a, &j->cmd, ok, why);
+        for (uint32_t i = 0; i < j->n_joined; i++)
+            ag_ha__send_result(a, &j->joined[i], ok, why);
     }
     job_free(j);
+}
+
+/* The job already carrying out this command for this VM (a coordinator that gave the
+ * first copy up as lost sends it again): a second libvirt start next to the first would
+ * fail with "already running", which reads as this host refusing the VM. */
+static ha_job *same_job(struct ag_ha *h, const hac_cmd *cmd)
+{
+    if (cmd->kind == HAC_CMD_RUN)
+        return NULL;
+    for (int i = 0; i < HA_JOBS_MAX; i++) {
+        ha_job *j = h->jobs[i];
+        if (j && j->kind == JOB_CMD && j->cmd.kind == cmd->kind && j->cmd.vm == cmd->vm &&
+            j->cmd.to == cmd->to && j->cmd.from == cmd->from)
+            return j;
+    }
+    return NULL;
 }
 
 /* Where other libvirtds reach host `name`: its record's migration address, else the
@@ -474,7 +506,14 @@ void ag_ha__exec_cmd(ag_agent *a, const hac_cmd *cmd)
 {
     struct ag_ha *h = a->ha;
     const hac_rstate *s = h->st;
-    ha_job *j = job_new(a, JOB_CMD);
+    ha_job *j = same_job(h, cmd);
+    if (j && j->n_joined < HA_JOINED_MAX) {
+        j->joined[j->n_joined++] = *cmd;
+        ag_debug("ha: %s %s: joins the job already under way", cmd->kind == HAC_CMD_START ? "start" : "migrate",
+                 j->vm);
+        return;
+    }
+    j = job_new(a, JOB_CMD);
     if (!j) {
         ag_ha__send_result(a, cmd, false, "too many libvirt jobs running on this host");
         return;

@@ -369,6 +369,7 @@ static void on_result(hac_coord *c, const hac_input *in, hac_out *out)
                   hac__hname(c, (int32_t)s->cmd_to));
         } else {
             s->exclude |= 1ull << s->cmd_to;
+            s->start_fail_ms = c->now_ms ? c->now_ms : 1;
             hac__event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: start on %s failed: %s", m->name,
                   hac__hname(c, (int32_t)s->cmd_to), in->text);
             /* Each failure moves ownership (a new generation) and the next host is tried;

@@ -43,6 +43,7 @@ typedef struct vsoft {
     uint64_t must_not;      /* hosts it can never run on (HAC_IN_CONSTRAINTS) */
     uint32_t start_fails;   /* failed STARTs since it last ran: bounds a restart storm */
     uint64_t start_hold_ms; /* no restart before this after too many failed STARTs */
+    uint64_t start_fail_ms; /* when the last START failed: its host must report after */
 } vsoft;
 
 struct hac_coord {

@@ -1,7 +1,8 @@
 /* hac_restart.c — restarting the protected VMs of hosts that are surely gone.
  *
  * A VM is restarted elsewhere only when its owner's lease has surely expired (or a
- * fence was confirmed, or the owner refused to start it), the owner acknowledged its
+ * fence was confirmed, or the owner failed to start it and then reported it does not run
+ * it), the owner acknowledged its
  * protection, and nobody reports it running. All such VMs are planned together with
  * plc_plan_restart, so restart order and capacity hold across the failed hosts; each
  * decision is an OWNER proposal (generation + 1, restarts + 1) and its START goes out
@@ -34,9 +35,14 @@ static bool needs_restart(const hac_coord *c, uint32_t vm)
     int32_t at = c->v[vm].seen_on;
     if (at >= 0 && c->h[at].inv_ms > hac__lease_end_ms(c, (uint32_t)at))
         return false;
-    bool owner_gone = hac__expired(c, m->owner) ||
-                      (hac__alive(c, m->owner) && (c->v[vm].exclude >> m->owner & 1u));
-    if (m->owner < 0 || !owner_gone)
+    if (m->owner < 0)
+        return false;
+    /* An owner that answered a START with a failure may run the VM all the same (libvirt
+     * failed after QEMU started, or an earlier START got there first): only an inventory
+     * it sent after the failure, without the VM, lets another host start it. */
+    bool refused = hac__alive(c, m->owner) && (c->v[vm].exclude >> m->owner & 1u) &&
+                   c->h[m->owner].inv_ms > c->v[vm].start_fail_ms;
+    if (!hac__expired(c, m->owner) && !refused)
         return false;
     if (m->moving_to >= 0 && !hac__expired(c, m->moving_to)) {
         if (!hac__alive(c, m->moving_to))

@@ -221,6 +221,8 @@ static void failed_starts_back_off(void **st)
                 hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = cmds.items[i].cmd.id, .ok = false};
                 snprintf(r.text, sizeof r.text, "no such VM on this host");
                 step(c, now + 1, &r);
+                /* and that host's next report shows it does not run vm0 */
+                inventory(c, now + 2, cmds.items[i].cmd.to, NULL, 0);
                 any = true;
             }
         /* keep only vm0's proposals: the others are not the point here */
@@ -239,6 +241,46 @@ static void failed_starts_back_off(void **st)
     assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 0);   /* still held */
     step(c, now + cfg.cmd_timeout_ms + 10, &tick);
     assert_true(count(HAC_O_PROPOSE, HAC_P_OWNER) >= 1);      /* then one more round */
+    hac_coord_free(c);
+}
+
+/* A START answered with a failure by a live host may have started the VM all the same:
+ * no other host starts it until that host reports after the failure, and a report that
+ * lists it keeps it there. */
+static void failed_start_needs_proof(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    host_in(c, 1000, 0, HAC_DEAD, 100);
+    hac_input tick = {.kind = HAC_IN_TICK};
+    out.n = 0;
+    step(c, 2600, &tick);
+    commit_all(c, &s, 2610); /* vm0..vm3 owned elsewhere; STARTs out */
+    hac_cmd start0 = {0};
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_CMD && out.items[i].cmd.vm == 0)
+            start0 = out.items[i].cmd;
+    assert_int_equal(start0.kind, HAC_CMD_START);
+    out.n = 0;
+    hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = start0.id, .ok = false};
+    snprintf(r.text, sizeof r.text, "libvirt: domain is already running");
+    step(c, 2620, &r);
+    step(c, 2630, &tick);
+    for (uint32_t i = 0; i < out.n; i++)
+        assert_false(out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.index == 0);
+    /* its report lists vm0: it runs there, nothing moves */
+    uint32_t on[] = {0};
+    inventory(c, 2640, start0.to, on, 1);
+    step(c, 2650, &tick);
+    for (uint32_t i = 0; i < out.n; i++)
+        assert_false(out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.index == 0 &&
+                     out.items[i].prop.kind == HAC_P_OWNER);
+    /* had it listed nothing, the next host would have been tried */
+    inventory(c, 2660, start0.to, NULL, 0);
+    step(c, 2670, &tick);
+    assert_true(count(HAC_O_PROPOSE, HAC_P_OWNER) >= 1);
     hac_coord_free(c);
 }
 
@@ -800,6 +842,7 @@ int main(void)
         cmocka_unit_test(anti_affinity_keeps_apart),
         cmocka_unit_test(maintenance_host_is_emptied_again),
         cmocka_unit_test(failed_starts_back_off),
+        cmocka_unit_test(failed_start_needs_proof),
         cmocka_unit_test(constraints_steer_the_plan),
         cmocka_unit_test(failed_migration_tries_elsewhere),
         cmocka_unit_test(fence_self_fences_and_reconciles),
