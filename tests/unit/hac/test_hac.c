@@ -165,6 +165,18 @@ static hac_coord *ready(hac_rstate *s, hac_config *cfg)
     return c;
 }
 
+/* ready(), then h0 dies (last ack at 100 ms) and its lease ends (2600 ms): OUT holds
+ * the restart proposals. */
+static hac_coord *h0_dies(hac_rstate *s, hac_config *cfg)
+{
+    hac_coord *c = ready(s, cfg);
+    host_in(c, 1000, 0, HAC_DEAD, 100);
+    hac_input tick = {.kind = HAC_IN_TICK};
+    out.n = 0;
+    step(c, 2600, &tick);
+    return c;
+}
+
 static void restart_waits_for_lease(void **st)
 {
     (void)st;
@@ -203,11 +215,8 @@ static void failed_starts_back_off(void **st)
     (void)st;
     hac_rstate s;
     hac_config cfg;
-    hac_coord *c = ready(&s, &cfg);
-    host_in(c, 1000, 0, HAC_DEAD, 100);
+    hac_coord *c = h0_dies(&s, &cfg);
     hac_input tick = {.kind = HAC_IN_TICK};
-    out.n = 0;
-    step(c, 2600, &tick);
     uint32_t owners = 0;
     uint64_t now = 2610;
     for (int round = 0; round < 20; round++, now += 10) {
@@ -252,11 +261,8 @@ static void failed_start_needs_proof(void **st)
     (void)st;
     hac_rstate s;
     hac_config cfg;
-    hac_coord *c = ready(&s, &cfg);
-    host_in(c, 1000, 0, HAC_DEAD, 100);
+    hac_coord *c = h0_dies(&s, &cfg);
     hac_input tick = {.kind = HAC_IN_TICK};
-    out.n = 0;
-    step(c, 2600, &tick);
     commit_all(c, &s, 2610); /* vm0..vm3 owned elsewhere; STARTs out */
     hac_cmd start0 = {0};
     for (uint32_t i = 0; i < out.n; i++)
