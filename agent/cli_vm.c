@@ -83,6 +83,9 @@ static void ha_notes(json_t *h, char *buf, size_t len)
     buf[0] = 0;
     if (to && to[0])
         snprintf(buf, len, "moving to %s; ", to);
+    else if (h && json_is_true(json_object_get(h, "protected")) &&
+             json_is_false(json_object_get(h, "want_running")))
+        snprintf(buf, len, "shut down: not kept running until started; ");
 }
 
 void cli_vm_list_print(FILE *f, json_t *r, json_t *ha)

@@ -196,6 +196,11 @@ void ag_ha__pump(ag_agent *a)
                      p.prop.vm.restart_order, p.prop.vm.max_restarts);
             break;
         case HAC_P_PROT_ACK: snprintf(text, sizeof text, "VM %s: its owner knows it is protected", vm); break;
+        case HAC_P_WANT:
+            snprintf(text, sizeof text, "VM %s %s%s%s", vm,
+                     p.prop.want_running ? "is kept running again" : "is no longer kept running",
+                     p.reason[0] ? ": " : "", p.reason);
+            break;
         case HAC_P_ADMIN:
             snprintf(text, sizeof text, "host %s is %s%s%s%s%s", ag_ha__host_name(s, (int32_t)p.prop.index),
                      hac_admin_name(p.prop.admin), p.prop.degraded_flag ? " (degraded flag)" : "",
@@ -444,6 +449,7 @@ void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
         h->last_ack[hi] = now;
         if (r->inventory_ok) {
             uint32_t *vms = calloc(r->n_vms + 1, sizeof *vms), *busy = calloc(r->n_busy + 1, sizeof *busy);
+            uint32_t *down = calloc(r->n_vms + 1, sizeof *down), nd = 0;
             hac_gen *gens = calloc(r->n_vms + 1, sizeof *gens);
             uint32_t nv = 0, nb = 0;
             for (size_t i = 0; vms && gens && i < r->n_vms; i++) {
@@ -477,17 +483,21 @@ void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
                     vms[nv] = (uint32_t)vi;
                     gens[nv++] = v->generation;
                 }
+                /* only a report at the VM's current generation speaks for its owner */
+                if (vi >= 0 && down && !v->running && v->shut_down && v->generation == s->vms[vi].generation)
+                    down[nd++] = (uint32_t)vi;
             }
             for (size_t i = 0; busy && i < r->n_busy; i++) {
                 int vi = r->busy[i] ? hac_find_vm(s, r->busy[i]) : -1;
                 if (vi >= 0)
                     busy[nb++] = (uint32_t)vi;
             }
-            if (vms && gens && busy) {
+            if (vms && gens && busy && down) {
                 hac_input in = {.kind = HAC_IN_INVENTORY, .host = (uint32_t)hi, .vms = vms, .gens = gens,
-                                .n_vms = nv, .busy = busy, .n_busy = nb};
+                                .n_vms = nv, .busy = busy, .n_busy = nb, .down = down, .n_down = nd};
                 ag_ha__coord_feed(a, &in);
             }
+            free(down);
             free(vms);
             free(gens);
             free(busy);

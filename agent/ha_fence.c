@@ -327,6 +327,7 @@ void ag_ha__inventory_done(ag_agent *a)
             }
         iv[nr].name = (char *)v->name;
         iv[nr].uuid = (char *)v->uuid;
+        iv[nr].shut_down = !running && v->shut_down;
         iv[nr].generation = vi >= 0 ? h->st->vms[vi].generation : 0;
         /* A protected VM's owner acknowledges the protection (reports the current
          * generation) only once the definition another host needs to restart it is in

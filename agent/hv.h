@@ -104,6 +104,8 @@ typedef struct hv_vm {
     char name[HV_NAME_LEN];
     char uuid[37];
     hv_vm_state state;
+    bool shut_down;            /* SHUTOFF because the guest (or an ACPI request) powered it
+                                * off: not a crash, a destroy or a migration away */
     bool persistent;
     uint64_t mem_kib;
     unsigned vcpus;

@@ -340,6 +340,7 @@ int hv__lv_vm(virDomainPtr dom, hv_vm *vm, hv_err *err)
     if (virDomainGetState(dom, &state, &reason, 0) < 0)
         return hv__lv_fail(err, "reading VM state");
     vm->state = lv_state(state);
+    vm->shut_down = state == VIR_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN;
     if (vm->state == HV_VM_SHUTOFF && virDomainHasManagedSaveImage(dom, 0) == 1)
         vm->state = HV_VM_SAVED;
     vm->persistent = virDomainIsPersistent(dom) == 1;

@@ -286,6 +286,15 @@ guest_sectors() {
   as --32 --defsym BUSY=1 -o "$g/busy.o" "$g/tick.S"
   ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$g/busy.img" "$g/busy.o"
 }
+# off_sector N: the guest that powers itself off (ACPI) after N ticks; prints the path
+off_sector() {
+  local g=$LAB/guest n=$1
+  if [ ! -f "$g/off-$n.img" ]; then
+    as --32 --defsym OFF_AFTER="$n" -o "$g/off-$n.o" "$g/tick.S"
+    ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$g/off-$n.img" "$g/off-$n.o"
+  fi
+  echo "$g/off-$n.img"
+}
 # fill_sector MEM_MIB: the FILL guest for that RAM size (non-zero pages up to 32 MiB below
 # the top, clear of what SeaBIOS keeps there); prints the image path
 fill_sector() {
@@ -298,8 +307,9 @@ fill_sector() {
   echo "$g/fill-$mem.img"
 }
 
-# guest NAME MEM_MIB busy|idle|fill shared|local [host] -> writes the disk and $LAB/NAME.xml
-# (fill: RAM made non-zero once at boot, then idle; see deploy/lab/tick.S)
+# guest NAME MEM_MIB busy|idle|fill|off shared|local [host] -> writes the disk and $LAB/NAME.xml
+# (fill: RAM made non-zero once at boot, then idle; off: powers itself off after
+# OFF_AFTER_TICKS (20) ticks, as a guest OS shutting down; see deploy/lab/tick.S)
 guest_make() {
   local name=$1 mem=${2:-64} kind=${3:-idle} where=${4:-shared} host=${5:-1} img dir
   guest_sectors
@@ -307,7 +317,8 @@ guest_make() {
     idle) img=$LAB/guest/tick.img ;;
     busy) img=$LAB/guest/busy.img ;;
     fill) img=$(fill_sector "$mem") ;;
-    *) die "guest kind '$kind' unknown: idle, busy or fill" ;;
+    off) img=$(off_sector "${OFF_AFTER_TICKS:-20}") ;;
+    *) die "guest kind '$kind' unknown: idle, busy, fill or off" ;;
   esac
   if [ "$where" = local ]; then dir=$(hdir "$host")/$LOCAL_DIR; else dir=$SHARED; fi
   rm -f "$dir/$name.qcow2" "$SHARED/$name.console.log"
@@ -320,7 +331,7 @@ guest_make() {
   local h virt; h=$(echo -n "$LAB/$name" | md5sum); virt=$(cat "$LAB/virt")
   # the busy and fill guests' unreal-mode FS segment does not survive kvm_pvm here (no
   # VT-x/SVM), so they run under TCG, which tracks dirty pages the same way for migration
-  [ "$kind" = idle ] || virt=qemu
+  case $kind in busy|fill) virt=qemu ;; esac
   cat > "$LAB/$name.xml" <<EOF
 <domain type='$virt'>
   <name>$name</name>

@@ -191,6 +191,9 @@ typedef enum hac_prop_kind {
     HAC_P_OWNER,        /* vm index, generation = current + 1, owner, restarts, home */
     HAC_P_UPGRADE,      /* the whole plan (upgrade), upgrade.seq = current + 1 */
     HAC_P_PROT_ACK,     /* vm index, generation (must be current): owner knows */
+    HAC_P_WANT,         /* vm index, generation (must be current), want_running: the
+                         * guest was shut down from inside (false) or started again (true)
+                         * on its owner; the generation stays */
 } hac_prop_kind;
 
 typedef struct hac_prop {
@@ -203,6 +206,7 @@ typedef struct hac_prop {
     hac_gen generation; /* OWNER, MOVING: the new generation (current + 1) */
     uint32_t restarts;
     int32_t home;
+    bool want_running;  /* WANT */
     hac_rhost host;     /* HOST_ADD */
     hac_rvm vm;         /* VM_ADD, PROTECT */
     hac_upgrade upgrade;
@@ -312,6 +316,12 @@ typedef struct hac_input {
     /* INVENTORY: VMs with a migration job running on the reporting host */
     const uint32_t *busy;
     uint32_t n_busy;
+    /* INVENTORY: VMs defined on the reporting host and shut off by their guest (or an
+     * ACPI shutdown request): not crashed, not destroyed. Seen running on their owner
+     * before, they are no longer kept running (vSphere HA does not restart a guest that
+     * powered itself off); started again there, they are kept running again. */
+    const uint32_t *down;
+    uint32_t n_down;
     /* ADMIN */
     hac_admin_req req;
     const uint32_t *order;

@@ -114,6 +114,7 @@ int hac_prop_encode(const hac_prop *p, const char *reason, uint8_t **buf, size_t
     pb.generation = p->generation;
     pb.restarts = p->restarts;
     pb.home = p->home;
+    pb.want_running = p->want_running;
     pb.reason = (char *)(reason ? reason : "");
     if (p->kind == HAC_P_HOST_ADD) {
         host_to_pb(&p->host, &h);
@@ -253,7 +254,7 @@ int hac_prop_decode(const uint8_t *buf, size_t len, hac_prop *p, char *reason, s
         return bad(why, whylen, "undecodable HA proposal (%zu bytes)", len);
     int rc = 0;
     memset(p, 0, sizeof *p);
-    if (pb->kind < HAC_P_HOST_ADD || pb->kind > HAC_P_PROT_ACK)
+    if (pb->kind < HAC_P_HOST_ADD || pb->kind > HAC_P_WANT)
         rc = bad(why, whylen, "unknown HA proposal kind %u", pb->kind);
     else if (pb->admin > PLC_ADMIN_MAINTENANCE)
         rc = bad(why, whylen, "unknown admin state %u", pb->admin);
@@ -270,6 +271,7 @@ int hac_prop_decode(const uint8_t *buf, size_t len, hac_prop *p, char *reason, s
         p->generation = pb->generation;
         p->restarts = pb->restarts;
         p->home = pb->home;
+        p->want_running = pb->want_running;
         if (p->kind == HAC_P_HOST_ADD)
             rc = host_from_pb(pb->host, &p->host, why, whylen);
         else if (p->kind == HAC_P_VM_ADD || p->kind == HAC_P_PROTECT)

@@ -218,9 +218,37 @@ static void on_host(hac_coord *c, const hac_input *in, hac_out *out)
     }
 }
 
+/* The owner's report says whether its guest powered itself off (after running there) or
+ * was started again: the intent follows, as the operator or the guest expressed it. */
+static void want_running_from(hac_coord *c, uint32_t v, uint32_t host, bool was_here, bool here,
+                              bool down, hac_out *out)
+{
+    const hac_rvm *m = &c->s.vms[v];
+    if (m->owner != (int32_t)host || m->moving_to >= 0 || !hac__vm_idle(c, v))
+        return;
+    bool want;
+    if (m->want_running && !here && down && was_here)
+        want = false;
+    else if (!m->want_running && here)
+        want = true;
+    else
+        return;
+    hac_prop p = {.kind = HAC_P_WANT, .index = v, .generation = m->generation, .want_running = want};
+    hac__propose(out, &p);
+    c->v[v].prop_ms = c->now_ms ? c->now_ms : 1;
+    hac__event(out, (int32_t)v, (int32_t)host,
+               want ? "vm %s: running again on %s: kept running from now on"
+                    : "vm %s: shut down from inside the guest on %s: not restarted until started again",
+               m->name, hac__hname(c, (int32_t)host));
+}
+
 static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
 {
     bool here[HAC_VMS_MAX] = {false}, stale[HAC_VMS_MAX] = {false}, busy[HAC_VMS_MAX] = {false};
+    bool down[HAC_VMS_MAX] = {false};
+    for (uint32_t i = 0; i < in->n_down; i++)
+        if (in->down && in->down[i] < c->s.n_vms)
+            down[in->down[i]] = true;
     for (uint32_t i = 0; i < in->n_vms; i++)
         if (in->vms[i] < c->s.n_vms) {
             here[in->vms[i]] = true;
@@ -235,6 +263,7 @@ static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
             c->v[v].busy = busy[v];
         if (stale[v])
             continue;
+        want_running_from(c, v, in->host, *seen == (int32_t)in->host, here[v], down[v], out);
         if (here[v] && *seen >= 0 && *seen != (int32_t)in->host && hac__alive(c, *seen))
             hac__event(out, (int32_t)v, (int32_t)in->host, "vm %s reported on %s and %s",
                   c->s.vms[v].name, hac__hname(c, *seen), hac__hname(c, (int32_t)in->host));
@@ -295,7 +324,7 @@ static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
         if (rc == 0)
             c->upg_run_id = 0;
     }
-    if (p->kind == HAC_P_PROT_ACK && p->index < c->s.n_vms)
+    if ((p->kind == HAC_P_PROT_ACK || p->kind == HAC_P_WANT) && p->index < c->s.n_vms)
         c->v[p->index].prop_ms = 0;
     if ((p->kind != HAC_P_OWNER && p->kind != HAC_P_MOVING) || p->index >= c->s.n_vms)
         return;

@@ -132,6 +132,15 @@ int hac_apply(hac_rstate *s, const hac_prop *p)
         m->generation++;
         return 0;
     }
+    case HAC_P_WANT: {
+        if (p->index >= s->n_vms)
+            return -EINVAL;
+        hac_rvm *m = &s->vms[p->index];
+        if (p->generation != m->generation)
+            return -ESTALE;
+        m->want_running = p->want_running;
+        return 0;
+    }
     case HAC_P_PROT_ACK: {
         if (p->index >= s->n_vms)
             return -EINVAL;

@@ -9,6 +9,7 @@
 # Built with --defsym FILL=1 it makes that pass once at boot and then idles like the plain
 # guest: its RAM up to BUSY_END is all non-zero pages, so a migration has to send it whole
 # (an idle guest's RAM is zero pages, which QEMU sends as a flag).
+# Built with --defsym OFF_AFTER=N it powers itself off (ACPI) after N ticks.
         .code16
         .globl _start
         .ifndef BUSY_END
@@ -61,6 +62,15 @@ mainloop:
         movw  $crlf, %si
         call  puts
         incl  counter
+        .ifdef OFF_AFTER
+        # the guest powers itself off (ACPI S5: SLP_EN in PM1a_CNT; SeaBIOS puts the
+        # PIIX4 PM block at 0x600 and QEMU's _S5 type is 0), as an OS shutting down would
+        cmpl  $OFF_AFTER, counter
+        jb    mainloop
+        movw  $0x604, %dx
+        movw  $0x2000, %ax
+        outw  %ax, %dx
+        .endif
         jmp   mainloop
         .ifdef DIRTY
 # one word into every 4 KiB page from 1 MiB up to BUSY_END. The pass runs with interrupts

@@ -109,6 +109,13 @@ static void prop_round_trip(void **st)
     assert_int_equal(q.home, 1);
     assert_string_equal(reason, "host2 died");
     free(buf);
+    hac_prop w = {.kind = HAC_P_WANT, .index = 3, .generation = 7, .want_running = true};
+    assert_int_equal(hac_prop_encode(&w, "", &buf, &len), 0);
+    assert_int_equal(hac_prop_decode(buf, len, &q, reason, sizeof reason, why, sizeof why), 0);
+    assert_int_equal(q.kind, HAC_P_WANT);
+    assert_int_equal(q.generation, 7);
+    assert_true(q.want_running);
+    free(buf);
     hac_prop u = {.kind = HAC_P_UPGRADE};
     u.upgrade.n = 1;
     u.upgrade.seq = 3;

@@ -102,8 +102,9 @@ ha_cluster_up() {
   lab_up 3
   agents_up "$DROVER"
 }
-# ha_guests PREFIX HOST... : one 64 MiB tick guest per HOST argument (PREFIX1 on the first
-# given host, ...), each protected with `drover vm protect` and acknowledged by its owner.
+# ha_guests PREFIX HOST... : one 64 MiB tick guest (of kind GUEST_KIND, idle unless set)
+# per HOST argument (PREFIX1 on the first given host, ...), each protected with `drover vm
+# protect` and acknowledged by its owner.
 # Sets VMS (names) and HOME_OF (VM -> host index it started on).
 declare -gA HOME_OF
 ha_guests() {
@@ -111,7 +112,7 @@ ha_guests() {
   VMS=()
   for h in "$@"; do
     k=$((k + 1)); vm=$prefix$k
-    guest_make "$vm" 64 idle shared >/dev/null
+    guest_make "$vm" 64 "${GUEST_KIND:-idle}" shared >/dev/null
     hv "$h" define "$LAB/$vm.xml"
     hv "$h" start "$vm"
     VMS+=("$vm"); HOME_OF[$vm]=$h

@@ -290,6 +290,65 @@ static void failed_start_needs_proof(void **st)
     hac_coord_free(c);
 }
 
+/* A guest that powers itself off on its owner is not started again (as vSphere HA), not
+ * even when the owner then dies; started again by hand, it is kept running again. A VM
+ * reported shut down without having run there (protected while stopped) is started. */
+static void guest_shutdown_is_respected(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    uint32_t on0[] = {1, 2, 3}, down0[] = {0};
+    hac_input inv = {.kind = HAC_IN_INVENTORY, .host = 0, .vms = on0, .n_vms = 3, .down = down0, .n_down = 1};
+    step(c, 200, &inv);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_WANT), 1);
+    assert_int_equal(count(HAC_O_CMD, HAC_CMD_START), 0);
+    commit_all(c, &s, 210);
+    assert_false(s.vms[0].want_running);
+    assert_int_equal(s.vms[0].generation, 1);
+    hac_input tick = {.kind = HAC_IN_TICK};
+    step(c, 220, &tick);
+    step(c, 230, &inv);
+    assert_int_equal(out.n, 0);   /* no START, no second WANT */
+    /* h0 dies: vm1..vm3 restart elsewhere, vm0 stays down */
+    host_in(c, 1000, 0, HAC_DEAD, 230);
+    out.n = 0;
+    step(c, 230 + 2500, &tick);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 3);
+    for (uint32_t i = 0; i < out.n; i++)
+        assert_false(out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.index == 0);
+    hac_coord_free(c);
+
+    /* started again by hand on its owner: kept running again */
+    c = ready(&s, &cfg);
+    step(c, 200, &inv);
+    commit_all(c, &s, 210);
+    uint32_t all0[] = {0, 1, 2, 3};
+    inventory(c, 300, 0, all0, 4);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_WANT), 1);
+    commit_all(c, &s, 310);
+    assert_true(s.vms[0].want_running);
+    hac_coord_free(c);
+
+    /* vm4 on h1 was never seen running there by this coordinator: a shut-down report
+     * does not turn it off (protecting a stopped VM starts it) */
+    cluster(&s);
+    s.vms[4].protected_ = true;
+    c = hac_coord_new(&cfg, &s, 5);
+    out.n = 0;
+    for (uint32_t h = 0; h < 3; h++)
+        host_in(c, 100, h, HAC_ALIVE, 100);
+    inventory(c, 100, 0, all0, 4);
+    inventory(c, 100, 2, NULL, 0);
+    uint32_t down1[] = {4};
+    hac_input inv1 = {.kind = HAC_IN_INVENTORY, .host = 1, .down = down1, .n_down = 1};
+    step(c, 200, &inv1);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_WANT), 0);
+    assert_int_equal(count(HAC_O_CMD, HAC_CMD_START), 1);
+    hac_coord_free(c);
+}
+
 /* A VM that shows up on a host in maintenance (started there by hand, then adopted)
  * is moved off again: maintenance means empty. */
 static void maintenance_host_is_emptied_again(void **st)
@@ -849,6 +908,7 @@ int main(void)
         cmocka_unit_test(maintenance_host_is_emptied_again),
         cmocka_unit_test(failed_starts_back_off),
         cmocka_unit_test(failed_start_needs_proof),
+        cmocka_unit_test(guest_shutdown_is_respected),
         cmocka_unit_test(constraints_steer_the_plan),
         cmocka_unit_test(failed_migration_tries_elsewhere),
         cmocka_unit_test(fence_self_fences_and_reconciles),
