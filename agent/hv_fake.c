@@ -239,6 +239,7 @@ static int fk_vm_op(hv_conn *base, const char *name, int op, hv_err *err)
             if (rc != HV_OK)
                 break;
             vm->state = HV_VM_RUNNING;
+            vm->shut_down = false;
             fk_emit(c->w, c->host, HV_EV_STARTED, vm, &q);
             break;
         case HV__OP_SHUTDOWN:
@@ -248,6 +249,7 @@ static int fk_vm_op(hv_conn *base, const char *name, int op, hv_err *err)
                 break;
             }
             vm->state = HV_VM_SHUTOFF;
+            vm->shut_down = op == HV__OP_SHUTDOWN;   /* as libvirt's shutoff reason */
             fk_emit(c->w, c->host, HV_EV_STOPPED, vm, &q);
             break;
         case HV__OP_SAVE:

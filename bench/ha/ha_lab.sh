@@ -162,9 +162,13 @@ death_trial() {
   L=$(leader_idx)
   pick_victim "$kind" "$L"
   if [ "$best" -le 0 ]; then
-    # the restarts piled the guests elsewhere: drain the fullest host and make it active
-    # again, which spreads them over the other two
-    for i in 1 2 3; do n=$(guests_on "$i"); if [ "$n" -gt "$full" ]; then full=$n; w=$i; fi; done
+    # the restarts piled the guests elsewhere: drain the fullest host (for a coordinator
+    # trial, the fullest other than the coordinator's, whose guests then partly go to it)
+    # and make it active again, which spreads them over the other two
+    for i in 1 2 3; do
+      [ "$kind" = coordinator ] && [ "$i" = "$L" ] && continue
+      n=$(guests_on "$i"); if [ "$n" -gt "$full" ]; then full=$n; w=$i; fi
+    done
     log "$kind trial $t: host to kill runs no guest; draining host$w to spread them"
     DV_TIMEOUT=120 dv "$L" host drain "host$w" --wait >/dev/null 2>&1 || die "spreading drain of host$w failed"
     dv "$L" host undrain "host$w" >/dev/null
