@@ -15,9 +15,12 @@
  *   I1 no VM runs on two hosts at once;
  *   I2 no migration target and no restart destination is dead, suspect, cordoned,
  *      draining, in maintenance or degraded in the coordinator's view when decided;
- *   I3 at the end of a scenario every protected VM runs exactly once, on its owner.
+ *   I3 at the end of a scenario every protected VM runs exactly once, on its owner (none
+ *      at all once its guest powered it off and nobody started it again);
+ *   I4 no START of a VM whose guest powered it off, once the cluster knows.
  * Scenarios (seed % 6): drain, host death, isolation + heal, coordinator loss mid-drain,
- * rolling upgrade over 3 hosts, chaos (a random sequence of all of these plus reboots). Seeds: argument or DROVER_SIM_SEEDS (default 1000);
+ * rolling upgrade over 3 hosts, chaos (a random sequence of all of these plus reboots,
+ * guests powering themselves off and VMs started by hand). Seeds: argument or DROVER_SIM_SEEDS (default 1000);
  * DROVER_SIM_SEED=N replays one with its event trace. Prints JSON figures at the end.
  */
 #include <inttypes.h>
@@ -57,6 +60,7 @@ typedef struct msg {
     uint32_t vms[VMS_MAX], n_vms;
     hac_gen gens[VMS_MAX];
     uint32_t busy[VMS_MAX], n_busy;
+    uint32_t down[VMS_MAX], n_down;
 } msg;
 
 typedef struct mig {
@@ -72,6 +76,7 @@ typedef struct host {
     bool up;
     bool cut; /* isolated from everyone */
     bool running[VMS_MAX];
+    bool off[VMS_MAX];          /* shut off by its guest here, not started since */
     uint64_t start_at[VMS_MAX]; /* pending start completes then (0 = none) */
     uint64_t start_cmd[VMS_MAX], start_term[VMS_MAX];
     mig migs[VMS_MAX];
@@ -117,6 +122,7 @@ typedef struct sim {
     uint32_t n_events;
     /* figures */
     uint64_t restart_ms;
+    uint32_t guest_offs, hand_starts; /* chaos: how often each happened */
     uint32_t mig_failed[VMS_MAX]; /* injected failures so far per VM (at most one) */
     hac_live fed[HOSTS_MAX];  /* liveness last fed to the coordinator */
     bool degraded[HOSTS_MAX]; /* health signal bad */
@@ -346,6 +352,12 @@ static void fence_outputs(sim *s, uint32_t h)
                      c->id, (int)c->kind, c->vm, c->from, c->to, c->generation);
             note(s, who, b);
             if (c->kind == HAC_CMD_START) {
+                if (!s->truth.vms[c->vm].want_running) {
+                    char f[96];
+                    snprintf(f, sizeof f, "I4: START of vm%u on host%u after its guest shut it down", c->vm, h);
+                    failf(s, f);
+                }
+                x->off[c->vm] = false;
                 if (x->running[c->vm]) {
                     reply(s, h, c, true, NULL);
                 } else if (!x->start_at[c->vm]) {
@@ -412,6 +424,7 @@ static void kill_host(sim *s, uint32_t h)
     host *x = &s->h[h];
     x->up = false;
     memset(x->running, 0, sizeof x->running);
+    memset(x->off, 0, sizeof x->off);   /* after a reboot libvirt no longer says why they stopped */
     memset(x->start_at, 0, sizeof x->start_at);
     memset(x->migs, 0, sizeof x->migs);
     char b[32];
@@ -484,6 +497,8 @@ static void agent_tick(sim *s, uint32_t h)
             if (x->running[v]) {
                 m.gens[m.n_vms] = x->st.vms[v].generation;
                 m.vms[m.n_vms++] = v;
+            } else if (x->off[v] && x->st.vms[v].generation == s->truth.vms[v].generation) {
+                m.down[m.n_down++] = v;
             }
             if (x->migs[v].on)
                 m.busy[m.n_busy++] = v;
@@ -530,7 +545,7 @@ static void deliver(sim *s, msg *m)
         if (s->coord && m->to == s->coord_h && m->term == s->term) {
             hac_input in = {.kind = HAC_IN_INVENTORY, .host = m->from, .vms = m->vms,
                             .gens = m->gens, .n_vms = m->n_vms, .busy = m->busy,
-                            .n_busy = m->n_busy};
+                            .n_busy = m->n_busy, .down = m->down, .n_down = m->n_down};
             coord_step(s, &in);
         }
         break;
@@ -610,7 +625,9 @@ static bool settled(sim *s)
         uint32_t n = 0;
         for (uint32_t h = 0; h < s->n_hosts; h++)
             n += s->h[h].running[v];
-        if (m->protected_ && (n != 1 || m->owner < 0 || !s->h[m->owner].running[v]))
+        if (m->protected_ && m->want_running && (n != 1 || m->owner < 0 || !s->h[m->owner].running[v]))
+            return false;
+        if (m->protected_ && !m->want_running && n != 0)
             return false;
         if (m->moving_to >= 0)
             return false;
@@ -641,6 +658,7 @@ static void setup(sim *s, uint64_t seed)
     memset(s->degraded, 0, sizeof s->degraded);
     memset(s->mig_failed, 0, sizeof s->mig_failed);
     memset(s->fed, 0, sizeof s->fed);
+    s->guest_offs = s->hand_starts = 0;
     s->seed = seed;
     s->rng = seed * 0x9E3779B97F4A7C15ull + 1;
     s->now = 0;
@@ -889,7 +907,7 @@ static void sc_chaos(sim *s)
     while (!s->fail[0] && s->now < end) {
         run_until(s, s->now + 500 + rbelow(s, 2500));
         uint32_t h = rbelow(s, s->n_hosts);
-        switch (rbelow(s, 7)) {
+        switch (rbelow(s, 9)) {
         case 0: /* kill */
             if (down < 0) {
                 kill_host(s, h);
@@ -928,6 +946,39 @@ static void sc_chaos(sim *s)
             p.vm.protected_ = !p.vm.protected_;
             if (s->coord && s->n_pend < PENDING_MAX)
                 s->pend[s->n_pend++] = (pending){p, s->now + 5 + rbelow(s, 40), s->term};
+            break;
+        }
+        case 6: { /* a guest powers itself off (OS shutdown): one of those running on h */
+            host *x = &s->h[h];
+            uint32_t v = rbelow(s, s->n_vms);
+            for (uint32_t k = 0; k < s->n_vms && !x->running[v]; k++)
+                v = (v + 1) % s->n_vms;
+            if (x->up && !x->back_at_ms && x->running[v] && !x->migs[v].on) {
+                x->running[v] = false;
+                x->off[v] = true;
+                s->guest_offs++;
+                char b[64];
+                snprintf(b, sizeof b, "guest of vm%u on host%u powers off", v, h);
+                note(s, "sim", b);
+            }
+            break;
+        }
+        case 7: { /* the operator starts a VM by hand (virsh start) where it is defined */
+            host *x = &s->h[h];
+            uint32_t v = rbelow(s, s->n_vms);
+            for (uint32_t k = 0; k < s->n_vms && !x->off[v]; k++)
+                v = (v + 1) % s->n_vms;
+            bool anywhere = false;
+            for (uint32_t k = 0; k < s->n_hosts; k++)
+                anywhere |= s->h[k].running[v] || s->h[k].start_at[v] || s->h[k].migs[v].on;
+            if (x->up && !x->back_at_ms && x->off[v] && !anywhere) {
+                x->off[v] = false;
+                x->running[v] = true;
+                s->hand_starts++;
+                char b[64];
+                snprintf(b, sizeof b, "vm%u started by hand on host%u", v, h);
+                note(s, "sim", b);
+            }
             break;
         }
         default:
@@ -1013,7 +1064,7 @@ int main(int argc, char **argv)
         s.trace = true;
     }
     uint32_t fails = 0, per[6] = {0};
-    uint64_t restart_max = 0, restart_sum = 0, restart_n = 0, vt = 0;
+    uint64_t restart_max = 0, restart_sum = 0, restart_n = 0, vt = 0, guest_offs = 0, hand_starts = 0;
     uint64_t *restarts = calloc(n ? n : 1, sizeof *restarts);
     if (restarts == NULL)
         return 1;
@@ -1034,6 +1085,8 @@ int main(int argc, char **argv)
         }
         per[sc]++;
         vt += s.now;
+        guest_offs += s.guest_offs;
+        hand_starts += s.hand_starts;
         if (sc == 1 && s.restart_ms) {
             restarts[restart_n++] = s.restart_ms;
             restart_sum += s.restart_ms;
@@ -1043,8 +1096,9 @@ int main(int argc, char **argv)
     }
     printf("{\"bench\":\"ha_sim\",\"metric\":\"seeds\",\"value\":%" PRIu64
            ",\"unit\":\"count\",\"failed\":%u,\"drain\":%u,\"death\":%u,\"isolate\":%u,"
-           "\"coord_loss\":%u,\"upgrade\":%u,\"chaos\":%u,\"virtual_s\":%" PRIu64 "}\n",
-           n, fails, per[0], per[1], per[2], per[3], per[4], per[5], vt / 1000);
+           "\"coord_loss\":%u,\"upgrade\":%u,\"chaos\":%u,\"virtual_s\":%" PRIu64
+           ",\"guest_offs\":%" PRIu64 ",\"hand_starts\":%" PRIu64 "}\n",
+           n, fails, per[0], per[1], per[2], per[3], per[4], per[5], vt / 1000, guest_offs, hand_starts);
     if (restart_n) {
         qsort(restarts, restart_n, sizeof *restarts, cmp_u64);
         printf("{\"bench\":\"ha_sim\",\"metric\":\"restart_after_death_ms\",\"value\":%" PRIu64
