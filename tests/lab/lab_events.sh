@@ -21,6 +21,15 @@ kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
 # bounded waits for events, long enough for libvirt's keepalive (5 s x 5) to give up on the
 # dead daemon when a call was in flight (seen once under ASan + load: >10 s)
 for _ in $(seq 1 200); do grep -q '^poll libvirtd not reachable' "$LAB/events.out" && break; sleep 0.2; done
+# seen once in CI under ASan: the watcher never reported the loss (a call stuck?). Keep
+# what each of its threads waits in, and their stacks when gdb is there, for the report.
+if ! grep -q '^poll libvirtd not reachable' "$LAB/events.out"; then
+  for t in /proc/"$watcher"/task/*; do
+    echo "thread ${t##*/}: $(cat "$t/comm" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null) $(cut -d' ' -f3 "$t/stat" 2>/dev/null)"
+  done > "$LAB/watcher.threads" 2>&1
+  command -v gdb >/dev/null && timeout 30 gdb -q -batch -p "$watcher" -ex 'thread apply all bt' >> "$LAB/watcher.threads" 2>&1
+  cat "$LAB/watcher.threads" >&2
+fi
 # the same daemon again, inside host1's namespaces
 nsenter -t "$(cat "$d/virtlockd.pid")" -n -m -u -- \
   setsid libvirtd --listen --config "$d/etc/libvirtd.conf" --pid-file "$d/libvirtd.pid" \
