@@ -189,7 +189,7 @@ static void pet(ag_agent *a, uint64_t now)
     bool may = hac_fence_may_pet(&h->fence, now);
     if (may)
         ag_wd_pet(&h->wd);
-    if (may != !h->wd_held)
+    if (may == !h->wd_held)   /* no change: say nothing */
         return;
     h->wd_held = !may;
     if (may)
