@@ -24,6 +24,10 @@ for _ in $(seq 1 200); do grep -q '^poll libvirtd not reachable' "$LAB/events.ou
 # seen once in CI under ASan: the watcher never reported the loss (a call stuck?). Keep
 # what each of its threads waits in, and their stacks when gdb is there, for the report.
 if ! grep -q '^poll libvirtd not reachable' "$LAB/events.out"; then
+  if ! kill -0 "$watcher" 2>/dev/null; then
+    set +e; wait "$watcher"; rc=$?; set -e
+    fail "the events watcher exited ($rc: 141 = SIGPIPE, 134 = abort) when libvirtd went away"
+  fi
   for t in /proc/"$watcher"/task/*; do
     echo "thread ${t##*/}: $(cat "$t/comm" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null) $(cut -d' ' -f3 "$t/stat" 2>/dev/null)"
   done > "$LAB/watcher.threads" 2>&1
