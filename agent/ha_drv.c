@@ -229,6 +229,41 @@ static void on_tick(ag_loop *l, ag_id id, void *ud)
 
 /* ---- start / stop / status ----------------------------------------------------------- */
 
+/* The timeouts the lease needs, or AG_EX_CONFIG with ERR saying what to change. */
+static int check_timeouts(const ag_config *c, char *err, size_t errlen)
+{
+    /* A leader change takes up to two election timeouts (the second try after a split
+     * vote) plus a report period to reach the new coordinator; a fence_timeout shorter
+     * than that would make every host destroy its protected VMs at each leader change. */
+    int64_t need = 2 * c->election_timeout_ms + 2 * HA_REPORT_MS;
+    if (c->fence_timeout_ms < need) {
+        snprintf(err, errlen, "[ha] fence_timeout = %lld ms is too short for [ha] election_timeout = "
+                 "%lld ms: hosts would fence their VMs at every coordinator change; use at least %lld ms "
+                 "(2 x election_timeout + %d ms)", (long long)c->fence_timeout_ms,
+                 (long long)c->election_timeout_ms, (long long)need, 2 * HA_REPORT_MS);
+        return AG_EX_CONFIG;
+    }
+    if (!c->watchdog[0])
+        return 0;
+    if (c->watchdog_timeout_ms % 1000) {
+        snprintf(err, errlen, "[ha] watchdog_timeout = %lld ms: a watchdog counts whole seconds; "
+                 "use 1s or more, in whole seconds", (long long)c->watchdog_timeout_ms);
+        return AG_EX_CONFIG;
+    }
+    /* With a watchdog the self-fence comes watchdog_timeout + slack earlier (hac.h): what
+     * is left must still outlast a leader change. */
+    int64_t wneed = need + c->watchdog_timeout_ms + HAC_WD_SLACK_MS;
+    if (c->fence_timeout_ms < wneed) {
+        snprintf(err, errlen, "[ha] fence_timeout = %lld ms is too short with [ha] watchdog_timeout = "
+                 "%lld ms: the agent self-fences watchdog_timeout + %d ms before its lease ends, which "
+                 "must still outlast a coordinator change; use fence_timeout >= %lld ms or a shorter "
+                 "watchdog_timeout", (long long)c->fence_timeout_ms,
+                 (long long)c->watchdog_timeout_ms, HAC_WD_SLACK_MS, (long long)wneed);
+        return AG_EX_CONFIG;
+    }
+    return 0;
+}
+
 int ag_ha_start(ag_agent *a, char *err, size_t errlen)
 {
     struct ag_ha *h = calloc(1, sizeof *h);
@@ -237,70 +272,38 @@ int ag_ha_start(ag_agent *a, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory starting HA");
         return AG_EX_OSERR;
     }
-    /* A leader change takes up to two election timeouts (the second try after a split
-     * vote) plus a report period to reach the new coordinator; a fence_timeout shorter
-     * than that would make every host destroy its protected VMs at each leader change. */
-    int64_t need = 2 * a->cfg.election_timeout_ms + 2 * HA_REPORT_MS;
-    if (a->cfg.fence_timeout_ms < need) {
-        snprintf(err, errlen, "[ha] fence_timeout = %lld ms is too short for [ha] election_timeout = "
-                 "%lld ms: hosts would fence their VMs at every coordinator change; use at least %lld ms "
-                 "(2 x election_timeout + %d ms)", (long long)a->cfg.fence_timeout_ms,
-                 (long long)a->cfg.election_timeout_ms, (long long)need, 2 * HA_REPORT_MS);
-        free(h->st);
-        free(h);
-        return AG_EX_CONFIG;
-    }
-    /* With a watchdog the self-fence comes watchdog_timeout + slack earlier (hac.h): what
-     * is left must still outlast a leader change. */
     ag_wd_init(&h->wd);
-    if (a->cfg.watchdog[0] && a->cfg.watchdog_timeout_ms % 1000) {
-        snprintf(err, errlen, "[ha] watchdog_timeout = %lld ms: a watchdog counts whole seconds; "
-                 "use 1s or more, in whole seconds", (long long)a->cfg.watchdog_timeout_ms);
-        free(h->st);
-        free(h);
-        return AG_EX_CONFIG;
-    }
-    if (a->cfg.watchdog[0]) {
-        int64_t wneed = need + a->cfg.watchdog_timeout_ms + HAC_WD_SLACK_MS;
-        if (a->cfg.fence_timeout_ms < wneed) {
-            snprintf(err, errlen, "[ha] fence_timeout = %lld ms is too short with [ha] watchdog_timeout = "
-                     "%lld ms: the agent self-fences watchdog_timeout + %d ms before its lease ends, which "
-                     "must still outlast a coordinator change; use fence_timeout >= %lld ms or a shorter "
-                     "watchdog_timeout", (long long)a->cfg.fence_timeout_ms,
-                     (long long)a->cfg.watchdog_timeout_ms, HAC_WD_SLACK_MS, (long long)wneed);
-            free(h->st);
-            free(h);
-            return AG_EX_CONFIG;
-        }
-    }
+    int rc = check_timeouts(&a->cfg, err, errlen);
+    if (rc)
+        goto fail;
     h->a = a;
     hac_config_default(&h->cfg);
     h->cfg.fence_timeout_ms = (uint64_t)a->cfg.fence_timeout_ms;
     pthread_mutex_init(&h->conn_mu, NULL);
-    int rc = ag_ha__load(a, h->st);
-    if (rc) {
+    if ((rc = ag_ha__load(a, h->st)) != 0) {
         snprintf(err, errlen, "cannot read the HA state from %s: %s", st_path(a->store), mdb_strerror(rc));
-        free(h->st);
-        free(h);
-        return AG_EX_DATAERR;
+        rc = AG_EX_DATAERR;
+        goto fail;
     }
-    a->ha = h;
     hac_fence_init(&h->fence, HAC_HOSTS_MAX, h->cfg.fence_timeout_ms);
     if (a->cfg.watchdog[0]) {
         if (ag_wd_open(&h->wd, a->cfg.watchdog, a->cfg.watchdog_timeout_ms, err, errlen) != 0) {
-            a->ha = NULL;
-            free(h->st);
-            free(h);
-            return AG_EX_CONFIG;
+            rc = AG_EX_CONFIG;
+            goto fail;
         }
-        (void)hac_fence_set_watchdog(&h->fence, (uint64_t)h->wd.timeout_ms); /* checked above */
+        (void)hac_fence_set_watchdog(&h->fence, (uint64_t)h->wd.timeout_ms); /* check_timeouts */
     }
+    a->ha = h;
     ag_ha__self_index(h);
     h->last_mode = h->fence.mode;
     ag_ha__restore_lease(a);
     ag_ha__ctl_register(a);
     h->tick = ag_loop_timer(a->loop, HA_TICK_MS, HA_TICK_MS, on_tick, a);
     return 0;
+fail:
+    free(h->st);
+    free(h);
+    return rc;
 }
 
 void ag_ha_stop(ag_agent *a)
