@@ -171,6 +171,11 @@ struct raft_message *raft__msg(struct raft *r, uint8_t type, raft_id to)
     m->type = type;
     m->from = r->o.id;
     m->to = to;
+    bool result = type == RAFT_MSG_APPEND_ENTRIES_RESULT || type == RAFT_MSG_INSTALL_SNAPSHOT_RESULT ||
+                  type == RAFT_MSG_REQUEST_VOTE_RESULT;
+    m->stamp = result ? r->rx_stamp : r->now;
+    if (type == RAFT_MSG_TIMEOUT_NOW && !r->timeout_now_sent)
+        r->timeout_now_sent = r->now ? r->now : 1;
     return m;
 }
 
@@ -178,6 +183,7 @@ static void receive(struct raft *r, const struct raft_message *m)
 {
     if (m->from == 0 || m->from == r->o.id || m->to != r->o.id)
         return;
+    r->rx_stamp = m->stamp;
     if (m->type == RAFT_MSG_REQUEST_VOTE) {
         raft__recv_request_vote(r, m);
         return;
@@ -349,6 +355,7 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *u
         break;
     case RAFT_EV_RECEIVE:
         receive(r, &ev->receive);
+        r->rx_stamp = 0;   /* results are made only while receiving */
         break;
     case RAFT_EV_PROPOSE:
         rv = raft__propose(r, RAFT_ENTRY_COMMAND, ev->propose.buf, ev->propose.len);
@@ -426,6 +433,22 @@ uint64_t raft_quorum_contact_ms(const struct raft *r)
             t[j - 1] = x;
         }
     return t[q - 1];
+}
+
+uint64_t raft_vouch_limit_ms(const struct raft *r)
+{
+    if (r->role != RAFT_LEADER)
+        return 0;
+    return r->timeout_now_sent ? r->timeout_now_sent : UINT64_MAX;
+}
+
+/* A follower's answer proves contact as of the send time it echoes (capped at now:
+ * a stamp from the future is not believed); without one, as of its arrival. */
+void raft__note_ack(struct raft *r, struct raft__progress *p, uint64_t stamp)
+{
+    uint64_t t = stamp && stamp <= r->now ? stamp : r->now;
+    if (t > p->last_ack_ms)
+        p->last_ack_ms = t;
 }
 
 raft_index raft_match_of(const struct raft *r, raft_id id)

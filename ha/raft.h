@@ -150,6 +150,11 @@ struct raft_message {
     raft_index commit;
     raft_index hint;
     bool reject, pre_vote, transfer;
+    /* The sender's clock when it sent this message; a result echoes the stamp of the
+     * message it answers, so the leader measures quorum contact from its own send time
+     * (a late-processed answer cannot make contact look newer than it was). 0 = none
+     * (older peers): the leader then counts the answer's arrival. */
+    uint64_t stamp;
     uint32_t n_entries;
     const struct raft_entry *entries;
     struct {
@@ -297,6 +302,11 @@ const struct raft_configuration *raft_config_of(const struct raft *r);
  * down (check-quorum, diss. §6.2). Turning this into a lease needs a bound on clock
  * drift; the core makes no such assumption itself. */
 uint64_t raft_quorum_contact_ms(const struct raft *r);
+/* Leader: the time from which it must no longer vouch for its leadership because it
+ * sent TIMEOUT_NOW in this term (a transfer lets the target win an election at once,
+ * bypassing the followers' leader lease); UINT64_MAX when it sent none, 0 when not
+ * leader. */
+uint64_t raft_vouch_limit_ms(const struct raft *r);
 /* Per-follower match index as the leader sees it (0 when not leader/unknown). */
 raft_index raft_match_of(const struct raft *r, raft_id id);
 /* Count of "believed impossible" conditions met (e.g. asked to truncate a committed

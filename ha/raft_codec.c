@@ -53,6 +53,7 @@ int raft_codec_encode(const struct raft_message *m, uint8_t **out, size_t *len)
     pb.log_term = m->log_term;
     pb.commit = m->commit;
     pb.hint = m->hint;
+    pb.stamp = m->stamp;
     pb.reject = m->reject;
     pb.pre_vote = m->pre_vote;
     pb.transfer = m->transfer;
@@ -229,6 +230,7 @@ int raft_codec_decode(const uint8_t *buf, size_t len, struct raft_wire *w, char 
     m->log_term = pb->log_term;
     m->commit = pb->commit;
     m->hint = pb->hint;
+    m->stamp = pb->stamp;
     m->reject = pb->reject;
     m->pre_vote = pb->pre_vote;
     m->transfer = pb->transfer;

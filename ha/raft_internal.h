@@ -20,7 +20,7 @@ struct raft__progress {
     raft_index snap_index; /* SNAPSHOT: which snapshot is streaming */
     uint64_t snap_offset;  /* SNAPSHOT: next byte the follower wants */
     raft_index commit_sent; /* highest commit index this follower can have learned */
-    uint64_t last_ack_ms;   /* when its last answer arrived (our clock) */
+    uint64_t last_ack_ms;   /* send time (our clock) of the newest message it answered */
 };
 
 /* In-memory log: e[i] holds index offset + 1 + i. Entries <= offset were compacted;
@@ -70,6 +70,10 @@ struct raft {
     raft_index term_first_index; /* the barrier this leader appended */
     raft_id transfer_target;
     uint64_t transfer_start;
+    uint64_t timeout_now_sent; /* first TIMEOUT_NOW of this term (0 = none) */
+
+    /* the stamp of the message being received, echoed in the results it causes */
+    uint64_t rx_stamp;
 
     /* follower receiving a snapshot */
     raft_index rx_index;
@@ -129,6 +133,7 @@ void raft__check_quorum(struct raft *r);
 void raft__become_leader(struct raft *r);
 void raft__send_append(struct raft *r, struct raft__progress *p, bool heartbeat);
 void raft__broadcast(struct raft *r, bool heartbeat);
+void raft__note_ack(struct raft *r, struct raft__progress *p, uint64_t stamp);
 void raft__maybe_commit(struct raft *r);
 void raft__recv_append(struct raft *r, const struct raft_message *m);
 void raft__recv_append_result(struct raft *r, const struct raft_message *m);

@@ -26,6 +26,7 @@ void raft__become_leader(struct raft *r)
     r->role = RAFT_LEADER;
     r->leader = r->o.id;
     r->transfer_target = 0;
+    r->timeout_now_sent = 0;
     r->n_prog = 0;
     raft__progress_rebuild(r);
     r->heartbeat_last = r->now;
@@ -244,7 +245,7 @@ void raft__recv_append_result(struct raft *r, const struct raft_message *m)
         return;
     p->recent_active = true;
     p->acked = true;
-    p->last_ack_ms = r->now;
+    raft__note_ack(r, p, m->stamp);
     if (p->mode == RAFT__SNAPSHOT)
         return; /* a late answer from before the snapshot; the snapshot reply decides */
     if (m->reject) {

@@ -129,7 +129,7 @@ void raft__recv_snapshot_result(struct raft *r, const struct raft_message *m)
         return;
     p->recent_active = true;
     p->acked = true;
-    p->last_ack_ms = r->now;
+    raft__note_ack(r, p, m->stamp);
     if (m->snapshot.done) {
         if (m->index > raft__last_index(r)) {
             r->anomalies++;

@@ -302,6 +302,54 @@ static void test_quorum_contact(void **state)
     teardown_nodes();
 }
 
+/* Quorum contact counts from when the leader SENT what a majority answered, not from when
+ * the answers were processed: a leader that reads late answers (its loop stalled) must
+ * not believe its followers heard from it later than they did (ha_drv.c's lease). */
+static void test_quorum_contact_from_send_time(void **state)
+{
+    (void)state;
+    setup(3, 0, 0, true);
+    run(400);
+    int l = leader();
+    uint64_t first = now;
+    for (int k = 0; k < 12; k++) {   /* 60 ms of heartbeats, none answered yet */
+        now += 5;
+        struct raft_event ev = {.type = RAFT_EV_TICK};
+        step((unsigned)l, &ev);
+    }
+    uint64_t last_sent = now;
+    now += 300;                      /* followers and leader stalled */
+    deliver();
+    uint64_t qc = raft_quorum_contact_ms(nodes[l].r);
+    assert_true(qc >= first && qc <= last_sent);
+    assert_true(now - qc >= 300);
+    teardown_nodes();
+}
+
+/* After TIMEOUT_NOW the target may win at once (the followers' leader lease does not
+ * hold it back), so the old leader must not vouch for any time after sending it. */
+static void test_vouch_limit_after_transfer(void **state)
+{
+    (void)state;
+    setup(3, 0, 0, true);
+    run(400);
+    int l = leader();
+    assert_true(raft_vouch_limit_ms(nodes[l].r) == UINT64_MAX);
+    unsigned t = (unsigned)(l + 1) % 3;
+    uint64_t at = now;
+    struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+    ev.transfer.target = t + 1;
+    assert_int_equal(step((unsigned)l, &ev), 0);
+    if (raft_role_of(nodes[l].r) == RAFT_LEADER)
+        assert_true(raft_vouch_limit_ms(nodes[l].r) <= at);
+    deliver();
+    run(10);
+    assert_int_equal(leader(), (int)t);
+    assert_true(raft_vouch_limit_ms(nodes[l].r) == 0);   /* not leader: vouches for nothing */
+    assert_true(raft_vouch_limit_ms(nodes[t].r) == UINT64_MAX);
+    teardown_nodes();
+}
+
 /* paper §5.3: proposals are replicated and applied in the same order everywhere;
  * non-leaders refuse proposals with the leader as a hint. */
 static void test_replication_and_apply(void **state)
@@ -575,6 +623,8 @@ int main(void)
         cmocka_unit_test(test_pre_vote_isolated_follower),
         cmocka_unit_test(test_check_quorum),
         cmocka_unit_test(test_quorum_contact),
+        cmocka_unit_test(test_quorum_contact_from_send_time),
+        cmocka_unit_test(test_vouch_limit_after_transfer),
         cmocka_unit_test(test_replication_and_apply),
         cmocka_unit_test(test_commit_only_current_term),
         cmocka_unit_test(test_vote_rules),
