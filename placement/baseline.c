@@ -40,8 +40,11 @@ int plc_cpu_baseline(const plc_view *view, const uint32_t *hosts, uint32_t n_hos
 		if (h >= view->n_hosts)
 			return -EINVAL;
 		const plc_host *host = &view->hosts[h];
-		if (n_hosts == 0 && host->health == PLC_HEALTH_DOWN)
+		bool unknown = host->facts_unknown || host->cpu_features_unknown;
+		if (n_hosts == 0 && (host->health == PLC_HEALTH_DOWN || unknown))
 			continue;
+		if (unknown)
+			return -EAGAIN;
 		if (!any) {
 			strcpy(out->vendor, host->cpu_vendor);
 			out->features = host->cpu_features;

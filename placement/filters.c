@@ -22,6 +22,15 @@
  *     failover reserve exists precisely for this;
  *   - a cold start is a restart that must respect the reserve.
  *
+ * A host that cannot read its hypervisor facts (its libvirtd does not answer)
+ * publishes them as unknown.  Unknown is not empty: "no CPU features" or
+ * "libvirt 0.0.0" would bar every VM from the host as if for good, and the
+ * HA agent turns such findings into "can never run there" constraints.  So
+ * the checks that need an unknown fact are not made; one finding,
+ * host.facts_unknown, says which could not be decided and why.  It blocks
+ * (an unverified host is not a destination), but its code is not one of the
+ * static ones: it lasts as long as the facts are unknown.
+ *
  * The filters run in a fixed order, cheapest and most decisive first, so the
  * first blocking code (what the planners summarise) is stable.
  */
@@ -42,6 +51,7 @@ enum {
 	F_VM_MIGRATION_DISABLED,
 	F_HOST_MIGRATION_DISABLED,
 	F_DEVICE_HOST_BOUND,
+	F_FACTS_UNKNOWN,
 	F_CPU_VENDOR,
 	F_CPU_PASSTHROUGH,
 	F_CPU_FEATURES,
@@ -96,6 +106,10 @@ static const plc_filter_info catalogue[F_COUNT] = {
 				 "detach the passthrough device (PCI/SR-IOV/mdev/USB) or keep the "
 				 "VM on this host",
 				 true, ALL},
+	[F_FACTS_UNKNOWN] = {"host.facts_unknown",
+			     "wait until the host's libvirtd answers again (`drover members` "
+			     "shows libvirtd), or pick another host",
+			     true, ALL},
 	[F_CPU_VENDOR] = {"cpu.vendor",
 			  "a running guest or a custom CPU model cannot change vendor; use "
 			  "host-model and cold-start the VM there",
@@ -185,7 +199,16 @@ typedef struct ctx {
 	plc_kind kind;
 	plc_report *report; /* NULL: stop at first blocking */
 	const char *first;
+	unsigned undecided; /* U_* checks left out: their facts are unknown */
 } ctx;
+
+/* Checks that need a host's hypervisor facts (f_facts). */
+enum {
+	U_CPU = 1u << 0,
+	U_STORAGE = 1u << 1,
+	U_NETWORK = 1u << 2,
+	U_VERSIONS = 1u << 3,
+};
 
 __attribute__((format(printf, 3, 4))) static bool add(ctx *c, int f, const char *fmt, ...)
 {
@@ -302,6 +325,54 @@ static bool f_devices(ctx *c)
 		   dev & PLC_DEV_MDEV ? " mdev" : "", dev & PLC_DEV_USB ? " usb" : "");
 }
 
+/* Which of the checks below need facts a host cannot give now; one finding
+ * for all of them, naming the host whose facts are missing (the destination
+ * first) and the checks left out. */
+static bool f_facts(ctx *c)
+{
+	const plc_vm *vm = c->vm;
+	const plc_host *d = c->dst, *s = c->src;
+	bool live = c->kind == PLC_KIND_MIGRATE;
+	const plc_host *who = NULL;
+	/* Restarts boot afresh: only a custom model is checked.  A live
+	 * host-model or passthrough guest keeps the source's CPU, so the
+	 * source's features are its requirements. */
+	if (live || vm->cpu_mode == PLC_CPU_CUSTOM) {
+		bool src_counts = live && s && vm->cpu_mode != PLC_CPU_CUSTOM;
+		if (d->facts_unknown || d->cpu_features_unknown)
+			who = d;
+		else if (src_counts && (s->facts_unknown || s->cpu_features_unknown))
+			who = s;
+		if (who)
+			c->undecided |= U_CPU;
+	}
+	if (d->facts_unknown) {
+		if (vm->n_disks > 0)
+			c->undecided |= U_STORAGE;
+		if (!plc_set_empty(&vm->networks))
+			c->undecided |= U_NETWORK;
+	}
+	if (live && s && (d->facts_unknown || s->facts_unknown)) {
+		c->undecided |= U_VERSIONS;
+		if (!who)
+			who = d->facts_unknown ? d : s;
+	}
+	if (c->undecided == 0)
+		return false;
+	if (!who)
+		who = d;
+	unsigned u = c->undecided;
+	char what[64];
+	snprintf(what, sizeof(what), "%s%s%s%s", u & U_CPU ? ", CPU" : "",
+		 u & U_STORAGE ? ", storage" : "", u & U_NETWORK ? ", networks" : "",
+		 u & U_VERSIONS ? ", libvirt/QEMU versions" : "");
+	return add(c, F_FACTS_UNKNOWN, "%s %s's facts are unknown (%s): cannot check %s for VM %s",
+		   who == d ? "host" : "source host", who->name,
+		   who->facts_unknown ? "its libvirtd does not answer"
+				      : "its CPU feature names were not published",
+		   what + 2, vm->name);
+}
+
 static bool f_cpu(ctx *c)
 {
 	const plc_vm *vm = c->vm;
@@ -310,9 +381,12 @@ static bool f_cpu(ctx *c)
 	/* Restarts boot afresh: host-model and passthrough adapt to the new host. */
 	if (!live && vm->cpu_mode != PLC_CPU_CUSTOM)
 		return false;
+	/* the vendor comes from the kernel, so it is known even then */
 	if (vm->cpu_vendor[0] && strcmp(vm->cpu_vendor, d->cpu_vendor) != 0)
 		return add(c, F_CPU_VENDOR, "VM %s runs on a CPU from %s, host %s is %s", vm->name,
 			   vm->cpu_vendor, d->name, d->cpu_vendor);
+	if (c->undecided & U_CPU)
+		return false;
 	if (live && vm->cpu_mode == PLC_CPU_PASSTHROUGH) {
 		const plc_host *s = c->src;
 		if (s == NULL)
@@ -348,6 +422,8 @@ static bool f_storage(ctx *c)
 	char names[PLC_REASON_MAX / 2];
 	size_t used = 0;
 	names[0] = '\0';
+	if (c->undecided & U_STORAGE)
+		return false;
 	for (uint32_t i = 0; i < vm->n_disks && i < PLC_DISKS_MAX; i++) {
 		const plc_disk *disk = &vm->disks[i];
 		if (plc_set_has(&d->storage, disk->storage))
@@ -389,7 +465,7 @@ static bool f_storage(ctx *c)
 
 static bool f_network(ctx *c)
 {
-	if (subset(&c->vm->networks, &c->dst->networks))
+	if ((c->undecided & U_NETWORK) || subset(&c->vm->networks, &c->dst->networks))
 		return false;
 	char miss[PLC_REASON_MAX / 2];
 	missing_names(c->view, PLC_T_NETWORK, &c->vm->networks, &c->dst->networks, miss,
@@ -413,9 +489,13 @@ static bool f_versions(ctx *c)
 {
 	if (c->kind != PLC_KIND_MIGRATE || c->src == NULL)
 		return false;
-	return version_check(c, F_VERSION_AGENT, "drover", c->src->agent_version,
-			     c->dst->agent_version) ||
-	       version_check(c, F_VERSION_LIBVIRT, "libvirt", c->src->libvirt_version,
+	/* the agent's own version is always known; libvirt's and QEMU's are facts */
+	if (version_check(c, F_VERSION_AGENT, "drover", c->src->agent_version,
+			  c->dst->agent_version))
+		return true;
+	if (c->undecided & U_VERSIONS)
+		return false;
+	return version_check(c, F_VERSION_LIBVIRT, "libvirt", c->src->libvirt_version,
 			     c->dst->libvirt_version) ||
 	       version_check(c, F_VERSION_QEMU, "QEMU", c->src->qemu_version,
 			     c->dst->qemu_version);
@@ -598,7 +678,8 @@ const char *plc__check(const plc__state *st, plc_kind kind, uint32_t vm, int32_t
 	};
 	if (report)
 		memset(report, 0, sizeof(*report));
-	if (f_host(&c) || f_devices(&c) || f_cpu(&c) || f_storage(&c) || f_network(&c) ||
+	if (f_host(&c) || f_devices(&c) || f_facts(&c) || f_cpu(&c) || f_storage(&c) ||
+	    f_network(&c) ||
 	    f_versions(&c) || f_vm_groups(&c) || f_domains(&c) || f_host_groups(&c) ||
 	    f_capacity(&c))
 		return c.first;

@@ -28,7 +28,8 @@
  *   -EINVAL  bad argument (index out of range, NULL view),
  *   -ENOSPC  a fixed-size table or list is full (see PLC_*_MAX),
  *   -ENOMEM  allocation failed (outputs are left empty, nothing to free),
- *   -EDOM    hosts disagree in a way that has no answer (CPU vendor mix).
+ *   -EDOM    hosts disagree in a way that has no answer (CPU vendor mix),
+ *   -EAGAIN  the answer needs facts a host cannot give now (facts_unknown).
  * On error no output needs freeing.
  */
 #ifndef DROVER_PLACEMENT_H
@@ -181,6 +182,16 @@ typedef struct plc_host {
 	bool migration_enabled;  /* operator or libvirt config allows incoming */
 	uint64_t local_free_mib; /* free space for copied (non-shared) disks */
 	bool local_free_unknown; /* no figure for it: the space checks are skipped */
+	/* The host could not read its hypervisor facts (its libvirtd does not
+	 * answer): CPU model and features, storage, networks and the libvirt and
+	 * QEMU versions are unknown, not empty (the vendor is still known: it
+	 * comes from the kernel).  A check that needs them cannot be decided and
+	 * says so (host.facts_unknown) instead of a cpu.*, storage.*, network.*
+	 * or version.* finding built on the empty values. */
+	bool facts_unknown;
+	/* Only the CPU feature names are unknown (left out of a record too large
+	 * for them); model, vendor and the rest are known. */
+	bool cpu_features_unknown;
 	/* the name a source must resolve to reach this host's libvirtd (reasons
 	 * quote it); empty = the host name */
 	char migration_addr[PLC_NAME_MAX];
@@ -422,11 +433,14 @@ typedef struct plc_baseline {
 	plc_set extra;    /* features beyond the chosen model, to list as required */
 } plc_baseline;
 
-/* The CPU every host in HOSTS (all non-down hosts when n_hosts == 0) can run —
- * the pure part of libvirt's virConnectBaselineHypervisorCPU, drover's EVC:
- * common vendor (-EDOM when mixed), intersection of features, and the model
- * from MODELS of that vendor whose features are all in the intersection,
- * preferring the one with most features (then the later in the list). */
+/* The CPU every host in HOSTS (all non-down hosts whose CPU features are
+ * known when n_hosts == 0) can run — the pure part of libvirt's
+ * virConnectBaselineHypervisorCPU, drover's EVC: common vendor (-EDOM when
+ * mixed), intersection of features, and the model from MODELS of that vendor
+ * whose features are all in the intersection, preferring the one with most
+ * features (then the later in the list).  -EAGAIN when a host named in
+ * HOSTS has unknown CPU features (facts_unknown, cpu_features_unknown): an
+ * intersection with "unknown" would be empty, not true. */
 int plc_cpu_baseline(const plc_view *view, const uint32_t *hosts, uint32_t n_hosts,
 		     const plc_cpu_model *models, uint32_t n_models, plc_baseline *out);
 

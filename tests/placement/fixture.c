@@ -286,6 +286,14 @@ static int parse_host(parser *p, char **tok, int n)
 			rc = parse_u64(p, k, v, &h->local_free_mib);
 		else if (!strcmp(k, "addr"))
 			rc = parse_name(p, k, v, h->migration_addr);
+		else if (!strcmp(k, "facts") && !strcmp(v, "unknown")) {
+			h->facts_unknown = true;   /* its libvirtd does not answer */
+			rc = 0;
+		} else if (!strcmp(k, "facts") && !strcmp(v, "features_unknown")) {
+			h->cpu_features_unknown = true;   /* names left out of its record */
+			rc = 0;
+		} else if (!strcmp(k, "facts"))
+			return fail(p, "facts: expected unknown or features_unknown, got '%s'", v);
 		else
 			return fail(p, "host %s: unknown key '%s'", h->name, k);
 		if (rc < 0)
@@ -679,6 +687,9 @@ int fx_run(fx *f, char **out)
 		if (rc == -EDOM)
 			snprintf(buf, FX_OUT_MAX, f->json ? "{\"error\":\"vendor mix\"}"
 							  : "error: hosts have different CPU vendors\n");
+		else if (rc == -EAGAIN)
+			snprintf(buf, FX_OUT_MAX, f->json ? "{\"error\":\"features unknown\"}"
+							  : "error: a host's CPU features are unknown\n");
 		else if (rc < 0)
 			goto fail_rc;
 		else if (f->json)
