@@ -1,7 +1,7 @@
 /* ha_coord.c — the coordinator's side of HA in the agent (Raft leader only): hac_coord
  * fed with commits, gossip records (liveness, health, versions), agents' reports (the
- * lease requests: answered only while this leader's quorum contact is younger than half
- * an election timeout, see ha_drv.c) and command results; its outputs become Raft
+ * lease requests: each answer says how much of the lease this leader can vouch for, see
+ * ha_drv.c) and command results; its outputs become Raft
  * proposals (CMD_HA) and MSG_COMMAND commands. The coordinator's steps never nest:
  * commits arriving while its outputs are carried out wait in the pump's queue. */
 #include <errno.h>
@@ -433,10 +433,10 @@ void ag_ha__coord_tick(ag_agent *a, uint64_t now)
 void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const Drover__HaReport *r)
 {
     struct ag_ha *h = a->ha;
-    uint64_t term = 0;
-    /* only a leader whose quorum answered within half an election timeout may extend a
-     * lease: see the design note at the top */
-    if (!h->coord || !ag_raft_lead_fresh(a, &term) || term != h->coord_term)
+    uint64_t term = 0, until = 0;
+    /* every answer vouches only up to `until` (ha_drv.c's design note): a report that
+     * arrives later is credited as if sent that much earlier */
+    if (!h->coord || !ag_raft_lead_vouch(a, &term, &until) || term != h->coord_term)
         return;
     const ag_member *m = ag_members_find(&a->members, sender);
     if (!m)
@@ -523,6 +523,7 @@ void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
     }
     Drover__HaAck ack = DROVER__HA_ACK__INIT;
     ack.sent_ms = r->sent_ms;
+    ack.held_ms = now > until ? now - until : 0;
     ack.term = term;
     ack.commit = ag_raft_commit(a);
     Drover__HaMove mv[HA_MOVES_MAX], *mvp[HA_MOVES_MAX];

@@ -9,11 +9,21 @@
  * ha_ctl.c. This file holds the start, the stop, the messages and the clock.
  *
  * The lease is the heart of "never twice" (docs/ha.md, "Lease arithmetic"): an agent
- * counts contact from the send time of a report the coordinator answered, and the
- * coordinator answers only while its own quorum contact is younger than half an
- * election timeout. A newer coordinator can only exist once the old one's quorum has
- * gone silent for an election timeout, so every answer an old coordinator gives still
- * precedes the new one's start, which it counts as every host's last ack.
+ * counts contact from the send time of a report the coordinator answered. A newer
+ * coordinator can only exist once a majority of voters has not heard from the old one
+ * for an election timeout, so the old one can vouch that none exists until half an
+ * election timeout past the send time of the newest heartbeat a majority answered
+ * (raft's quorum contact; never past a TIMEOUT_NOW it sent). A report that arrives later
+ * than that is still answered, with held_ms = how much later: the agent counts its
+ * lease from sent_ms - held_ms, which precedes the new coordinator's start, which it
+ * counts as every host's last ack. A stall of the coordinator's quorum thus shortens
+ * leases by the stall instead of stopping every renewal in the cluster.
+ *
+ * Nothing on the lease path waits for libvirt or the disk: the report goes out from the
+ * tick (with the inventory when a fresh one is in, without it when the workers are busy
+ * with slow starts or libvirtd hangs), and a lease found ended is judged once more after
+ * the loop has read its sockets (ha_fence.c), so a stalled loop does not fence on
+ * answers it has not read yet.
  *
  * A restarting agent keeps its lease: the send time of its last answered report and the
  * kernel's boot id are saved every second (a saved time older than the real one only
@@ -224,6 +234,10 @@ static void on_tick(ag_loop *l, ag_id id, void *ud)
         h->report_ms = now;
         ag_ha__exec_inventory(a);
     }
+    /* the inventory's report renews the lease when libvirt answers promptly; when it
+     * does not (workers busy with starts, libvirtd hung), the lease goes without it */
+    if (now >= h->report_sent_ms + HA_REPORT_MS + HA_TICK_MS)
+        ag_ha__send_lease(a);
     ag_ha__coord_tick(a, now);
 }
 
@@ -321,6 +335,8 @@ void ag_ha_stop(ag_agent *a)
                 "resets in %lld s unless the agent is started again", (long long)(h->wd.timeout_ms / 1000));
     ag_wd_close(&h->wd, !guard);
     ag_loop_cancel(a->loop, h->tick);
+    if (h->recheck)
+        ag_loop_cancel(a->loop, h->recheck);
     ag_ha__exec_free(a);
     if (h->coord)
         hac_coord_free(h->coord);
@@ -367,9 +383,12 @@ json_t *ag_ha_status_json(ag_agent *a)
         return NULL;
     static const char *modes[] = {"reconcile", "active", "fenced"};
     uint64_t now = ag_now_ms();
-    return json_pack("{s:s,s:b,s:I,s:i,s:i,s:I,s:I,s:I}", "fence", modes[h->fence.mode], "coordinator",
-                     h->coord != NULL, "contact_age_ms",
-                     (json_int_t)(h->fence.contact_ever ? now - h->fence.last_contact_ms : 0), "hosts",
-                     (int)h->st->n_hosts, "vms", (int)h->st->n_vms, "reports_in", (json_int_t)h->reports_in,
-                     "acks", (json_int_t)h->acks, "commands_refused", (json_int_t)h->cmds_refused);
+    uint64_t end = hac_fence_deadline_ms(&h->fence);
+    return json_pack("{s:s,s:b,s:I,s:I,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "fence", modes[h->fence.mode],
+                     "coordinator", h->coord != NULL, "contact_age_ms",
+                     (json_int_t)(h->fence.contact_ever ? now - h->fence.last_contact_ms : 0), "lease_left_ms",
+                     (json_int_t)(end > now ? end - now : 0), "hosts", (int)h->st->n_hosts, "vms",
+                     (int)h->st->n_vms, "reports_in", (json_int_t)h->reports_in, "acks", (json_int_t)h->acks,
+                     "acks_held", (json_int_t)h->acks_held, "lease_rechecks", (json_int_t)h->rechecks,
+                     "commands_refused", (json_int_t)h->cmds_refused);
 }

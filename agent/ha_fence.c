@@ -80,13 +80,45 @@ void ag_ha__maybe_synced(ag_agent *a)
     ag_ha__fence_feed(a, &in);
 }
 
+static void fence_recheck(ag_loop *l, ag_id id, void *ud)
+{
+    (void)l;
+    (void)id;
+    ag_agent *a = ud;
+    struct ag_ha *h = a->ha;
+    if (!h)
+        return;
+    h->recheck = 0;
+    h->rechecked = true;
+    hac_fence_input t = {.kind = HAC_FIN_TICK};
+    ag_ha__fence_feed(a, &t);
+    h->rechecked = false;
+}
+
+/* The clock the fence core is fed. A lease found ended is judged again after one more
+ * pass over the sockets: a stall of this loop (a long callback, the host descheduling
+ * the agent) can leave the very answers that renewed it unread, and a fence decided a
+ * few ms later is still inside the coordinator's drift margin (docs/ha.md). */
+static uint64_t fence_now_ms(ag_agent *a, const hac_fence_input *in)
+{
+    struct ag_ha *h = a->ha;
+    uint64_t now = ag_now_ms(), end = hac_fence_deadline_ms(&h->fence);
+    if (h->rechecked || in->kind == HAC_FIN_CONTACT || h->fence.mode == HAC_FM_FENCED || !end || now < end)
+        return now;
+    if (!h->recheck) {
+        h->recheck = ag_loop_timer(a->loop, 1, 0, fence_recheck, a);
+        h->rechecks++;
+    }
+    return end - 1;
+}
+
 void ag_ha__fence_feed(ag_agent *a, hac_fence_input *in)
 {
     struct ag_ha *h = a->ha;
     hac_out *out = calloc(1, sizeof *out);
     if (!out)
         return;
-    hac_fence_step(&h->fence, ag_now_ms(), in, out);
+    hac_fence_step(&h->fence, fence_now_ms(a, in), in, out);
     for (uint32_t i = 0; i < out->n; i++) {
         const hac_out_item *it = &out->items[i];
         const char *vm = it->vm >= 0 && (uint32_t)it->vm < h->st->n_vms ? h->st->vms[it->vm].name : NULL;
@@ -133,8 +165,12 @@ void ag_ha__on_ack(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const Drov
         return;
     h->acks++;
     h->leader_commit = k->commit;
-    hac_fence_input in = {.kind = HAC_FIN_CONTACT, .sent_ms = k->sent_ms};
-    ag_ha__fence_feed(a, &in);
+    if (k->held_ms)
+        h->acks_held++;
+    if (k->held_ms < k->sent_ms) {
+        hac_fence_input in = {.kind = HAC_FIN_CONTACT, .sent_ms = k->sent_ms - k->held_ms};
+        ag_ha__fence_feed(a, &in);
+    }
     ag_ha__maybe_synced(a);
     if (!h->coord) {
         h->n_moves = 0;
@@ -283,6 +319,39 @@ static void cleanup_definition(ag_agent *a, int vi, const hv_vm *v)
     ag_ha__exec_destroy(a, v->name, m->uuid, true, why);
 }
 
+/* The lease request, with the inventory when one is new (each inventory goes once).
+ * BUSY has room for HA_JOBS_MAX names. */
+static void send_report(ag_agent *a, Drover__HaInvVm **ivp, size_t nr, char **busy, bool inventory)
+{
+    struct ha_move mv[HA_JOBS_MAX];
+    uint32_t nm = 0;
+    ag_ha__local_moves(a, mv, &nm, HA_JOBS_MAX);
+    Drover__HaMove pm[HA_JOBS_MAX], *pmp[HA_JOBS_MAX];
+    for (uint32_t i = 0; i < nm; i++) {
+        drover__ha_move__init(&pm[i]);
+        pm[i].vm = mv[i].vm;
+        pm[i].to = mv[i].to;
+        pm[i].percent = mv[i].percent;
+        pm[i].bytes_per_s = mv[i].bytes_per_s;
+        pmp[i] = &pm[i];
+        busy[i] = mv[i].vm;
+    }
+    Drover__HaReport r = DROVER__HA_REPORT__INIT;
+    r.vms = ivp;
+    r.n_vms = nr;
+    r.busy = busy;
+    r.n_busy = nm;
+    r.moves = pmp;
+    r.n_moves = nm;
+    r.applied = ag_raft_applied(a);
+    r.inventory_ok = inventory;
+    r.sent_ms = ag_now_ms();   /* the lease counts from here */
+    a->ha->report_sent_ms = r.sent_ms;
+    Drover__HaMsg m = DROVER__HA_MSG__INIT;
+    m.report = &r;
+    ag_ha__send_msg(a, ag_raft_leader_member(a), &m);
+}
+
 void ag_ha__inventory_done(ag_agent *a)
 {
     struct ag_ha *h = a->ha;
@@ -345,36 +414,19 @@ void ag_ha__inventory_done(ag_agent *a)
         hac_fence_input in = {.kind = HAC_FIN_LOCAL, .state = h->st, .vms = local, .n_vms = nl};
         ag_ha__fence_feed(a, &in);
     }
-    struct ha_move mv[HA_JOBS_MAX];
-    uint32_t nm = 0;
-    ag_ha__local_moves(a, mv, &nm, HA_JOBS_MAX);
-    Drover__HaMove pm[HA_JOBS_MAX], *pmp[HA_JOBS_MAX];
-    for (uint32_t i = 0; i < nm; i++) {
-        drover__ha_move__init(&pm[i]);
-        pm[i].vm = mv[i].vm;
-        pm[i].to = mv[i].to;
-        pm[i].percent = mv[i].percent;
-        pm[i].bytes_per_s = mv[i].bytes_per_s;
-        pmp[i] = &pm[i];
-        busy[i] = mv[i].vm;
-    }
-    Drover__HaReport r = DROVER__HA_REPORT__INIT;
-    r.vms = ivp;
-    r.n_vms = h->inv_ok ? nr : 0;
-    r.busy = busy;
-    r.n_busy = nm;
-    r.moves = pmp;
-    r.n_moves = nm;
-    r.applied = ag_raft_applied(a);
-    r.inventory_ok = h->inv_ok;
-    r.sent_ms = ag_now_ms();   /* the lease counts from here */
-    Drover__HaMsg m = DROVER__HA_MSG__INIT;
-    m.report = &r;
-    ag_ha__send_msg(a, ag_raft_leader_member(a), &m);
+    send_report(a, ivp, h->inv_ok ? nr : 0, busy, h->inv_ok);
 out:
     free(local);
     free(iv);
     free(ivp);
     free(busy);
+}
+
+/* Between inventories: the lease must not wait for libvirt (a start or a hung libvirtd
+ * can hold the workers for seconds), so the tick asks for it on its own. */
+void ag_ha__send_lease(ag_agent *a)
+{
+    char *busy[HA_JOBS_MAX + 1];
+    send_report(a, NULL, 0, busy, false);
 }
 

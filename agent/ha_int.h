@@ -74,6 +74,9 @@ struct ag_ha {
     ag_watchdog wd;            /* [ha] watchdog: fed from the tick while hac_fence_may_pet */
     bool wd_held;              /* feeding withheld (logged once per change) */
     hac_fence_mode last_mode;
+    ag_id recheck;             /* an ended lease is judged again after a poll pass */
+    bool rechecked;
+    uint64_t rechecks;
     uint64_t leader_commit;    /* from the latest ack */
     uint64_t lease_saved_ms;
     /* local inventory (loop thread copy of the last hv_vm_list) */
@@ -129,8 +132,9 @@ struct ag_ha {
     bool warned_same_name;
     /* timers */
     ag_id tick;
-    uint64_t report_ms;
-    uint64_t acks, reports_in, cmds_in, cmds_refused;
+    uint64_t report_ms;        /* last inventory asked for */
+    uint64_t report_sent_ms;   /* last report (lease request) sent */
+    uint64_t acks, acks_held, reports_in, cmds_in, cmds_refused;
 };
 
 struct Drover__HaMsg;
@@ -166,6 +170,7 @@ void ag_ha__restore_lease(ag_agent *a);
 void ag_ha__on_ack(ag_agent *a, const uint8_t sender[16], const struct Drover__HaAck *k);
 void ag_ha__on_command(ag_agent *a, const uint8_t sender[16], const struct Drover__HaCommand *c);
 void ag_ha__inventory_done(ag_agent *a);
+void ag_ha__send_lease(ag_agent *a);
 void ag_ha__local_moves(ag_agent *a, struct ha_move *out, uint32_t *n, uint32_t max);
 
 int ag_ha__vm_index(const struct ag_ha *h, const hv_vm *v);

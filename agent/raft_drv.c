@@ -998,14 +998,16 @@ const ag_member *ag_raft_leader_member(ag_agent *a)
     return l ? member_of(a, l) : NULL;
 }
 
-bool ag_raft_lead_fresh(ag_agent *a, uint64_t *term)
+bool ag_raft_lead_vouch(ag_agent *a, uint64_t *term, uint64_t *until_ms)
 {
     struct ag_raft *R = a->raft;
     if (!R || raft_role_of(R->r) != RAFT_LEADER)
         return false;
     *term = raft_term_of(R->r);
-    uint64_t now = ag_now_ms(), q = raft_quorum_contact_ms(R->r);
-    return q <= now ? now - q < (uint64_t)a->cfg.election_timeout_ms / 2 : true;
+    uint64_t q = raft_quorum_contact_ms(R->r), limit = raft_vouch_limit_ms(R->r);
+    uint64_t until = q ? q + (uint64_t)a->cfg.election_timeout_ms / 2 : 0;
+    *until_ms = until < limit ? until : limit;
+    return true;
 }
 
 json_t *ag_raft_status_json(ag_agent *a)

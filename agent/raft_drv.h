@@ -36,9 +36,11 @@ uint64_t ag_raft_applied(const ag_agent *a);
 uint64_t ag_raft_commit(const ag_agent *a);
 /* The member record of the host this one believes leads (NULL when none is known). */
 const ag_member *ag_raft_leader_member(ag_agent *a);
-/* This host leads and a majority of voters answered it within half an election timeout
- * (the condition for extending anyone's lease, ha_drv.c); *term gets the term. */
-bool ag_raft_lead_fresh(ag_agent *a, uint64_t *term);
+/* This host leads (*term gets the term) and can vouch that no other leader exists up to
+ * *until_ms (this host's monotonic clock): half an election timeout past the send time
+ * of the newest message a majority of voters answered, and never past a TIMEOUT_NOW it
+ * sent. Leases it grants count no later than that (docs/ha.md "Lease arithmetic"). */
+bool ag_raft_lead_vouch(ag_agent *a, uint64_t *term, uint64_t *until_ms);
 
 /* Propose a state change from this host; done(ud, code, index, error) is called once,
  * on the loop thread, after it is applied here (code 0) or failed (ag_exit code). */

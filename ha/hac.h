@@ -430,6 +430,9 @@ int hac_fence_set_watchdog(hac_fence *f, uint64_t watchdog_ms);
 bool hac_fence_may_pet(const hac_fence *f, uint64_t now_ms);
 /* The hypervisor's last inventory listed a protected VM here. */
 bool hac_fence_runs_protected(const hac_fence *f);
+/* When the lease ends (this agent's clock): the first time at which a step self-fences
+ * unless contact comes first. 0 when no contact was ever had (nothing to count from). */
+uint64_t hac_fence_deadline_ms(const hac_fence *f);
 
 /* ---- helpers ------------------------------------------------------------------------ */
 

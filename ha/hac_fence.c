@@ -58,6 +58,11 @@ bool hac_fence_runs_protected(const hac_fence *f)
     return false;
 }
 
+uint64_t hac_fence_deadline_ms(const hac_fence *f)
+{
+    return f->contact_ever ? f->last_contact_ms + fence_after_ms(f) : 0;
+}
+
 bool hac_fence_may_pet(const hac_fence *f, uint64_t now_ms)
 {
     if (!hac_fence_runs_protected(f))
