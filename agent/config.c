@@ -37,6 +37,13 @@ static const struct key keys[] = {
         "unix socket the drover CLI talks to (created 0600)"),
     ENUM("agent", "log_level", log_level, "error|warn|info|debug", "info", "log verbosity"),
     INT("agent", "workers", workers, 1, 64, "4", "threads for blocking calls such as libvirt"),
+    /* corosync runs SCHED_RR + mlockall by default because token loss under CPU and
+     * memory pressure caused false failovers; the lease path here has the same need
+     * (docs/ha.md "Stalls"). Workers (libvirt, fence and upgrade commands) stay normal. */
+    INT("agent", "rt_priority", rt_priority, 0, 99, "10",
+        "SCHED_RR priority of the agent's event loop and network threads; 0: normal scheduling"),
+    ENUM("agent", "lock_memory", lock_memory, "yes|no", "yes",
+         "lock the agent's memory (mlockall) so paging never stalls the lease path"),
     STR("cluster", "bind", bind, "127.0.0.1:7370", "address:port for cluster traffic"),
     STR("cluster", "advertise", advertise, "", "address:port peers use (default: bind)"),
     STR("cluster", "seeds", seeds, "", "comma-separated address:port of members to join through"),

@@ -21,6 +21,8 @@ typedef struct ag_config {
     char     control_socket[AG_CFG_STR]; /* default /run/drover/drover.sock */
     char     log_level[16];            /* error|warn|info|debug */
     int64_t  workers;                  /* threads for blocking calls (libvirt) */
+    int64_t  rt_priority;              /* SCHED_RR priority of loop + zmq threads; 0 = off */
+    char     lock_memory[8];           /* yes|no: mlockall */
     /* [cluster] */
     char     bind[AG_CFG_STR];         /* host:port for cluster traffic */
     char     advertise[AG_CFG_STR];    /* address peers use to reach us; default = bind */

@@ -12,6 +12,7 @@
 #include "join.h"
 #include "net.h"
 #include "raft_drv.h"
+#include "rtsched.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -162,6 +163,9 @@ int ag_daemon_main(int argc, char **argv)
         ag_err("cannot create the event loop (out of memory or threads)");
         goto err_after_store;
     }
+    /* after the workers exist (they stay at normal priority), before the network
+     * threads are created (they inherit the loop's) */
+    ag_sched_apply(a.cfg.rt_priority, strcmp(a.cfg.lock_memory, "yes") == 0);
     if (ag_ctl_listen(a.loop, a.cfg.control_socket, &a.ctl, err, sizeof err) != 0) {
         ag_err("%s", err);
         goto err_after_loop;
