@@ -19,6 +19,8 @@
 #                            and form one cluster: host1 creates it, the others join
 #                            with a token (`drover token create` / `drover join`)
 #   lab.sh kill I            kill host I outright: agent, libvirtd, virtlockd, QEMUs
+#   lab.sh fence HOST [ADDR] the lab's PDU for `[ha] fence_command`: kill host HOST (hostK,
+#                            or found by its address) and exit 0 once it is all gone
 #   lab.sh revive DROVER I   restart a killed host I: daemons, then its agent (same state)
 #   lab.sh guest NAME [MEM_MIB] [busy] [local]   write NAME's disk + XML, print the XML path
 #   lab.sh demo              the HA story: build drover, up 3 hosts, agents form a cluster,
@@ -385,6 +387,11 @@ uri = qemu:///system
 EOF
   if "$DROVER_BIN" agent --print-config 2>/dev/null | grep -q '^fence_timeout'; then
     printf '[ha]\nfence_timeout = %s\n' "${LAB_FENCE_TIMEOUT:-2s}" >> "$d/drover.conf"
+    # LAB_FENCE_COMMAND: the coordinator's [ha] fence_command (sh -c CMD drover-fence HOST
+    # ADDR), e.g. the lab's PDU stand-in: lab.sh fence "$1" (lab_ha_fencecmd)
+    [ -z "${LAB_FENCE_COMMAND:-}" ] || printf 'fence_command = %s\n' "$LAB_FENCE_COMMAND" >> "$d/drover.conf"
+  elif [ -n "${LAB_FENCE_COMMAND:-}" ]; then
+    die "LAB_FENCE_COMMAND is set but this drover has no [ha] section"
   fi
 }
 
@@ -527,6 +534,32 @@ host_kill() {
   # shellcheck disable=SC2086
   [ -z "$set" ] || kill -KILL $set 2>/dev/null || true
   log "host$i killed outright (SIGKILL to ${set:-nothing})"
+  KILLED_PIDS=$set
+}
+
+# The lab's PDU: what `[ha] fence_command` runs (lab.sh fence HOST [ADDR], as drover passes
+# them: its member name hostK and its address). Host K is killed whole (host_kill), then
+# the command exits 0 only once every PID of it is gone or a zombie (dead, not yet
+# reaped): "the host is off", as a PDU that confirms the outlet is off. Any doubt: exit 1.
+host_fence() {
+  local who=$1 addr=${2:-} i="" p st _ left
+  case "$who" in host[1-9]) i=${who#host} ;; esac
+  # or from the address drover knows it by ("tcp://10.77.0.K:7370", "10.77.0.K:7370")
+  if [ -z "$i" ] && [[ "$addr" =~ ${NET//./\\.}\.([1-9])(:|$) ]]; then i=${BASH_REMATCH[1]}; fi
+  if [ -z "$i" ] || [ ! -d "$(hdir "$i")" ]; then log "fence: no lab host '$who' ($addr)"; return 1; fi
+  log "fence: host$i ($who $addr) asked by $(hostname 2>/dev/null || echo '?')"
+  host_kill "$i"
+  for _ in $(seq 1 50); do
+    left=
+    for p in $KILLED_PIDS; do
+      st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || continue
+      [ -z "$st" ] || [ "$st" = Z ] || left="$left $p"
+    done
+    [ -z "$left" ] && { log "fence: host$i is off"; return 0; }
+    sleep 0.1
+  done
+  log "fence: host$i NOT off, still alive:$left"
+  return 1
 }
 
 console_ticks() { grep -c '^tick' "$SHARED/$1.console.log" 2>/dev/null || true; }
@@ -647,10 +680,11 @@ case "$cmd" in
   heal)      ip -n "${NAME}sw" link set "${NAME}v$1" up ;;
   agent-up)  agents_up "$1" ;;
   kill)      host_kill "$1" ;;
+  fence)     host_fence "$@" ;;
   revive)    DROVER_BIN=$1; host_restart "$2" ;;
   guest)     guest_make "$@" ;;
   uri)       uri "$1" ;;
   demo)      demo ;;
-  *) echo "usage: $0 up [N]|down|status|exec I CMD...|partition I|heal I|agent-up DROVER|kill I|revive DROVER I|guest NAME [MEM] [busy|idle] [shared|local] [HOST]|uri I|demo" >&2
+  *) echo "usage: $0 up [N]|down|status|exec I CMD...|partition I|heal I|agent-up DROVER|kill I|fence hostK [ADDR]|revive DROVER I|guest NAME [MEM] [busy|idle] [shared|local] [HOST]|uri I|demo" >&2
      exit 2 ;;
 esac

@@ -8,9 +8,10 @@ build_pkgs=(build-essential cmake pkg-config git
             libvirt-dev libxml2-dev libcmocka-dev libinih-dev libjansson-dev libsystemd-dev
             clang libclang-rt-14-dev)
 # the lab: one libvirtd + virtlockd per namespace "host", tiny KVM/TCG guests (gdb: a
-# stuck lab test prints its threads' stacks)
+# stuck lab test prints its threads' stacks; stress-ng: the bounded load of the *_loaded
+# HA scenarios, LAB_LOAD=saturated)
 lab_pkgs=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
-          tini bindfs iproute2 binutils procps psmisc jq bc gdb)
+          tini bindfs iproute2 binutils procps psmisc jq bc gdb stress-ng)
 # side-by-side anchors for the benchmarks
 bench_pkgs=(serf etcd-server etcd-client)
 

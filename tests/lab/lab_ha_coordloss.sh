@@ -7,6 +7,8 @@
 # outright. D and R elect a new leader, whose coordinator rebuilds from the replicated
 # state (moves in flight included) and finishes the drain: D in maintenance, every guest
 # on R exactly once, counters continuing (live moves only, no reboot), no double run.
+# D and R must neither self-fence nor destroy a VM (no_collateral). LAB_LOAD=saturated
+# runs all of it with every core and the disk busy (lab_ha_coordloss_loaded).
 export LAB_NAME=lhc
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lab_ha_lib.sh"
@@ -21,6 +23,7 @@ done
 log "coordinator host$L; draining host$D; host$R takes the guests"
 ha_guests hc "$D" "$D" "$D" "$R"
 sampler_start "${VMS[@]}"
+load_start
 declare -A before
 for vm in "${VMS[@]}"; do before[$vm]=$(tick_dec "$vm"); done
 
@@ -43,6 +46,7 @@ while :; do
   [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 5000 ] || fail "no move in flight 5 s after the drain request (host$D: $st)"
 done
 log "drain under way (host$D $st moves in flight $(( ($(date +%s%N) - t0) / 1000000 )) ms after the request); killing host$L"
+host_failed "$L"
 t0=$(date +%s%N)
 host_kill "$L"
 t=$SECONDS
@@ -60,4 +64,5 @@ for vm in "${VMS[@]}"; do
 done
 keep=(); for vm in "${VMS[@]}"; do keep+=("$vm:${before[$vm]}"); done
 final_check "${keep[@]}"
+no_collateral
 log "after the drain: $(placement_line)"

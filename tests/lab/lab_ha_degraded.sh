@@ -3,12 +3,16 @@
 # host1). `drover host degraded host1 on` (the operator-set health signal): host1's guests
 # are evacuated like a drain while it can still migrate (live: counters continue, one
 # boot) and host1 gets no new VMs: when host2 is then killed, its guests restart on host3
-# only. `degraded host1 off` clears the flag. No double run, sampled throughout.
+# only. `degraded host1 off` clears the flag. No double run, sampled throughout. host1
+# (degraded, not failed) and host3 must neither self-fence nor destroy a VM
+# (no_collateral). LAB_LOAD=saturated runs all of it with every core and the disk busy
+# (lab_ha_degraded_loaded).
 export LAB_NAME=lhg
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lab_ha_lib.sh"
 ha_setup hg 1 1 2 3
 sampler_start "${VMS[@]}"
+load_start
 declare -A before
 for vm in "${VMS[@]}"; do before[$vm]=$(tick_dec "$vm"); done
 flag_of() { ha_q "$1" ".hosts[] | select(.name == \"$2\") | .degraded_flag"; }
@@ -31,6 +35,7 @@ final_check "${keep[@]}"
 # no new VMs on a degraded host: host2's guests must restart on host3
 gone=(); for vm in "${VMS[@]}"; do [ "$(hosts_running "$vm")" = 2 ] && gone+=("$vm"); done
 log "killing host2 (runs ${gone[*]:-nothing})"
+host_failed 2
 host_kill 2
 for vm in "${gone[@]}"; do
   w=$(wait_running_once "$vm" 60 2) || fail "$vm not restarted after host2 died: QEMUs on [$(hosts_running "$vm")]"
@@ -50,3 +55,4 @@ until [ "$(flag_of 3 host1)" = false ]; do
 done
 log "degraded host1 off: flag cleared, admin $(admin_of 3 host1): $(placement_line)"
 final_check "${keep[@]}"
+no_collateral

@@ -5,16 +5,20 @@
 # guests (self-fence); the coordinator restarts them on host1/host2 only after host3's
 # lease has surely expired. For the whole partition (PARTITION_S) every guest runs
 # exactly once and none on host3; the link heals, host3 rejoins the cluster, reconciles
-# and starts nothing it does not own: still exactly once, sampled throughout.
+# and starts nothing it does not own: still exactly once, sampled throughout. host1 and
+# host2 kept quorum: neither may self-fence or destroy a VM (no_collateral). LAB_LOAD=
+# saturated runs all of it with every core and the disk busy (lab_ha_isolate_loaded).
 export LAB_NAME=lhi
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lab_ha_lib.sh"
 PARTITION_S=${PARTITION_S:-20}
 ha_setup hi 1 2 3 3
 sampler_start "${VMS[@]}"
+load_start
 b1=$(tick_dec hi1); b2=$(tick_dec hi2)
 log "coordinator (Raft leader): $(leader_of 1); cutting host3 off"
 
+host_failed 3
 t0=$(date +%s%N)
 ip -n "${NAME}sw" link set "${NAME}v3" down
 fenced=
@@ -54,4 +58,5 @@ final_check "hi1:$b1" "hi2:$b2"
 for vm in hi3 hi4; do
   qemu_alive 3 "$vm" && fail "host3 started $vm again after the heal"
 done
+no_collateral
 log "after the heal: $(placement_line)"

@@ -174,8 +174,8 @@ wait_running_once() {
 # to "continued from there without a reboot"; the others only to "ticking".
 final_check() {
   local vm w spec t0 t1 before
-  declare -A keep=()
-  for spec in "$@"; do keep[${spec%%:*}]=${spec#*:}; done
+  declare -A held=()
+  for spec in "$@"; do held[${spec%%:*}]=${spec#*:}; done
   for vm in "${VMS[@]}"; do
     w=$(wait_running_once "$vm" 30) || fail "$vm does not run exactly once: QEMUs on [$(hosts_running "$vm")], $(qemu_count "$vm") machine-wide"
     # a guest started a moment ago may still be "paused" (starting) for libvirt
@@ -187,8 +187,8 @@ final_check() {
     t0=$((16#$(last_tick "$vm")))
     wait_ticks "$vm" "$(console_ticks "$vm")" 10 || fail "$vm console stopped counting"
     t1=$((16#$(last_tick "$vm")))
-    if [ -n "${keep[$vm]:-}" ]; then
-      before=${keep[$vm]}
+    if [ -n "${held[$vm]:-}" ]; then
+      before=${held[$vm]}
       [ "$(console_boots "$vm")" = 1 ] || fail "$vm was to move live but booted $(console_boots "$vm") times"
       [ "$t1" -gt "$before" ] || fail "$vm counter went back: $before before, $t1 now"
     fi
@@ -205,19 +205,117 @@ dr_expect() {
   [ "$rc" = "$want" ] || { cat "$LAB/out" "$LAB/err" >&2; fail "drover $* (host$i) exited $rc, expected $want"; }
 }
 
-# On failure, the agents' last words (the caller's trap runs lab_down afterwards).
+# On failure, the agents' last words (the caller's trap runs lab_down afterwards), and
+# what the hosts that did not fail fenced or destroyed (usually the cause).
 ha_dump() {
-  local i
+  local i bad
   for i in $(seq 1 "$(nhosts)"); do
     echo "--- host$i drover.log (last 25)"; tail -25 "$(hdir "$i")/drover.log" 2>/dev/null
   done >&2
   [ -s "$LAB/violations" ] && { echo "--- violations"; head -20 "$LAB/violations"; } >&2
+  bad=$(collateral 2>/dev/null) || true
+  [ -z "$bad" ] || { echo "--- collateral on hosts that did not fail (failed: ${FAILED_HOSTS[*]:-none})"; echo "$bad"; } >&2
   return 0
 }
 
 lab_on_exit() {
   sampler_stop
+  load_stop
   [ "$1" = 0 ] || ha_dump
+}
+
+# ---- load (issue 11, point 5) --------------------------------------------------------
+# LAB_LOAD=saturated: from load_start to the end of the scenario stress-ng runs nproc CPU
+# workers (every core busy) and one hdd worker writing a file of at most LOAD_HDD_BYTES
+# under $LAB/load with an fsync after every write (fsync pressure on the disk the agents'
+# LMDB stores live on). It always runs with --timeout, so a test killed without its trap
+# (ctest's own timeout) still ends its load by itself; the trap stops it by PID.
+# LAB_LOAD=idle (or unset): nothing. The loaded part prints the load average at its start
+# and end; scenarios assert behaviour only, under load as idle.
+LOAD_TIMEOUT_S=${LAB_LOAD_TIMEOUT_S:-280}   # backstop below the lab tests' ctest TIMEOUT
+LOAD_HDD_BYTES=${LAB_LOAD_HDD_BYTES:-64M}
+LOAD_WARMUP_S=2                              # the workers are all running before the fault
+LOAD_PID=
+loadavg() { local a b c r _; read -r a b c r _ < /proc/loadavg; echo "load average $a $b $c, running/threads $r"; }
+load_start() {
+  case "${LAB_LOAD:-idle}" in
+    idle) return 0 ;;
+    saturated) ;;
+    *) fail "LAB_LOAD='$LAB_LOAD': use idle or saturated" ;;
+  esac
+  command -v stress-ng >/dev/null || fail "LAB_LOAD=saturated needs stress-ng (deploy/setup.sh lab installs it)"
+  mkdir -p "$LAB/load"
+  log "load: start, LAB_LOAD=saturated: $(nproc) CPU workers + 1 hdd worker (fsync, $LOAD_HDD_BYTES) for at most ${LOAD_TIMEOUT_S} s ($(loadavg))"
+  stress-ng --cpu "$(nproc)" --hdd 1 --hdd-bytes "$LOAD_HDD_BYTES" --hdd-write-size 64K \
+    --hdd-opts fsync,wr-seq --temp-path "$LAB/load" --timeout "${LOAD_TIMEOUT_S}s" \
+    > "$LAB/load.log" 2>&1 < /dev/null &
+  LOAD_PID=$!
+  sleep "$LOAD_WARMUP_S"
+  kill -0 "$LOAD_PID" 2>/dev/null || { cat "$LAB/load.log" >&2; fail "stress-ng (pid $LOAD_PID) exited at once"; }
+  log "load: stress-ng pid $LOAD_PID running ($(loadavg))"
+}
+# Stop the load by its PID: stress-ng's parent stops its workers on SIGTERM; any worker
+# still there after 5 s is killed by its own PID (children of that parent only).
+load_stop() {
+  [ -n "${LOAD_PID:-}" ] || return 0
+  local p _
+  log "load: end ($(loadavg))"
+  kill -TERM "$LOAD_PID" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$LOAD_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$LOAD_PID" 2>/dev/null; then
+    for p in $(pgrep -P "$LOAD_PID" || true); do kill -KILL "$p" 2>/dev/null || true; done
+    kill -KILL "$LOAD_PID" 2>/dev/null || true
+  fi
+  wait "$LOAD_PID" 2>/dev/null || true
+  LOAD_PID=
+  rm -rf "${LAB:?}/load"
+}
+
+# ---- collateral damage (issue 11): a failure of one host must not hurt the others ----
+# A scenario names the hosts it kills or cuts off (host_failed I...) before doing so;
+# no_collateral then reads the fence journal of every other host and fails on
+#   - a fence mode change to "fenced" ("fence: active -> fenced (no contact with the
+#     coordinator's quorum ...)", agent/ha_fence.c): a host that kept quorum self-fenced;
+#   - a destroy of a VM ("destroyed VM X here ..." / "could NOT destroy VM X here",
+#     agent/ha_exec.c destroy_done) for any reason but the leftover clean-up, which
+#     removes the definition of a VM that is NOT running here and is owned elsewhere
+#     (reason "owned by hostK at generation G", agent/ha_fence.c cleanup_definition).
+#     Self-fence ("self-fence: no quorum contact ...") and reconcile ("reconcile: owned
+#     by host K ...") destroys kill a running guest: both count.
+FAILED_HOSTS=()
+host_failed() { FAILED_HOSTS+=("$@"); }
+# fence_journal I: host I's "fence" events, one "HH:MM:SS.mmm hostI: message" line each,
+# from its journal (`drover events`); from its drover.log if the agent does not answer.
+fence_journal() {
+  local i=$1 out
+  if out=$(DV_TIMEOUT=10 dv "$i" events --kind fence --limit 10000 --json 2>/dev/null); then
+    echo "$out" | jq -r '"\(.time_ms / 1000 | floor | strflocaltime("%H:%M:%S")).\(.time_ms % 1000 | tostring | ("00" + .)[-3:]) \(.host): \(.message)"'
+  else
+    sed -n "s/^\(.*\) fence: /\1 host$i (drover.log, agent not answering): fence: /p" "$(hdir "$i")/drover.log" 2>/dev/null
+  fi
+}
+# collateral: the offending lines of every host not in FAILED_HOSTS (nothing: none)
+collateral() {
+  local i
+  for i in $(seq 1 "$(nhosts)"); do
+    [[ " ${FAILED_HOSTS[*]} " == *" $i "* ]] && continue
+    fence_journal "$i" | awk '
+      / -> fenced/ { print; next }
+      /destroyed VM |could NOT destroy VM / {
+        if ($0 !~ /self-fence:|reconcile:/ && $0 ~ /: owned by [^ ]+ at generation [0-9]+(;|$)/) next
+        print }'
+  done
+}
+# no_collateral: fail on any such line; says which hosts were checked
+no_collateral() {
+  local bad i ok=()
+  for i in $(seq 1 "$(nhosts)"); do [[ " ${FAILED_HOSTS[*]} " == *" $i "* ]] || ok+=("host$i"); done
+  bad=$(collateral)
+  if [ -n "$bad" ]; then
+    echo "$bad" >&2
+    fail "collateral damage on hosts that did not fail (${ok[*]}): $(echo "$bad" | grep -c ' -> fenced' || true) self-fence(s), $(echo "$bad" | grep -c 'destroy' || true) destroy(s), lines above"
+  fi
+  log "OK: no self-fence and no destroy of a VM on ${ok[*]} (failed: ${FAILED_HOSTS[*]:-none}; $(loadavg))"
 }
 
 # wait_admin I HOST STATE SECONDS: host I's agent shows HOST in admin STATE

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — shared by the lab_*.sh tests: sourced with the build dir as $1 and a short
 # LAB_NAME already exported (namespace and veth names carry it, so labs never collide).
 set -euo pipefail
