@@ -96,6 +96,14 @@ typedef struct hac_config {
     uint64_t recover_after_ms;
     /* Failed migrations of one VM before the drain reports it as unmovable. */
     uint32_t migrate_attempts_max;
+    /* Restart backoff per VM (0 = the default in brackets). After a failed START the
+     * next host is tried at once; from the second failure in a row the next try waits
+     * restart_backoff_ms [1000], doubling up to restart_backoff_max_ms [30000], and the
+     * hosts that refused wait twice that before they get this VM again. A success resets
+     * it. The bound keeps a VM no host can start from flooding the log (the lab once saw
+     * ~10,000 proposals a minute) and caps how long a VM waits after a host is able. */
+    uint64_t restart_backoff_ms;
+    uint64_t restart_backoff_max_ms;
     /* Upgrade: a host that does not rejoin healthy within this long pauses the plan. */
     uint64_t rejoin_timeout_ms;
     /* Placement knobs (concurrency limits, overcommit, reserve). */
@@ -332,7 +340,11 @@ typedef struct hac_input {
     /* CONSTRAINTS */
     uint32_t vm;
     uint64_t must_not;
-    /* RESULT */
+    /* RESULT. A failure's text is read for one thing: whether the host said it is not
+     * able right now, for any VM (hac_fence.c: "fenced: ...", "reconciling: ...",
+     * "stale term"; agent/ha_exec.c, ha_drv.c: "too many libvirt jobs ...", "cannot
+     * queue the job ...", "... log is behind", "this host's log ..."), or that this VM
+     * could not start there. Both only hold the host back for a while (restart backoff). */
     uint64_t cmd_id;
     bool ok;
     char text[HAC_TEXT_MAX];

@@ -120,7 +120,11 @@ static int group_index(char names[][HAC_GROUP_MAX], uint32_t *n, const char *g)
     return (int)(*n)++;
 }
 
-void hac__build_view(hac_coord *c)
+/* MOVES: a drain's or failback's plan, which keeps the destinations a migration of the
+ * VM failed to out (exclude). A restart's plan leaves them in: a failed live migration
+ * says little about a cold start there; refusals of STARTs are held back by the restart
+ * planner itself, for a while (hac_restart.c). */
+void hac__build_view(hac_coord *c, bool moves)
 {
     char groups[PLC_SET_BITS][HAC_GROUP_MAX];
     uint32_t n_groups = 0;
@@ -156,7 +160,7 @@ void hac__build_view(hac_coord *c)
         p->priority = m->priority;
         p->restart_order = m->restart_order;
         for (uint32_t h = 0; h < c->s.n_hosts; h++)
-            if ((c->v[v].exclude | c->v[v].must_not) >> h & 1u)
+            if (((moves ? c->v[v].exclude : 0) | c->v[v].must_not) >> h & 1u)
                 plc_set_add(&p->host_must_not, h);
         int g = group_index(groups, &n_groups, m->anti_group);
         if (g >= 0)
@@ -187,6 +191,77 @@ void hac__first_why(const plc_plan *plan, uint32_t vm, const char **code, const 
                 *code = plan->unplaced[i].why[0].code;
             *ex = plan->unplaced[i].example;
         }
+}
+
+/* ---- which hosts can take a START now ------------------------------------------- */
+
+/* Refusals that say the host is not able right now, for any VM, as the fence core and the
+ * agent word them (hac.h, HAC_IN_RESULT). Anything else is about the VM on that host. A
+ * text we do not know is the safe guess: it holds back one host for one VM. */
+static const char *const host_refusals[] = {
+    "fenced",                  /* hac_fence.c: no quorum contact */
+    "reconciling",             /* hac_fence.c: log not caught up after a return */
+    "stale term",              /* hac_fence.c: a newer coordinator exists */
+    "too many libvirt jobs",   /* agent/ha_exec.c: busy */
+    "cannot queue the job",    /* agent/ha_exec.c: busy */
+    "this host's log",         /* agent/ha_drv.c: log did not reach the commit in time */
+};
+
+hac__refusal hac__refusal_class(const char *text)
+{
+    for (size_t i = 0; i < sizeof host_refusals / sizeof host_refusals[0]; i++)
+        if (strncmp(text, host_refusals[i], strlen(host_refusals[i])) == 0)
+            return HAC__REF_HOST;
+    /* agent/ha_exec.c: "VM unknown here: this host's log is behind" */
+    if (strstr(text, "log is behind"))
+        return HAC__REF_HOST;
+    return HAC__REF_VM;
+}
+
+/* Acked within half a lease: the host is in contact with the quorum. One acked longer
+ * ago is about to self-fence, or has (its agent's lease ends at most fence_timeout_ms
+ * after our last ack, hac.h), and would refuse a START. */
+bool hac__fresh(const hac_coord *c, uint32_t h)
+{
+    return c->now_ms < c->h[h].last_ack_ms + c->cfg.fence_timeout_ms / 2;
+}
+
+bool hac__host_held(const hac_coord *c, uint32_t h)
+{
+    return c->now_ms < c->h[h].hold_until_ms;
+}
+
+/* Once per pass: is any live, unheld host fresh? Only then are the stale ones passed
+ * over (a preference: when none is fresh, say because this coordinator's own contact
+ * is late, staleness tells nothing apart). */
+void hac__note_fresh(hac_coord *c)
+{
+    c->any_fresh = false;
+    for (uint32_t h = 0; h < c->s.n_hosts && !c->any_fresh; h++)
+        c->any_fresh = hac__alive(c, (int32_t)h) && !hac__host_held(c, h) && hac__fresh(c, h);
+}
+
+/* Alive, not holding back after refusing a START, and in contact (as far as we can
+ * tell): a START sent there now should be carried out. */
+bool hac__able(const hac_coord *c, int32_t h)
+{
+    if (!hac__alive(c, h) || hac__host_held(c, (uint32_t)h))
+        return false;
+    return hac__fresh(c, (uint32_t)h) || !c->any_fresh;
+}
+
+bool hac__vm_held(const hac_coord *c, uint32_t vm, uint32_t h)
+{
+    for (uint32_t i = 0; i < HAC__HOLDS; i++)
+        if (c->v[vm].holds[i].host == h && c->now_ms < c->v[vm].holds[i].until_ms)
+            return true;
+    return false;
+}
+
+/* VM may be sent a START to host H now: H is able and has not refused it lately. */
+bool hac__may_start(const hac_coord *c, uint32_t vm, int32_t h)
+{
+    return hac__able(c, h) && !hac__vm_held(c, vm, (uint32_t)h);
 }
 
 /* ---- host admin ----------------------------------------------------------------- */

@@ -34,6 +34,7 @@
 static int reconcile(hac_coord *c, hac_out *out)
 {
     uint64_t now = c->now_ms;
+    hac__note_fresh(c);
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         vsoft *s = &c->v[v];
         uint64_t limit = s->cmd_kind == HAC_CMD_START ? c->cfg.start_timeout_ms
@@ -142,13 +143,28 @@ static int reconcile(hac_coord *c, hac_out *out)
         return rc;
 
     /* A protected VM owned by a live host that runs it nowhere: start it there (a new
-     * coordinator finishing a restart, or a guest that crashed). */
+     * coordinator finishing a restart, a guest that crashed, or a host that refused it
+     * and is able again). Not while it backs off, nor while the owner is held back: a
+     * refusal by the owner sends it elsewhere (hac_restart.c); a host held back because
+     * it refused another VM is waited for, and an event says so. An owner not acked
+     * lately is still asked: only its refusal, then its report, lets another host start
+     * the VM. */
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         const hac_rvm *m = &c->s.vms[v];
         if (!m->protected_ || !m->want_running || !hac__alive(c, m->owner) || !hac__vm_idle(c, v) ||
             c->v[v].seen_on >= 0 || m->moving_to >= 0 || c->h[m->owner].inv_ms == 0 ||
-            (c->v[v].exclude >> m->owner & 1u))
+            now < c->v[v].retry_ms || hac__vm_held(c, v, (uint32_t)m->owner))
             continue;
+        if (hac__host_held(c, (uint32_t)m->owner)) {
+            uint64_t until = c->h[m->owner].hold_until_ms;
+            if (c->v[v].wait_noted_ms != until + 1) {
+                c->v[v].wait_noted_ms = until + 1;
+                hac__event(out, (int32_t)v, m->owner, "vm %s waits, next try in %llu ms: %s is not able now: %s",
+                           m->name, (unsigned long long)(until - now), hac__hname(c, m->owner),
+                           c->h[m->owner].hold_why);
+            }
+            continue;
+        }
         c->v[v].cmd_id = hac__send_cmd(c, out, HAC_CMD_START, v, (uint32_t)m->owner,
                                   (uint32_t)m->owner, NULL);
         c->v[v].cmd_kind = HAC_CMD_START;
@@ -269,7 +285,7 @@ static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
                   c->s.vms[v].name, hac__hname(c, *seen), hac__hname(c, (int32_t)in->host));
         if (here[v]) {
             *seen = (int32_t)in->host;
-            c->v[v].start_fails = 0;
+            hac__start_ok(c, v);
         }
         else if (*seen == (int32_t)in->host)
             *seen = -1;
@@ -341,8 +357,10 @@ static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
          * nowhere yet. */
         s->seen_on = start ? -1 : m->owner;
         s->exclude = 0;
+        s->start_fail_ms = 0; /* the new owner has refused nothing yet */
         s->attempts = 0;
         s->stuck_reported = false;
+        s->restart_reported = false;
         s->limit_reported = false;
     }
     if (start && p->kind == HAC_P_OWNER && m->owner >= 0) {
@@ -392,26 +410,15 @@ static void on_result(hac_coord *c, const hac_input *in, hac_out *out)
     s->cmd_id = 0;
     if (s->cmd_kind == HAC_CMD_START) {
         if (in->ok) {
-            s->start_fails = 0;
+            hac__start_ok(c, v);
+            c->h[s->cmd_to].hold_n = 0;
+            c->h[s->cmd_to].hold_until_ms = 0;
             s->seen_on = (int32_t)s->cmd_to;
             hac__event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: running on %s", m->name,
                   hac__hname(c, (int32_t)s->cmd_to));
         } else {
-            s->exclude |= 1ull << s->cmd_to;
-            s->start_fail_ms = c->now_ms ? c->now_ms : 1;
-            hac__event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: start on %s failed: %s", m->name,
-                  hac__hname(c, (int32_t)s->cmd_to), in->text);
-            /* Each failure moves ownership (a new generation) and the next host is tried;
-             * after migrate_attempts_max failures in a row the VM waits cmd_timeout_ms
-             * before the next round, so a VM no host can start does not flood the log. */
-            if (++s->start_fails >= c->cfg.migrate_attempts_max) {
-                s->start_fails = 0;
-                s->start_hold_ms = c->now_ms + c->cfg.cmd_timeout_ms;
-                hac__event(out, (int32_t)v, (int32_t)s->cmd_to,
-                           "vm %s: %u starts failed in a row (last: %s); next try in %llu s", m->name,
-                           c->cfg.migrate_attempts_max, in->text,
-                           (unsigned long long)(c->cfg.cmd_timeout_ms / 1000));
-            }
+            /* held back for a while, never excluded: hac_restart.c */
+            hac__start_failed(c, v, s->cmd_to, in->text, out);
         }
         return;
     }
@@ -460,7 +467,7 @@ hac_coord *hac_coord_new(const hac_config *cfg, const hac_rstate *s, uint64_t te
         c->h[h].live = HAC_SUSPECT;
     }
     for (uint32_t v = 0; v < HAC_VMS_MAX; v++)
-        c->v[v].seen_on = -1;
+        c->v[v].seen_on = c->v[v].why_host = -1;
     return c;
 }
 

@@ -51,7 +51,7 @@ int hac__evacuate(hac_coord *c, uint32_t h, hac_out *out)
     }
     if (!any)
         return 0;
-    hac__build_view(c);
+    hac__build_view(c, true);
     /* VMs busy with something else stay out of this plan (they count where they are). */
     plc_plan plan;
     int rc = plc_plan_evacuate(&c->view, h, &plan);
@@ -111,7 +111,7 @@ void hac__failback(hac_coord *c, uint32_t h, hac_out *out)
     for (uint32_t v = 0; v < c->s.n_vms; v++)
         if (c->s.vms[v].home == (int32_t)h && c->v[v].attempts < c->cfg.migrate_attempts_max)
             c->v[v].exclude &= ~(1ull << h);
-    hac__build_view(c);
+    hac__build_view(c, true);
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         const hac_rvm *m = &c->s.vms[v];
         vsoft *s = &c->v[v];

@@ -7,6 +7,30 @@
 
 #include "hac.h"
 
+/* Restart backoff defaults (hac_config.restart_backoff_ms / _max_ms when 0). */
+#define HAC__BACKOFF_MS 1000
+#define HAC__BACKOFF_MAX_MS 30000
+/* Hosts one VM remembers as having refused its START lately. A VM meets more refusals
+ * than this only when most of a large cluster refuses at once; the entry closest to
+ * its end then makes room, so that host may be tried a little early: the VM's own
+ * backoff still paces it. */
+#define HAC__HOLDS 4
+#define HAC__WHY_MAX 64
+
+/* What a failed START says (hac__refusal_class). */
+typedef enum hac__refusal {
+    HAC__REF_VM = 1, /* this VM could not start there (libvirt, image lock, definition) */
+    HAC__REF_HOST,   /* the host is not able right now, for any VM (fenced, reconciling,
+                      * busy, log behind, or our term is stale) */
+} hac__refusal;
+
+/* A host held back for one VM until until_ms, because it refused its START (the slot
+ * is free once until_ms has passed). */
+typedef struct vhold {
+    uint32_t host;
+    uint64_t until_ms;
+} vhold;
+
 typedef struct hview {
     bool known;
     hac_live live;
@@ -22,6 +46,11 @@ typedef struct hview {
     bool dead_reported;
     bool lease_reported;
     uint64_t admin_prop_ms; /* a proposal for this host is pending since (0 = none) */
+    /* It refused a START saying it is not able right now: no VM is placed on it before
+     * hold_until_ms; refusals in a row (reset by a START it carries out) lengthen it. */
+    uint64_t hold_until_ms;
+    uint32_t hold_n;
+    char hold_why[HAC__WHY_MAX];
 } hview;
 
 typedef struct vsoft {
@@ -33,17 +62,23 @@ typedef struct vsoft {
     uint64_t prop_ms;       /* a proposal for this VM is pending since (0 = none) */
     bool start_on_commit;   /* the pending OWNER is a restart: START when it commits */
     bool migrate_on_commit; /* the pending MOVING starts a migration */
-    uint64_t exclude;       /* hosts a migration/start failed on (bit per host) */
+    uint64_t exclude;       /* hosts a migration failed to (bit per host; drains only) */
     uint32_t attempts;
-    bool stuck_reported;
+    bool stuck_reported;    /* a drain or failback said it cannot move */
+    bool restart_reported;  /* the restart planner said it cannot place it */
     bool limit_reported;
     bool unacked_reported;
     uint64_t orphan_ms;     /* a recorded move with no command of ours since (0 = none) */
     bool busy;              /* its owner's last report lists a migration job for it */
     uint64_t must_not;      /* hosts it can never run on (HAC_IN_CONSTRAINTS) */
-    uint32_t start_fails;   /* failed STARTs since it last ran: bounds a restart storm */
-    uint64_t start_hold_ms; /* no restart before this after too many failed STARTs */
-    uint64_t start_fail_ms; /* when the last START failed: its host must report after */
+    uint32_t start_fails;   /* failed STARTs in a row since it last ran (backoff) */
+    uint64_t retry_ms;      /* no START and no restart decision before this (backoff) */
+    uint64_t start_fail_ms; /* when a START to its current owner failed (0 = none): the
+                             * owner must report after that before another host starts it */
+    vhold holds[HAC__HOLDS];
+    int32_t why_host;       /* the last refusal: host and its text, for events */
+    char why[HAC__WHY_MAX];
+    uint64_t wait_noted_ms; /* the next try the last "waits" event announced */
 } vsoft;
 
 struct hac_coord {
@@ -53,6 +88,7 @@ struct hac_coord {
     uint64_t next_id;
     uint64_t now_ms;
     bool heard_all;         /* every host's HOST input came at least once */
+    bool any_fresh;         /* some host able to take a START was acked lately (per pass) */
     hview h[HAC_HOSTS_MAX];
     vsoft v[HAC_VMS_MAX];
     uint64_t upg_prop_ms;
@@ -76,7 +112,16 @@ bool hac__vm_idle(const hac_coord *c, uint32_t vm);
 bool hac__degraded(const hac_coord *c, uint32_t h);
 bool hac__unfit(const hac_coord *c, uint32_t h);
 int32_t hac__vm_pos(const hac_coord *c, uint32_t vm);
-void hac__build_view(hac_coord *c);
+void hac__build_view(hac_coord *c, bool moves);
+hac__refusal hac__refusal_class(const char *text);
+bool hac__fresh(const hac_coord *c, uint32_t h);
+bool hac__host_held(const hac_coord *c, uint32_t h);
+bool hac__able(const hac_coord *c, int32_t h);
+bool hac__vm_held(const hac_coord *c, uint32_t vm, uint32_t h);
+bool hac__may_start(const hac_coord *c, uint32_t vm, int32_t h);
+void hac__note_fresh(hac_coord *c);
+void hac__start_failed(hac_coord *c, uint32_t vm, uint32_t h, const char *text, hac_out *out);
+void hac__start_ok(hac_coord *c, uint32_t vm);
 void hac__first_why(const plc_plan *plan, uint32_t vm, const char **code, const char **ex);
 int hac__plan_restarts(hac_coord *c, hac_out *out);
 bool hac__evacuating(const hac_coord *c, uint32_t h);

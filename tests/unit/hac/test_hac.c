@@ -208,49 +208,274 @@ static void restart_waits_for_lease(void **st)
     hac_coord_free(c);
 }
 
-/* A VM no host can start (its definition is missing, say) is tried on a few hosts, then
- * held for cmd_timeout_ms: no endless OWNER proposals (the lab saw ~10,000 in a minute). */
+/* ---- refused STARTs: a driven world ------------------------------------------------ */
+
+/* Host 0 died at 1000 ms (last ack 100 ms, lease over at 2600 ms) with vm0, the only
+ * protected VM. Every 100 ms each live host is fed alive and acked now, reports what it
+ * runs, and a tick follows; proposals commit at once and each START of vm0 is answered
+ * at once: refused with refuse[host] when set, else carried out. */
+typedef struct drive {
+    hac_coord *c;
+    hac_rstate s;
+    hac_config cfg;
+    uint64_t now;
+    bool alive[3];
+    const char *refuse[3];
+    int32_t runs;              /* host vm0 runs on, -1 = none */
+    uint64_t start_ms[64];
+    uint32_t start_to[64];
+    uint32_t n_starts;
+    bool said_anti, said_cannot, said_wait;
+    char last_wait[HAC_TEXT_MAX];
+} drive;
+
+static void drive_init(drive *d, bool h2_alive)
+{
+    memset(d, 0, sizeof *d);
+    cluster(&d->s);
+    for (uint32_t v = 1; v < 4; v++)
+        d->s.vms[v].protected_ = false;
+    hac_config_default(&d->cfg);
+    d->c = start(&d->s, &d->cfg);
+    assert_int_equal(out.n, 0);
+    d->alive[1] = true;
+    d->alive[2] = h2_alive;
+    d->runs = -1;
+    d->now = 1000;
+}
+
+static void drive_outputs(drive *d)
+{
+    for (int round = 0; round < 16; round++) {
+        hac_out copy = out;
+        out.n = 0;
+        bool any = false;
+        for (uint32_t i = 0; i < copy.n; i++) {
+            const hac_out_item *it = &copy.items[i];
+            if (it->kind == HAC_O_EVENT) {
+                d->said_anti |= strstr(it->text, "anti_affinity") != NULL;
+                d->said_cannot |= strstr(it->text, "cannot") != NULL;
+                if (strstr(it->text, "waits")) {
+                    d->said_wait = true;
+                    snprintf(d->last_wait, sizeof d->last_wait, "%s", it->text);
+                }
+            } else if (it->kind == HAC_O_PROPOSE) {
+                int rc = hac_apply(&d->s, &it->prop);
+                hac_input in = {.kind = HAC_IN_COMMIT, .prop = &it->prop, .commit_rc = rc};
+                step(d->c, d->now, &in);
+                any = true;
+            } else if (it->kind == HAC_O_CMD && it->cmd.kind == HAC_CMD_START && it->cmd.vm == 0) {
+                assert_true(d->n_starts < 64);
+                d->start_ms[d->n_starts] = d->now;
+                d->start_to[d->n_starts++] = it->cmd.to;
+                const char *no = d->refuse[it->cmd.to];
+                hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = it->cmd.id, .ok = no == NULL};
+                snprintf(r.text, sizeof r.text, "%s", no ? no : "");
+                if (!no)
+                    d->runs = (int32_t)it->cmd.to;
+                step(d->c, d->now, &r);
+                any = true;
+            }
+        }
+        if (!any && out.n == 0)
+            return;
+    }
+}
+
+static void drive_step(drive *d)
+{
+    d->now += 100;
+    host_in(d->c, d->now, 0, HAC_DEAD, 100);
+    for (uint32_t h = 1; h < 3; h++)
+        host_in(d->c, d->now, h, d->alive[h] ? HAC_ALIVE : HAC_DEAD, d->alive[h] ? d->now : 100);
+    drive_outputs(d);
+    for (uint32_t h = 1; h < 3; h++) {
+        if (!d->alive[h])
+            continue;
+        uint32_t on[2], n = 0;
+        if (h == 1)
+            on[n++] = 4;
+        if (d->runs == (int32_t)h)
+            on[n++] = 0;
+        inventory(d->c, d->now, h, on, n);
+    }
+    hac_input tick = {.kind = HAC_IN_TICK};
+    step(d->c, d->now, &tick);
+    drive_outputs(d);
+}
+
+static void drive_until(drive *d, uint64_t ms)
+{
+    while (d->now < ms)
+        drive_step(d);
+}
+
+/* The restart backoff with the default configuration: the wait before START k + 1
+ * (k counted from 1) after k failed STARTs in a row. */
+static uint64_t backoff_ms(uint32_t k)
+{
+    if (k <= 1)
+        return 0;
+    uint64_t w = 1000;
+    for (uint32_t i = 2; i < k && w < 30000; i++)
+        w *= 2;
+    return w < 30000 ? w : 30000;
+}
+
+/* A VM no host can start (its definition is missing, say) backs off: the next host at
+ * once, then 1 s, 2 s, 4 s ... up to 30 s between tries, never more often (the lab saw
+ * ~10,000 OWNER proposals a minute without a bound) and never given up. */
 static void failed_starts_back_off(void **st)
+{
+    (void)st;
+    drive d;
+    drive_init(&d, true);
+    d.refuse[1] = d.refuse[2] = "no such VM on this host";
+    drive_until(&d, 300000);
+    assert_int_equal(d.runs, -1);
+    assert_true(d.n_starts >= 8);
+    assert_true(d.n_starts <= 20);
+    for (uint32_t k = 1; k < d.n_starts; k++)
+        assert_true(d.start_ms[k] - d.start_ms[k - 1] >= backoff_ms(k));
+    assert_true(d.start_ms[d.n_starts - 1] + 31000 >= d.now); /* still trying */
+    assert_false(d.said_anti);
+    assert_false(d.said_cannot);
+    /* once a host can, it runs */
+    d.refuse[1] = d.refuse[2] = NULL;
+    drive_until(&d, d.now + 31000);
+    assert_true(d.runs == 1 || d.runs == 2);
+    hac_coord_free(d.c);
+}
+
+/* Issue 11, point 3: a START refused by a fenced host is no rule about where the VM may
+ * run. Host 1, the only live host, refuses while fenced; vm0 waits (an event says why,
+ * never "anti_affinity") and is started on host 1 as soon as host 1 is able again. The
+ * refusal used to exclude host 1 for good (`cannot be restarted: anti_affinity.host`). */
+static void refused_start_is_no_exclusion(void **st)
+{
+    (void)st;
+    drive d;
+    drive_init(&d, false);
+    d.refuse[1] = "fenced: no quorum contact";
+    drive_until(&d, 2700);
+    assert_int_equal(d.n_starts, 1);
+    assert_int_equal(d.start_to[0], 1);
+    drive_until(&d, 6000);
+    assert_int_equal(d.runs, -1);
+    for (uint32_t k = 1; k < d.n_starts; k++)
+        assert_true(d.start_ms[k] - d.start_ms[k - 1] >= 1000);
+    uint64_t last = d.start_ms[d.n_starts - 1];
+    d.refuse[1] = NULL; /* host 1 is back in contact and active */
+    drive_until(&d, last + 2 * backoff_ms(d.n_starts) + 1000);
+    assert_int_equal(d.runs, 1);
+    assert_false(d.said_anti);
+    assert_false(d.said_cannot);
+    assert_true(d.said_wait);
+    assert_non_null(strstr(d.last_wait, "fenced: no quorum contact"));
+    hac_coord_free(d.c);
+}
+
+/* Nor is a failed migration a rule for restarts: a drain of host 0 whose migrations to
+ * host 1 all failed (host 2 cordoned), then host 0 dies: vm0 restarts on host 1. The
+ * drain's exclusion used to reach the restart plan as a host rule: "cannot be
+ * restarted: anti_affinity.host: VM vm0 must not run on hosts in h1". */
+static void failed_migration_is_no_restart_rule(void **st)
 {
     (void)st;
     hac_rstate s;
     hac_config cfg;
-    hac_coord *c = h0_dies(&s, &cfg);
-    hac_input tick = {.kind = HAC_IN_TICK};
-    uint32_t owners = 0;
-    uint64_t now = 2610;
-    for (int round = 0; round < 20; round++, now += 10) {
+    cluster(&s);
+    for (uint32_t v = 1; v < 4; v++)
+        s.vms[v].protected_ = false;
+    hac_prop cordon = {.kind = HAC_P_ADMIN, .index = 2, .admin = PLC_ADMIN_CORDONED};
+    assert_int_equal(hac_apply(&s, &cordon), 0);
+    hac_config_default(&cfg);
+    hac_coord *c = start(&s, &cfg);
+    hac_input d = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_DRAIN, .host = 0};
+    step(c, 200, &d);
+    uint64_t now = 210;
+    uint32_t failed = 0;
+    for (int round = 0; round < 40; round++, now += 10) {
         commit_all(c, &s, now);
-        owners++;
         hac_out cmds = out;
         out.n = 0;
-        bool any = false;
         for (uint32_t i = 0; i < cmds.n; i++)
-            if (cmds.items[i].kind == HAC_O_CMD && cmds.items[i].cmd.vm == 0) {
+            if (cmds.items[i].kind == HAC_O_CMD && cmds.items[i].cmd.kind == HAC_CMD_MIGRATE) {
                 hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = cmds.items[i].cmd.id, .ok = false};
-                snprintf(r.text, sizeof r.text, "no such VM on this host");
+                snprintf(r.text, sizeof r.text, "destination not active");
+                failed += cmds.items[i].cmd.vm == 0;
                 step(c, now + 1, &r);
-                /* and that host's next report shows it does not run vm0 */
-                inventory(c, now + 2, cmds.items[i].cmd.to, NULL, 0);
-                any = true;
+            } else if (cmds.items[i].kind == HAC_O_PROPOSE) {
+                hac_out_push(&out, &cmds.items[i]);
             }
-        /* keep only vm0's proposals: the others are not the point here */
-        hac_out keep = out;
-        out.n = 0;
-        for (uint32_t i = 0; i < keep.n; i++)
-            if (keep.items[i].kind == HAC_O_PROPOSE && keep.items[i].prop.index == 0)
-                hac_out_push(&out, &keep.items[i]);
-        step(c, now + 2, &tick);
-        if (!any && count(HAC_O_PROPOSE, HAC_P_OWNER) == 0)
-            break;
     }
-    assert_true(owners <= cfg.migrate_attempts_max + 1);
+    assert_int_equal(failed, cfg.migrate_attempts_max); /* the drain gave up on vm0 */
+    assert_int_equal(s.vms[0].owner, 0);
     out.n = 0;
-    step(c, now + cfg.cmd_timeout_ms / 2, &tick);
-    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 0);   /* still held */
-    step(c, now + cfg.cmd_timeout_ms + 10, &tick);
-    assert_true(count(HAC_O_PROPOSE, HAC_P_OWNER) >= 1);      /* then one more round */
+    host_in(c, 1000, 0, HAC_DEAD, 100);
+    hac_input tick = {.kind = HAC_IN_TICK};
+    step(c, 2600, &tick);
+    bool restarted = false;
+    for (uint32_t i = 0; i < out.n; i++) {
+        if (out.items[i].kind == HAC_O_EVENT)
+            assert_null(strstr(out.items[i].text, "anti_affinity"));
+        if (out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.kind == HAC_P_OWNER &&
+            out.items[i].prop.index == 0) {
+            assert_int_equal(out.items[i].prop.owner, 1);
+            restarted = true;
+        }
+    }
+    assert_true(restarted);
     hac_coord_free(c);
+}
+
+/* Two hosts that refuse in turn (one fenced, one reconciling) do not bounce the VM
+ * between them at every step: from the second START on, each waits the backoff. When
+ * they are able again the VM runs. */
+static void refusals_do_not_ping_pong(void **st)
+{
+    (void)st;
+    drive d;
+    drive_init(&d, true);
+    d.refuse[1] = "fenced: no quorum contact";
+    d.refuse[2] = "reconciling: not caught up yet";
+    drive_until(&d, 60000);
+    assert_true(d.n_starts >= 4);
+    assert_true(d.n_starts <= 8);
+    for (uint32_t k = 1; k < d.n_starts; k++)
+        assert_true(d.start_ms[k] - d.start_ms[k - 1] >= backoff_ms(k));
+    bool both = false;
+    for (uint32_t k = 1; k < d.n_starts; k++)
+        both |= d.start_to[k] != d.start_to[0];
+    assert_true(both); /* each try goes where the last one was not refused, if it can */
+    d.refuse[1] = d.refuse[2] = NULL;
+    drive_until(&d, 60000 + 30000 + 1000);
+    assert_true(d.runs == 1 || d.runs == 2);
+    assert_false(d.said_anti);
+    assert_false(d.said_cannot);
+    hac_coord_free(d.c);
+}
+
+/* Every candidate refused once, and then the only host left is the last one that
+ * refused: the VM is started there once it is able (within its hold), not given up. */
+static void every_refuser_is_tried_again(void **st)
+{
+    (void)st;
+    drive d;
+    drive_init(&d, true);
+    d.refuse[1] = "fenced: no quorum contact";
+    d.refuse[2] = "fenced: no quorum contact";
+    while (d.n_starts < 2)
+        drive_step(&d);
+    assert_int_not_equal(d.start_to[0], d.start_to[1]);
+    uint32_t last = d.start_to[1];
+    d.alive[3 - last] = false; /* the other host dies */
+    d.refuse[last] = NULL;     /* the last refuser is able again */
+    drive_until(&d, d.start_ms[1] + 2 * backoff_ms(2) + 500);
+    assert_int_equal(d.runs, (int32_t)last);
+    assert_false(d.said_cannot);
+    assert_false(d.said_anti);
+    hac_coord_free(d.c);
 }
 
 /* A START answered with a failure by a live host may have started the VM all the same:
@@ -259,35 +484,50 @@ static void failed_starts_back_off(void **st)
 static void failed_start_needs_proof(void **st)
 {
     (void)st;
-    hac_rstate s;
-    hac_config cfg;
-    hac_coord *c = h0_dies(&s, &cfg);
-    hac_input tick = {.kind = HAC_IN_TICK};
-    commit_all(c, &s, 2610); /* vm0..vm3 owned elsewhere; STARTs out */
-    hac_cmd start0 = {0};
-    for (uint32_t i = 0; i < out.n; i++)
-        if (out.items[i].kind == HAC_O_CMD && out.items[i].cmd.vm == 0)
-            start0 = out.items[i].cmd;
-    assert_int_equal(start0.kind, HAC_CMD_START);
-    out.n = 0;
-    hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = start0.id, .ok = false};
-    snprintf(r.text, sizeof r.text, "libvirt: domain is already running");
-    step(c, 2620, &r);
-    step(c, 2630, &tick);
-    for (uint32_t i = 0; i < out.n; i++)
-        assert_false(out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.index == 0);
-    /* its report lists vm0: it runs there, nothing moves */
-    uint32_t on[] = {0};
-    inventory(c, 2640, start0.to, on, 1);
-    step(c, 2650, &tick);
-    for (uint32_t i = 0; i < out.n; i++)
-        assert_false(out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.index == 0 &&
-                     out.items[i].prop.kind == HAC_P_OWNER);
-    /* had it listed nothing, the next host would have been tried */
-    inventory(c, 2660, start0.to, NULL, 0);
-    step(c, 2670, &tick);
-    assert_true(count(HAC_O_PROPOSE, HAC_P_OWNER) >= 1);
-    hac_coord_free(c);
+    for (int listed = 0; listed < 2; listed++) {
+        hac_rstate s;
+        hac_config cfg;
+        hac_coord *c = h0_dies(&s, &cfg);
+        hac_input tick = {.kind = HAC_IN_TICK};
+        commit_all(c, &s, 2610); /* vm0..vm3 owned elsewhere; STARTs out */
+        hac_cmd start0 = {0};
+        for (uint32_t i = 0; i < out.n; i++)
+            if (out.items[i].kind == HAC_O_CMD && out.items[i].cmd.vm == 0)
+                start0 = out.items[i].cmd;
+        assert_int_equal(start0.kind, HAC_CMD_START);
+        out.n = 0;
+        hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = start0.id, .ok = false};
+        snprintf(r.text, sizeof r.text, "libvirt: domain is already running");
+        step(c, 2620, &r);
+        step(c, 2630, &tick);
+        for (uint32_t i = 0; i < out.n; i++)
+            assert_false(out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.index == 0);
+        uint32_t on[] = {0};
+        if (listed) {
+            /* its report lists vm0: it runs there, nothing moves, now or later */
+            inventory(c, 2640, start0.to, on, 1);
+            step(c, 2650, &tick);
+            step(c, 9000, &tick);
+            for (uint32_t i = 0; i < out.n; i++)
+                assert_false(out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.index == 0 &&
+                             out.items[i].prop.kind == HAC_P_OWNER);
+        } else {
+            /* it lists nothing: the next host is tried at once (first failure) */
+            inventory(c, 2640, start0.to, NULL, 0);
+            step(c, 2650, &tick);
+            bool moved = false;
+            for (uint32_t i = 0; i < out.n; i++)
+                if (out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.index == 0 &&
+                    out.items[i].prop.kind == HAC_P_OWNER) {
+                    assert_int_not_equal(out.items[i].prop.owner, (int32_t)start0.to);
+                    /* a refused START restarted nothing: the count stays */
+                    assert_int_equal(out.items[i].prop.restarts, s.vms[0].restarts);
+                    moved = true;
+                }
+            assert_true(moved);
+        }
+        hac_coord_free(c);
+    }
 }
 
 /* A guest that powers itself off on its owner is not started again (as vSphere HA), not
@@ -908,6 +1148,10 @@ int main(void)
         cmocka_unit_test(maintenance_host_is_emptied_again),
         cmocka_unit_test(failed_starts_back_off),
         cmocka_unit_test(failed_start_needs_proof),
+        cmocka_unit_test(refused_start_is_no_exclusion),
+        cmocka_unit_test(refusals_do_not_ping_pong),
+        cmocka_unit_test(every_refuser_is_tried_again),
+        cmocka_unit_test(failed_migration_is_no_restart_rule),
         cmocka_unit_test(guest_shutdown_is_respected),
         cmocka_unit_test(constraints_steer_the_plan),
         cmocka_unit_test(failed_migration_tries_elsewhere),
