@@ -14,7 +14,12 @@
  *
  * Facts for gossip (hv_host_facts + the VM count) are refreshed on a worker every
  * AG_PLACE_FACTS_MS and cached here; gossip_drv.c copies the cache into each record, so
- * publishing never waits on libvirt.
+ * publishing never waits on libvirt. The same probe tells whether libvirtd answers
+ * (hoststatus.h ag_lvwatch): the worker notes when each libvirt question goes out and
+ * comes back, the loop judges from those times at each record, so a hung libvirtd reads
+ * as "not answering" after AG_LIBVIRTD_TIMEOUT_MS while the probe is still stuck, and no
+ * second probe is queued behind it. Facts not read, or read while libvirtd has stopped
+ * answering since, are published as unknown with their last values.
  */
 #include "ctl_place.h"
 #include "log.h"
@@ -36,6 +41,9 @@
 /* 10 s: a host's capacity and bridges change on the scale of minutes; a VM started a
  * moment ago shows up in the next record. Each refresh is two libvirt RPC rounds. */
 #define AG_PLACE_FACTS_MS 10000
+/* How often the loop looks whether a probe is due (ag_lvwatch_due): the retry after a
+ * failure (AG_LIBVIRTD_RETRY_MS) must not wait for a 10 s tick. */
+#define AG_PLACE_TICK_MS 1000
 /* Bound on the VMs counted per refresh (the same bound `vm list` uses). */
 #define PLACE_VMS_MAX 1024
 /* Time `drover place` may spend resolving hosts' migration addresses: with a working
@@ -52,10 +60,14 @@ struct ag_place {
     hv_conn *conn;
     ag_id timer;
     bool refreshing;      /* one facts job at a time */
+    uint64_t probe_ms;    /* when the last facts job was submitted, 0 never */
     uint32_t in_flight;   /* jobs submitted whose done has not run: they use conn */
     bool closing;         /* ag_place_free ran while jobs were out: the last one frees */
     bool have_facts;
+    bool facts_ok;        /* the last facts job read them (loop thread) */
+    int answering;        /* the last verdict on libvirtd logged, -1 none yet */
     ag_host_facts facts;  /* loop thread only */
+    ag_lvwatch lv;        /* the facts worker writes, the loop reads (atomics) */
 };
 
 enum job_kind { JOB_FACTS, JOB_BASELINE, JOB_CHECK, JOB_PLACE };
@@ -75,6 +87,7 @@ typedef struct place_job {
     char *text, *json;
     ag_host_facts facts;
     char nic_fallback[64];   /* facts: the cluster address, for the NIC probe */
+    bool facts_read;         /* facts: hv_host_facts answered */
 } place_job;
 
 static int get_conn(ag_place *p, hv_conn **out, hv_err *err)
@@ -157,15 +170,22 @@ static void facts_work(void *ud)
 {
     place_job *j = ud;
     ag_host_facts *f = &j->facts;
+    ag_lvwatch *lv = &j->p->lv;
     hv_conn *c;
-    hv_err err;
+    hv_err err = {0};
     hv_host h;
+    /* only the libvirt calls are timed: a slow storage probe or resolver below is not
+     * libvirtd's silence */
+    ag_lvwatch_ask(lv, ag_now_ms());
     if (get_conn(j->p, &c, &err) != HV_OK || hv_host_facts(c, &h, &err) != HV_OK) {
-        f->libvirtd_responsive = 0;
+        ag_lvwatch_done(lv, false, ag_now_ms());
+        ag_debug("facts: libvirt did not give them: %s", err.msg);
         probe_nic(j);   /* with the last known migration address */
         return;
     }
-    f->libvirtd_responsive = 1;
+    ag_lvwatch_done(lv, true, ag_now_ms());
+    j->facts_read = true;
+    f->facts_read_wall_ms = ag_wall_ms();
     snprintf(f->libvirt_version, sizeof f->libvirt_version, "%lu.%lu.%lu",
              h.libvirt_version / 1000000, h.libvirt_version / 1000 % 1000,
              h.libvirt_version % 1000);
@@ -196,7 +216,13 @@ static void facts_work(void *ud)
     probe_nic(j);
     hv_vm *vms = calloc(PLACE_VMS_MAX, sizeof *vms);
     size_t n = 0;
-    if (vms && hv_vm_list(c, vms, PLACE_VMS_MAX, &n, &err) == HV_OK) {
+    int rc = HV_ENOMEM;
+    if (vms) {
+        ag_lvwatch_ask(lv, ag_now_ms());
+        rc = hv_vm_list(c, vms, PLACE_VMS_MAX, &n, &err);
+        ag_lvwatch_done(lv, rc == HV_OK, ag_now_ms());
+    }
+    if (rc == HV_OK) {
         f->vm_count = (uint32_t)n;
         for (size_t i = 0; i < n; i++)
             if (vms[i].state == HV_VM_RUNNING || vms[i].state == HV_VM_PAUSED)
@@ -220,11 +246,12 @@ static void facts_done(ag_loop *l, void *ud)
     (void)l;
     ag_place *p = j->p;
     p->refreshing = false;
-    if (j->facts.libvirtd_responsive) {
+    p->facts_ok = j->facts_read;
+    if (j->facts_read) {
         p->facts = j->facts;
     } else {
-        /* keep the last known hardware facts: the host did not change, libvirtd left */
-        p->facts.libvirtd_responsive = 0;
+        /* keep the last facts read, published as unknown (ag_place_facts): they say
+         * what the host was, never what it is now */
         p->facts.nic_probed = j->facts.nic_probed;
         p->facts.nic_up = j->facts.nic_up;
         p->facts.nic_mtu = j->facts.nic_mtu;
@@ -235,11 +262,31 @@ static void facts_done(ag_loop *l, void *ud)
     job_finished(p);
 }
 
+/* Log libvirtd's verdict when it changes (loop thread): the record says it to the
+ * cluster, this says it to whoever reads this host's log. */
+static void note_answering(ag_place *p, uint64_t now)
+{
+    uint32_t silent;
+    int ok = ag_lvwatch_judge(&p->lv, now, AG_LIBVIRTD_TIMEOUT_MS, &silent);
+    if (ok == p->answering)
+        return;
+    if (!ok)
+        ag_warn("libvirtd at %s not answering for %u s (a probe is %s); this host's record "
+                "says so and publishes its facts as unknown", p->uri, (silent + 500) / 1000,
+                p->refreshing ? "still waiting, none is stacked behind it" : "failing");
+    else if (p->answering == 0)
+        ag_info("libvirtd at %s answers again", p->uri);
+    p->answering = ok;
+}
+
 static void on_facts_timer(ag_loop *l, ag_id id, void *ud)
 {
     ag_place *p = ud;
     (void)id;
-    if (p->refreshing)
+    uint64_t now = ag_now_ms();
+    note_answering(p, now);
+    if (!ag_lvwatch_due(&p->lv, p->refreshing, p->probe_ms, now, AG_PLACE_FACTS_MS,
+                        AG_LIBVIRTD_RETRY_MS))
         return;
     place_job *j = calloc(1, sizeof *j);
     if (!j)
@@ -251,6 +298,7 @@ static void on_facts_timer(ag_loop *l, ag_id id, void *ud)
     snprintf(j->nic_fallback, sizeof j->nic_fallback, "%.*s", (int)sizeof j->nic_fallback - 1,
              p->a->cfg.advertise);
     p->refreshing = true;
+    p->probe_ms = now;
     p->in_flight++;
     if (ag_loop_submit(l, facts_work, facts_done, j) != 0) {
         p->refreshing = false;
@@ -268,6 +316,10 @@ void ag_place_facts(const ag_place *p, ag_host_facts *f)
         *f = p->facts;
         f->admin_state = admin;
     }
+    /* judged now, not at the last refresh: a stuck probe never refreshes anything */
+    f->libvirtd_responsive = ag_lvwatch_judge(&p->lv, ag_now_ms(), AG_LIBVIRTD_TIMEOUT_MS,
+                                              &f->libvirtd_silent_ms);
+    f->facts_known = p->have_facts && p->facts_ok && f->libvirtd_responsive;
     /* now, not at the last refresh: a migration lasts seconds, a refresh is 10 s apart */
     f->migrations_out = ag_vm_ctl_migrations(p->a->vm, f->migration_dests,
                                              sizeof f->migration_dests);
@@ -686,8 +738,9 @@ int ag_place_init(ag_agent *a, ag_place **out)
     ag_ctl_register(a->ctl, "cpu.baseline", on_baseline, p);
     ag_ctl_register(a->ctl, "check.migrate", on_check, p);
     ag_ctl_register(a->ctl, "place", on_place, p);
+    p->answering = -1;
     on_facts_timer(a->loop, 0, p);   /* the first record should carry them soon */
-    p->timer = ag_loop_timer(a->loop, AG_PLACE_FACTS_MS, AG_PLACE_FACTS_MS, on_facts_timer, p);
+    p->timer = ag_loop_timer(a->loop, AG_PLACE_TICK_MS, AG_PLACE_TICK_MS, on_facts_timer, p);
     *out = p;
     return 0;
 }

@@ -18,9 +18,12 @@ typedef struct ag_place ag_place;
  * host's libvirt facts on a worker every AG_PLACE_FACTS_MS. */
 int  ag_place_init(ag_agent *a, ag_place **out);
 void ag_place_free(ag_place *p);
-/* Copy the last facts gathered (loop thread; never blocks). Leaves f as is when none
- * were gathered yet; libvirtd_responsive 0 after a failed refresh. The migrations this
- * agent runs now (ag_vm_ctl_migrations) are filled in at each call, not at refresh. */
+/* Copy the last facts gathered (loop thread; never blocks). Leaves the facts in f as
+ * they are when none were gathered yet. libvirtd_responsive and libvirtd_silent_ms are
+ * judged at each call (ag_lvwatch_judge: a probe stuck for AG_LIBVIRTD_TIMEOUT_MS makes
+ * it 0 while it is still stuck); facts_known is 1 only when the last refresh read the
+ * facts and libvirtd answers now. The migrations this agent runs now
+ * (ag_vm_ctl_migrations) are filled in at each call, not at refresh. */
 void ag_place_facts(const ag_place *p, ag_host_facts *f);
 
 /* Live migrations `drover vm migrate` runs out of this host now (ctl_vm.c, counted

@@ -202,6 +202,53 @@ void ag_status_nic(const char *ip, int *up, uint32_t *mtu, uint32_t *speed_mbps)
     freeifaddrs(ifa);
 }
 
+/* ---- libvirtd responsiveness ---- */
+
+void ag_lvwatch_ask(ag_lvwatch *w, uint64_t now_ms)
+{
+    __atomic_store_n(&w->asked_ms, now_ms, __ATOMIC_SEQ_CST);
+}
+
+void ag_lvwatch_done(ag_lvwatch *w, bool ok, uint64_t now_ms)
+{
+    uint64_t asked = __atomic_load_n(&w->asked_ms, __ATOMIC_SEQ_CST);
+    /* the outcome first, then the question is no longer out: a reader in between sees
+     * the question still out, never a failure that looks like no question at all */
+    if (ok) {
+        __atomic_store_n(&w->answered_ms, now_ms, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&w->failing_ms, 0, __ATOMIC_SEQ_CST);
+    } else if (__atomic_load_n(&w->failing_ms, __ATOMIC_SEQ_CST) == 0) {
+        __atomic_store_n(&w->failing_ms, asked ? asked : now_ms, __ATOMIC_SEQ_CST);
+    }
+    __atomic_store_n(&w->asked_ms, 0, __ATOMIC_SEQ_CST);
+}
+
+int ag_lvwatch_judge(const ag_lvwatch *w, uint64_t now_ms, uint32_t timeout_ms, uint32_t *silent_ms)
+{
+    /* asked_ms first: ag_lvwatch_done sets failing_ms before it clears asked_ms, so a
+     * question seen gone comes with its failure seen */
+    uint64_t asked = __atomic_load_n(&w->asked_ms, __ATOMIC_SEQ_CST);
+    uint64_t failing = __atomic_load_n(&w->failing_ms, __ATOMIC_SEQ_CST);
+    /* a streak of failures counts from its first question, even while a retry is out */
+    uint64_t since = failing ? failing : asked;
+    uint64_t quiet = since && now_ms > since ? now_ms - since : 0;
+    bool ok = since == 0 || quiet < timeout_ms;
+    if (silent_ms)
+        *silent_ms = ok ? 0 : quiet > UINT32_MAX ? UINT32_MAX : (uint32_t)quiet;
+    return ok;
+}
+
+bool ag_lvwatch_due(const ag_lvwatch *w, bool in_flight, uint64_t last_start_ms, uint64_t now_ms,
+                    uint32_t interval_ms, uint32_t retry_ms)
+{
+    if (in_flight)
+        return false;
+    if (last_start_ms == 0)
+        return true;
+    uint32_t every = __atomic_load_n(&w->failing_ms, __ATOMIC_SEQ_CST) ? retry_ms : interval_ms;
+    return now_ms >= last_start_ms + every;
+}
+
 int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
                    const ag_host_facts *facts, uint8_t **out, size_t *len, uint8_t material[16])
 {
@@ -242,6 +289,16 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
         st.vm_digest.len = sizeof facts->vm_digest;
     }
     hs.libvirtd_responsive = facts ? facts->libvirtd_responsive : 0;
+    char reason[64] = "";
+    if (!hs.libvirtd_responsive) {
+        hs.libvirtd_silent_ms = facts ? facts->libvirtd_silent_ms : 0;
+        if (hs.libvirtd_silent_ms)
+            snprintf(reason, sizeof reason, "libvirtd not answering for %u s",
+                     (hs.libvirtd_silent_ms + 500) / 1000);
+        else
+            snprintf(reason, sizeof reason, "libvirtd not answering");
+    }
+    hs.degraded_reason = reason;
     int up;
     uint32_t mtu, speed;
     if (facts && facts->nic_probed) {   /* probed on a worker: no name lookup here */
@@ -259,6 +316,8 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
     st.health = &hs;
     st.admin_state = facts ? (Drover__AdminState)facts->admin_state : DROVER__ADMIN_STATE__ADMIN_ACTIVE;
     st.updated_at_ms = wall_ms;
+    st.facts_unknown = !facts || !facts->facts_known;
+    st.facts_read_at_ms = facts ? facts->facts_read_wall_ms : 0;
 
     ag_host_facts lists;   /* writable copies: split_list cuts them up */
     char *feat[AG_STATUS_FEATURES_MAX], *sto[AG_STATUS_LIST_MAX], *br[AG_STATUS_LIST_MAX],
@@ -288,8 +347,10 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
     /* Too big for gossip: first the feature names go (model + digest still compare equal
      * CPUs), then the longest of the other lists loses entries from its end. A record
      * that is cut is still true, only less complete; one not published at all is worse. */
-    if (drover__host_status__get_packed_size(&st) > AG_STATUS_BODY_MAX)
+    if (drover__host_status__get_packed_size(&st) > AG_STATUS_BODY_MAX && st.n_cpu_features) {
         st.n_cpu_features = 0;
+        st.cpu_features_cut = true;   /* receivers must not read "no features" */
+    }
     while (drover__host_status__get_packed_size(&st) > AG_STATUS_BODY_MAX) {
         size_t *longest = &st.n_storage_ids;
         if (st.n_bridges > *longest)
@@ -310,8 +371,12 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
         m.memory_free_kib = st.memory_free_kib / (64 * 1024);
         m.load_milli = st.load_milli / 500;
         m.local_free_mib = st.local_free_mib / 1024;   /* guests write all the time: GiB steps */
+        m.facts_read_at_ms = 0;   /* a good refresh every 10 s is not news */
         Drover__HealthSignals mh = hs;   /* probe jitter is not news; 50 ms steps are */
         mh.storage_latency_ms = hs.storage_latency_ms / 50;
+        /* libvirtd falling silent is news, and then once a minute how long it has been */
+        mh.libvirtd_silent_ms = hs.libvirtd_silent_ms ? 1 + hs.libvirtd_silent_ms / 60000 : 0;
+        mh.degraded_reason = (char *)"";   /* follows from the two above */
         m.health = &mh;
         size_t ml = drover__host_status__get_packed_size(&m);
         uint8_t *mb = malloc(ml ? ml : 1);

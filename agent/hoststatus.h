@@ -8,6 +8,7 @@
 #ifndef DROVER_HOSTSTATUS_H
 #define DROVER_HOSTSTATUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,9 +21,16 @@ typedef struct ag_host_facts {
     char     libvirt_version[32], qemu_version[32];
     char     cpu_vendor[32], cpu_model[64];   /* empty: read from /proc/cpuinfo */
     uint32_t vm_count;
-    int      libvirtd_responsive;
+    int      libvirtd_responsive;            /* ag_lvwatch_judge's verdict */
+    uint32_t libvirtd_silent_ms;             /* and how long it has not answered */
     int      admin_state;                    /* Drover__AdminState */
-    /* From the hypervisor adapter (hv_host_facts), empty when libvirt is unreachable.
+    /* 1 when the hypervisor facts below (and the versions and CPU names above) were read
+     * at the last probe and libvirtd answers; 0 — also a zeroed struct — publishes them
+     * as unknown (HostStatus.facts_unknown): they are then the last values read, or
+     * empty, and receivers must not take them as the host's. */
+    int      facts_known;
+    uint64_t facts_read_wall_ms;             /* when they were last read (wall), 0 never */
+    /* From the hypervisor adapter (hv_host_facts), empty until first read.
      * Lists are comma-separated, as hv.h gives them. */
     char     cpu_arch[16];
     char     cpu_features[1024];             /* host-model features placement compares */
@@ -73,6 +81,49 @@ uint32_t ag_status_link_speed(const char *sysnet, const char *ifname);
 /* The signed record must fit GSP_STATUS_MAX (2048) with its 64-byte signature and
  * framing; a body over this drops the feature names and keeps model + digest. */
 #define AG_STATUS_BODY_MAX 1960
+
+/* ---- is libvirtd answering? (issue 11, 3c) ----
+ * The facts probe asks libvirtd on a worker (ctl_place.c). A hung libvirtd (its QEMUs
+ * alive, every RPC waiting) holds that worker for as long as it hangs, so the answer
+ * cannot come from the probe returning: the worker notes when each question goes out and
+ * when it comes back, and the loop judges from those times alone, never waiting. A
+ * question out for AG_LIBVIRTD_TIMEOUT_MS, or questions failing for that long, make
+ * libvirtd "not answering"; the record then says so (health.libvirtd_responsive false,
+ * libvirtd_silent_ms, degraded_reason) and its facts are published as unknown. No second
+ * probe is started while one is out (ag_lvwatch_due), so a hang costs one worker.
+ *
+ * 5 s: a healthy libvirtd answers the probe's ~10 RPCs in milliseconds, and 5 s is its
+ * own keepalive interval (hv_libvirt.c); the coordinator's degrade_after_ms (2 s) comes
+ * on top before a host is evacuated. */
+#define AG_LIBVIRTD_TIMEOUT_MS 5000
+/* Probe cadence: the facts change on the scale of minutes (AG_PLACE_FACTS_MS there,
+ * 10 s); after a failure the next try comes sooner, so a libvirtd restart (~1-3 s) is
+ * over before the timeout and never reads as a hang. */
+#define AG_LIBVIRTD_RETRY_MS 2000
+
+/* Times are monotonic ms (ag_now_ms: > 0 once the system is up); 0 means "none". The
+ * three fields are written by the one worker that probes, read by the loop: use only
+ * the functions below, which access them atomically. */
+typedef struct ag_lvwatch {
+    uint64_t asked_ms;      /* a question to libvirtd is out since, 0 none */
+    uint64_t failing_ms;    /* the first of the failed questions in a row was asked, 0 none */
+    uint64_t answered_ms;   /* libvirtd last answered, 0 never */
+} ag_lvwatch;
+
+/* Worker: a question (connect, or any hv_* call) goes out at now_ms. */
+void ag_lvwatch_ask(ag_lvwatch *w, uint64_t now_ms);
+/* Worker: it came back at now_ms, answered (ok) or failed (no connection, an RPC error:
+ * libvirtd gave no usable answer). */
+void ag_lvwatch_done(ag_lvwatch *w, bool ok, uint64_t now_ms);
+/* Any thread: 1 when libvirtd is answering at now_ms, 0 when a question has been out for
+ * timeout_ms or more or questions have failed for that long; *silent_ms (may be NULL) how
+ * long it has not answered then, 0 when it answers. Before the first question: 1. */
+int ag_lvwatch_judge(const ag_lvwatch *w, uint64_t now_ms, uint32_t timeout_ms, uint32_t *silent_ms);
+/* Loop: may a probe be started at now_ms? Never while one is out (in_flight): a second
+ * would only queue behind a stuck one and hold another worker. Otherwise interval_ms
+ * after the last start (last_start_ms, 0 = never: at once), retry_ms while failing. */
+bool ag_lvwatch_due(const ag_lvwatch *w, bool in_flight, uint64_t last_start_ms, uint64_t now_ms,
+                    uint32_t interval_ms, uint32_t retry_ms);
 
 /* Build and sign this host's record with the given version; *out is malloc'd.
  * material (may be NULL) receives a digest of what matters to other hosts — memory in

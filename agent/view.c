@@ -57,33 +57,49 @@ static void add_all(plc_view *pv, plc_table_kind k, plc_set *s, char **names, si
     }
 }
 
+bool ag_view_facts_unknown(const Drover__HostStatus *st)
+{
+    bool responsive = st->health && st->health->libvirtd_responsive;
+    /* an agent before the flag published empty facts while libvirtd was unreachable */
+    return st->facts_unknown || (!responsive && !(st->libvirt_version && st->libvirt_version[0]));
+}
+
 static void fill_host(ag_view *v, uint32_t i, const Drover__HostStatus *st)
 {
     plc_host *h = &v->hosts[i];
     ag_view_host *x = &v->aux[i];
+    /* Unknown facts stay out of the sets and versions: what the record carries then is
+     * the last reading (or nothing), for display, and placement must see "unknown" —
+     * never "no CPU features" or "libvirt 0.0.0", which would read as reasons the host
+     * can never run a VM (ha_fence.c turns those into standing constraints). */
+    bool unknown = ag_view_facts_unknown(st);
     x->has_status = true;
     x->libvirt = st->health && st->health->libvirtd_responsive;
     snprintf(x->arch, sizeof x->arch, "%s", st->cpu_arch ? st->cpu_arch : "");
     snprintf(x->migration_addr, sizeof x->migration_addr, "%s",
              st->migration_addr ? st->migration_addr : "");
     size_t off = 0;
-    for (size_t k = 0; k < st->n_cpu_features && off < sizeof x->features; k++)
+    for (size_t k = 0; !unknown && k < st->n_cpu_features && off < sizeof x->features; k++)
         off += (size_t)snprintf(x->features + off, sizeof x->features - off, "%s%s",
                                 k ? "," : "", st->cpu_features[k]);
+    h->facts_unknown = unknown;
+    h->cpu_features_unknown = st->cpu_features_cut;
     h->mem_mib = st->memory_total_kib / 1024;
     h->mem_reserved_mib = st->memory_total_kib > st->memory_free_kib
                               ? (st->memory_total_kib - st->memory_free_kib) / 1024 : 0;
     h->cpus = st->vcpus;
     snprintf(h->cpu_vendor, sizeof h->cpu_vendor, "%s", vendor_norm(st->cpu_vendor));
     snprintf(h->cpu_model, sizeof h->cpu_model, "%s", st->cpu_model);
-    add_all(&v->pv, PLC_T_FEATURE, &h->cpu_features, st->cpu_features, st->n_cpu_features);
-    add_all(&v->pv, PLC_T_STORAGE, &h->storage, st->storage_ids, st->n_storage_ids);
-    add_all(&v->pv, PLC_T_NETWORK, &h->networks, st->bridges, st->n_bridges);
-    add_all(&v->pv, PLC_T_NETWORK, &h->networks, st->networks, st->n_networks);
     /* unparsable versions stay 0, which only ever blocks moves *from* such a host */
     (void)plc_version_parse(st->agent_version, &h->agent_version);
-    (void)plc_version_parse(st->libvirt_version, &h->libvirt_version);
-    (void)plc_version_parse(st->qemu_version, &h->qemu_version);
+    if (!unknown) {
+        add_all(&v->pv, PLC_T_FEATURE, &h->cpu_features, st->cpu_features, st->n_cpu_features);
+        add_all(&v->pv, PLC_T_STORAGE, &h->storage, st->storage_ids, st->n_storage_ids);
+        add_all(&v->pv, PLC_T_NETWORK, &h->networks, st->bridges, st->n_bridges);
+        add_all(&v->pv, PLC_T_NETWORK, &h->networks, st->networks, st->n_networks);
+        (void)plc_version_parse(st->libvirt_version, &h->libvirt_version);
+        (void)plc_version_parse(st->qemu_version, &h->qemu_version);
+    }
     switch (st->admin_state) {
     case DROVER__ADMIN_STATE__ADMIN_CORDONED: h->admin = PLC_ADMIN_CORDONED; break;
     case DROVER__ADMIN_STATE__ADMIN_DRAINING: h->admin = PLC_ADMIN_DRAINING; break;
@@ -95,7 +111,7 @@ static void fill_host(ag_view *v, uint32_t i, const Drover__HostStatus *st)
     h->migration_mtu = st->health ? st->health->migration_mtu : 0;
     h->bandwidth_mbps = st->migration_link_mbps;
     h->local_free_mib = st->local_free_mib;
-    h->local_free_unknown = !st->local_free_known;
+    h->local_free_unknown = unknown || !st->local_free_known;
     h->migrations_out = st->migrations_out;
     snprintf(h->migration_addr, sizeof h->migration_addr, "%.*s", PLC_NAME_MAX - 1,
              st->migration_addr ? st->migration_addr : "");
@@ -164,6 +180,28 @@ void ag_view_count_incoming(ag_view *v)
     }
 }
 
+int ag_view_add_record(ag_view *v, const char *name, const char *cluster_addr, const char *domain,
+                       plc_health health, const Drover__HostStatus *st)
+{
+    if (v->pv.n_hosts == AG_VIEW_HOSTS_MAX)
+        return -ENOSPC;
+    uint32_t k = v->pv.n_hosts++;
+    plc_host *h = &v->hosts[k];
+    plc_host_init(h);
+    memset(&v->aux[k], 0, sizeof v->aux[k]);
+    snprintf(h->name, sizeof h->name, "%.*s", PLC_NAME_MAX - 1, name);
+    snprintf(v->aux[k].cluster_addr, sizeof v->aux[k].cluster_addr, "%s",
+             cluster_addr ? cluster_addr : "");
+    h->health = health;
+    if (domain && domain[0]) {
+        int d = intern(&v->pv, PLC_T_DOMAIN, domain);
+        if (d >= 0)
+            h->domain = (uint32_t)d;
+    }
+    fill_host(v, k, st);
+    return (int)k;
+}
+
 int ag_view_from_gossip(ag_view *v, ag_agent *a)
 {
     struct gsp *g = ag_gossip_core(a);
@@ -185,21 +223,11 @@ int ag_view_from_gossip(ag_view *v, ag_agent *a)
             v->n_skipped++;
             continue;
         }
-        uint32_t k = v->pv.n_hosts++;
-        plc_host *h = &v->hosts[k];
-        plc_host_init(h);
-        snprintf(h->name, sizeof h->name, "%.*s", PLC_NAME_MAX - 1, mb->name);
-        snprintf(v->aux[k].cluster_addr, sizeof v->aux[k].cluster_addr, "%s", mb->addr);
-        h->health = mi.state == GSP_ALIVE ? PLC_HEALTH_OK
-                    : mi.state == GSP_SUSPECT ? PLC_HEALTH_DEGRADED : PLC_HEALTH_DOWN;
-        if (mb->domain[0]) {
-            int d = intern(&v->pv, PLC_T_DOMAIN, mb->domain);
-            if (d >= 0)
-                h->domain = (uint32_t)d;
-        }
-        fill_host(v, k, st);
-        if (memcmp(mi.id.b, a->id.host_id, AG_HOST_ID_LEN) == 0)
-            v->self = (int32_t)k;
+        plc_health health = mi.state == GSP_ALIVE ? PLC_HEALTH_OK
+                            : mi.state == GSP_SUSPECT ? PLC_HEALTH_DEGRADED : PLC_HEALTH_DOWN;
+        int k = ag_view_add_record(v, mb->name, mb->addr, mb->domain, health, st);
+        if (k >= 0 && memcmp(mi.id.b, a->id.host_id, AG_HOST_ID_LEN) == 0)
+            v->self = k;
         drover__host_status__free_unpacked(st, NULL);
     }
     ag_view_count_incoming(v);

@@ -8,9 +8,15 @@
  *     list is folded into mem_reserved_mib (total - free), their vCPUs (the record's
  *     vcpus_used) into one stand-in VM per host, so capacity checks see the host as it
  *     is, not as if it were empty;
- *   - a host whose record carries no feature names (libvirt unreachable there, or the
- *     names dropped to fit GSP_STATUS_MAX) has an empty feature set: the CPU filter
- *     then blocks host-model VMs on it, which is the safe answer;
+ *   - a host whose record says its facts are unknown (HostStatus.facts_unknown: its
+ *     libvirtd failed or did not answer; an older agent's record with no libvirt
+ *     version and libvirtd not responsive reads the same) gets plc_host.facts_unknown
+ *     and none of the record's CPU features, storage, networks or libvirt/QEMU
+ *     versions: those are a stale reading or empty, and as values they would read as
+ *     "lacks CPU features" or "libvirt 0.0.0" — reasons a VM could never run there.
+ *     Placement then leaves those checks undecided (host.facts_unknown). Feature names
+ *     cut to fit GSP_STATUS_MAX (cpu_features_cut) give cpu_features_unknown the same
+ *     way;
  *   - a disk that is not on shared storage is modelled as storage "local:<host>", so
  *     only copy-storage can move it.
  * Building from gossip reads the gossip core, so ag_view_from_gossip runs on the loop
@@ -24,6 +30,7 @@
 #include <stdint.h>
 
 #include "agent.h"
+#include "gossip.pb-c.h"
 #include "hv.h"
 #include "placement.h"
 
@@ -56,6 +63,16 @@ typedef struct ag_view {
 /* Fill v (caller-allocated, large: heap it) from the agent's gossip members. Loop thread.
  * -ENODEV when this agent runs without a cluster (no gossip). */
 int ag_view_from_gossip(ag_view *v, ag_agent *a);
+
+/* Add host `name` (roster address cluster_addr and failure domain, either may be NULL
+ * or "") as its verified record st describes it, with the health gossip gives it; a
+ * record whose libvirtd is not responsive makes it at least degraded. Returns its index,
+ * or -ENOSPC when the view holds AG_VIEW_HOSTS_MAX hosts. ag_view_from_gossip calls it
+ * for each member; tests call it with records of their own. */
+int ag_view_add_record(ag_view *v, const char *name, const char *cluster_addr, const char *domain,
+                       plc_health health, const Drover__HostStatus *st);
+/* Does record st publish its hypervisor facts as unknown (see above)? */
+bool ag_view_facts_unknown(const Drover__HostStatus *st);
 
 /* Add VM (as libvirt defines it) running on host index `host` (-1: not running).
  * 0, or -ENOSPC when a name table is full, with a sentence in err. */

@@ -2,7 +2,8 @@
  * (agent/ctl_place.c ag_place_admission_in), on views built by hand: which host a
  * migration destination names, incoming migrations counted from the others' records,
  * memory and vCPUs of listed VMs not counted twice, and the admission verdicts with the
- * warnings an operator sees. */
+ * warnings an operator sees; records whose facts are unknown (a hung libvirtd) give no
+ * finding the HA agent would take for "this VM can never run there". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "ctl_place.h"
 #include "exitcodes.h"
+#include "hoststatus.h"
 #include "view.h"
 
 /* n hosts h1..hn of 64 GiB / 16 threads, alive and active. */
@@ -206,9 +210,173 @@ static void admission_warns(void **state)
     json_decref(w);
 }
 
+/* ---- records whose facts are unknown (issue 11, 3c) ---- */
+
+/* A signed-then-decoded record of f, as a peer would read it. */
+static Drover__HostStatus *record_of(const ag_host_facts *f)
+{
+    static ag_identity id;
+    if (id.host_id[0] == 0 && id.host_id[1] == 0) {
+        crypto_sign_keypair(id.sign_pk, id.sign_sk);
+        memcpy(id.host_id, id.sign_pk, AG_HOST_ID_LEN);
+    }
+    uint8_t *rec;
+    size_t len;
+    assert_int_equal(ag_status_make(&id, 1, 0, f, &rec, &len, NULL), 0);
+    Drover__SignedHostStatus *sg = drover__signed_host_status__unpack(NULL, len, rec);
+    assert_non_null(sg);
+    Drover__HostStatus *st = drover__host_status__unpack(NULL, sg->body.len, sg->body.data);
+    assert_non_null(st);
+    drover__signed_host_status__free_unpacked(sg, NULL);
+    free(rec);
+    return st;
+}
+
+/* A host whose libvirtd answered: Intel, two features, shared pool "nfs", network br0. */
+static void facts_known(ag_host_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    f->nic_probed = 1;
+    f->facts_known = 1;
+    f->libvirtd_responsive = 1;
+    snprintf(f->libvirt_version, sizeof f->libvirt_version, "9.0.0");
+    snprintf(f->qemu_version, sizeof f->qemu_version, "7.2.0");
+    snprintf(f->cpu_vendor, sizeof f->cpu_vendor, "Intel");
+    snprintf(f->cpu_model, sizeof f->cpu_model, "Skylake-Client");
+    snprintf(f->cpu_features, sizeof f->cpu_features, "avx2,aes");
+    snprintf(f->storage_ids, sizeof f->storage_ids, "nfs");
+    snprintf(f->networks, sizeof f->networks, "br0");
+}
+
+/* Codes agent/ha_fence.c (static_block) turns into "VM can never run on HOST". */
+static bool standing(const char *code)
+{
+    static const char *const codes[] = {"cpu.", "device.", "network.missing",
+                                        "storage.not_shared", "storage.copy_needed",
+                                        "version.libvirt", "version.qemu"};
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
+        if (strncmp(code, codes[i], strlen(codes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* h1 runs web1 (host-model, a disk on nfs, a NIC on br0); h2 is as h1; h3 publishes
+ * the record in *f3. Every check of web1 against h3, live and as a restart, the way
+ * ha_fence.c's compute_constraints makes them. */
+static ag_view *view_with_h3(const ag_host_facts *f3)
+{
+    ag_view *v = calloc(1, sizeof *v);
+    assert_non_null(v);
+    plc_view_init(&v->pv);
+    v->pv.hosts = v->hosts;
+    v->self = -1;
+    static ag_host_facts f;
+    facts_known(&f);
+    const ag_host_facts *facts[3] = {&f, &f, f3};
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "h%d", i + 1);
+        Drover__HostStatus *st = record_of(facts[i]);
+        assert_int_equal(ag_view_add_record(v, name, NULL, NULL, PLC_HEALTH_OK, st), i);
+        drover__host_status__free_unpacked(st, NULL);
+    }
+    v->self = 0;
+    static hv_vm vm;
+    memset(&vm, 0, sizeof vm);
+    snprintf(vm.name, sizeof vm.name, "web1");
+    vm.state = HV_VM_RUNNING;
+    vm.mem_kib = 1024 * 1024;
+    vm.vcpus = 1;
+    snprintf(vm.cpu_mode, sizeof vm.cpu_mode, "host-model");
+    vm.n_disks = 1;
+    vm.disks[0].shared = true;
+    snprintf(vm.disks[0].storage_id, sizeof vm.disks[0].storage_id, "nfs");
+    vm.n_nics = 1;
+    snprintf(vm.nics[0].bridge, sizeof vm.nics[0].bridge, "br0");
+    char err[160];
+    assert_int_equal(ag_view_add_vm(v, &vm, 0, err, sizeof err), 0);
+    return v;
+}
+
+/* The findings of web1 -> h3 for kind; *unknown gets the facts_unknown reason or "". */
+static uint32_t standing_findings(const ag_view *v, plc_kind kind, char *unknown, size_t cap)
+{
+    plc_report rep;
+    assert_int_equal(plc_check_kind(&v->pv, kind, 0, 2, &rep), 0);
+    uint32_t n = 0;
+    unknown[0] = 0;
+    for (uint32_t i = 0; i < rep.n; i++) {
+        if (rep.items[i].blocking && standing(rep.items[i].code)) {
+            printf("  standing: %s: %s\n", rep.items[i].code, rep.items[i].reason);
+            n++;
+        }
+        if (!strcmp(rep.items[i].code, "host.facts_unknown"))
+            snprintf(unknown, cap, "%s", rep.items[i].reason);
+    }
+    return n;
+}
+
+static void unknown_facts_make_no_standing_constraint(void **state)
+{
+    (void)state;
+    char why[PLC_REASON_MAX];
+    /* libvirtd on h3 hung: the record keeps its last reading, marked unknown */
+    static ag_host_facts f;
+    facts_known(&f);
+    f.facts_known = 0;
+    f.libvirtd_responsive = 0;
+    f.libvirtd_silent_ms = 12000;
+    ag_view *v = view_with_h3(&f);
+    assert_true(v->hosts[2].facts_unknown);
+    assert_int_equal(v->hosts[2].health, PLC_HEALTH_DEGRADED);   /* not a destination now */
+    assert_int_equal(v->aux[2].features[0], 0);   /* baseline skips it */
+    for (int kind = 0; kind < 2; kind++) {
+        plc_kind k = kind ? PLC_KIND_RESTART : PLC_KIND_MIGRATE;
+        assert_int_equal(standing_findings(v, k, why, sizeof why), 0);
+        assert_non_null(strstr(why, "host h3's facts are unknown"));
+        assert_non_null(strstr(why, "its libvirtd does not answer"));
+    }
+    free(v);
+    /* never read since h3's agent started: empty facts, still unknown, not "libvirt
+     * 0.0.0" and "lacks CPU features" */
+    memset(&f, 0, sizeof f);
+    f.nic_probed = 1;
+    f.libvirtd_responsive = 0;
+    f.libvirtd_silent_ms = 6000;
+    /* what /proc/cpuinfo says on an Intel host (the vendor is always known) */
+    snprintf(f.cpu_vendor, sizeof f.cpu_vendor, "GenuineIntel");
+    v = view_with_h3(&f);
+    assert_int_equal(standing_findings(v, PLC_KIND_MIGRATE, why, sizeof why), 0);
+    assert_non_null(strstr(why, "cannot check CPU, storage, networks, libvirt/QEMU versions"));
+    assert_int_equal(standing_findings(v, PLC_KIND_RESTART, why, sizeof why), 0);
+    assert_non_null(strstr(why, "cannot check storage, networks"));
+    free(v);
+    /* an agent from before the flag: empty facts with libvirtd not responsive read the
+     * same way */
+    Drover__HostStatus *st = record_of(&f);
+    st->facts_unknown = false;
+    assert_true(ag_view_facts_unknown(st));
+    st->health->libvirtd_responsive = true;
+    assert_false(ag_view_facts_unknown(st));
+    drover__host_status__free_unpacked(st, NULL);
+    /* and facts that are known still count: h3 really lacks aes, br0 and libvirt 9 */
+    facts_known(&f);
+    snprintf(f.cpu_features, sizeof f.cpu_features, "avx2");
+    snprintf(f.networks, sizeof f.networks, "br1");
+    snprintf(f.libvirt_version, sizeof f.libvirt_version, "8.0.0");
+    v = view_with_h3(&f);
+    assert_false(v->hosts[2].facts_unknown);
+    assert_int_equal(standing_findings(v, PLC_KIND_MIGRATE, why, sizeof why), 3);
+    assert_string_equal(why, "");
+    free(v);
+}
+
 int main(void)
 {
+    if (sodium_init() < 0)
+        return 1;
     const struct CMUnitTest t[] = {
+        cmocka_unit_test(unknown_facts_make_no_standing_constraint),
         cmocka_unit_test(dest_names_a_host),
         cmocka_unit_test(incoming_counted_from_senders),
         cmocka_unit_test(listed_vms_not_counted_twice),

@@ -56,6 +56,7 @@ static void typical_host_keeps_everything(void **state)
     printf("typical record: %zu bytes (limit %d)\n", len, GSP_STATUS_MAX);
     assert_true(len <= GSP_STATUS_MAX);
     assert_int_equal(st->n_cpu_features, 60);
+    assert_false(st->cpu_features_cut);
     assert_int_equal(st->n_storage_ids, 3);
     assert_int_equal(st->n_bridges, 3);
     assert_int_equal(st->n_networks, 2);
@@ -78,6 +79,7 @@ static void huge_lists_are_cut_not_dropped(void **state)
            len, st->n_cpu_features, st->n_storage_ids, st->n_bridges, st->n_networks);
     assert_true(len <= GSP_STATUS_MAX);
     assert_int_equal(st->n_cpu_features, 0);   /* names first */
+    assert_true(st->cpu_features_cut);         /* unknown, not absent */
     assert_int_equal(st->cpu_features_digest.len, 16);   /* the digest stays */
     assert_true(st->n_storage_ids > 0 && st->n_storage_ids <= AG_STATUS_LIST_MAX);
     drover__host_status__free_unpacked(st, NULL);

@@ -2,7 +2,9 @@
  * counts failures and measures time; the NIC lookup finds loopback's link and MTU; link
  * speed comes from the interface or, for a bridge, its fastest port (a fake sysfs). The
  * record carries what the worker probed (no lookup while building it), the local pool's
- * free space and the migrations in flight; only changes that matter re-publish it. */
+ * free space and the migrations in flight; only changes that matter re-publish it.
+ * Facts that could not be read are published as unknown, and whether libvirtd answers is
+ * judged from when its questions went out (issue 11, 3c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,12 +177,120 @@ static void record_carries_placement_inputs(void **state)
     drover__host_status__free_unpacked(st, NULL);
 }
 
+/* Issue 11 (3c): the probe failed (or libvirtd stopped answering). The record keeps the
+ * last facts read but says they are unknown, and says how long libvirtd has been silent. */
+static void record_with_probe_failing_says_unknown(void **state)
+{
+    (void)state;
+    static ag_host_facts f;
+    memset(&f, 0, sizeof f);
+    f.nic_probed = 1;
+    /* the last reading, from before libvirtd hung */
+    snprintf(f.libvirt_version, sizeof f.libvirt_version, "9.0.0");
+    snprintf(f.cpu_features, sizeof f.cpu_features, "avx2,aes");
+    snprintf(f.networks, sizeof f.networks, "default");
+    f.facts_read_wall_ms = 1700000000000ull;
+    f.facts_known = 0;
+    f.libvirtd_responsive = 0;
+    f.libvirtd_silent_ms = 7400;
+    uint8_t m1[16], m2[16];
+    Drover__HostStatus *st = record(&f, m1);
+    assert_true(st->facts_unknown);
+    assert_int_equal(st->facts_read_at_ms, 1700000000000ull);
+    assert_string_equal(st->libvirt_version, "9.0.0");   /* for display, marked unknown */
+    assert_false(st->health->libvirtd_responsive);
+    assert_int_equal(st->health->libvirtd_silent_ms, 7400);
+    assert_string_equal(st->health->degraded_reason, "libvirtd not answering for 7 s");
+    drover__host_status__free_unpacked(st, NULL);
+    /* silent a little longer, read at another time: not news; a minute more is */
+    f.libvirtd_silent_ms = 9900;
+    f.facts_read_wall_ms = 1700000005000ull;
+    drover__host_status__free_unpacked(record(&f, m2), NULL);
+    assert_memory_equal(m1, m2, 16);
+    f.libvirtd_silent_ms = 67000;
+    drover__host_status__free_unpacked(record(&f, m2), NULL);
+    assert_memory_not_equal(m1, m2, 16);
+    /* never read since the agent started: empty, and unknown — not "libvirt 0.0.0" */
+    memset(&f, 0, sizeof f);
+    f.nic_probed = 1;
+    f.libvirtd_responsive = 1;   /* the first probe is still within its timeout */
+    st = record(&f, m1);
+    assert_true(st->facts_unknown);
+    assert_int_equal(st->facts_read_at_ms, 0);
+    assert_true(st->health->libvirtd_responsive);
+    assert_int_equal(st->health->libvirtd_silent_ms, 0);
+    assert_string_equal(st->health->degraded_reason, "");
+    drover__host_status__free_unpacked(st, NULL);
+    /* read and answering: known, and knowing is news */
+    f.facts_known = 1;
+    snprintf(f.libvirt_version, sizeof f.libvirt_version, "9.0.0");
+    st = record(&f, m2);
+    assert_false(st->facts_unknown);
+    assert_memory_not_equal(m1, m2, 16);
+    drover__host_status__free_unpacked(st, NULL);
+}
+
+/* The responsiveness verdict from times alone: a probe stuck inside libvirt makes it bad
+ * after the timeout while the probe is still out, and no second probe is started behind
+ * it; failures in a row count from the first; an answer makes it good at once. */
+static void libvirtd_judged_while_probe_stuck(void **state)
+{
+    (void)state;
+    const uint32_t T = AG_LIBVIRTD_TIMEOUT_MS;
+    ag_lvwatch w;
+    memset(&w, 0, sizeof w);
+    uint32_t silent = 99;
+    assert_true(ag_lvwatch_judge(&w, 1000, T, &silent));   /* nothing asked yet */
+    assert_int_equal(silent, 0);
+    assert_true(ag_lvwatch_due(&w, false, 0, 1000, 10000, 2000));   /* first probe: at once */
+    ag_lvwatch_ask(&w, 1000);   /* ... and libvirtd hangs: no done ever comes */
+    assert_true(ag_lvwatch_judge(&w, 1000 + T - 1, T, &silent));
+    assert_int_equal(silent, 0);
+    assert_false(ag_lvwatch_judge(&w, 1000 + T, T, &silent));
+    assert_int_equal(silent, T);
+    assert_false(ag_lvwatch_judge(&w, 61000, T, &silent));
+    assert_int_equal(silent, 60000);
+    /* never a second probe behind the stuck one, however long it takes */
+    assert_false(ag_lvwatch_due(&w, true, 1000, 11000, 10000, 2000));
+    assert_false(ag_lvwatch_due(&w, true, 1000, 1000000, 10000, 2000));
+    /* it comes back: good at once, the next probe on the normal cadence */
+    ag_lvwatch_done(&w, true, 62000);
+    assert_true(ag_lvwatch_judge(&w, 62000, T, &silent));
+    assert_int_equal(silent, 0);
+    assert_false(ag_lvwatch_due(&w, false, 62000, 63000, 10000, 2000));
+    assert_true(ag_lvwatch_due(&w, false, 62000, 72000, 10000, 2000));
+    /* a restart of libvirtd: refused at 72000, retried sooner, back before the timeout */
+    ag_lvwatch_ask(&w, 72000);
+    ag_lvwatch_done(&w, false, 72001);
+    assert_true(ag_lvwatch_judge(&w, 74000, T, NULL));
+    assert_false(ag_lvwatch_due(&w, false, 72000, 73999, 10000, 2000));
+    assert_true(ag_lvwatch_due(&w, false, 72000, 74000, 10000, 2000));
+    ag_lvwatch_ask(&w, 74000);
+    ag_lvwatch_done(&w, true, 74003);
+    assert_true(ag_lvwatch_judge(&w, 80000, T, NULL));
+    /* libvirtd gone for good: failures in a row count from the first question, also
+     * while a retry is out */
+    ag_lvwatch_ask(&w, 90000);
+    ag_lvwatch_done(&w, false, 90001);
+    ag_lvwatch_ask(&w, 92000);
+    ag_lvwatch_done(&w, false, 92001);
+    ag_lvwatch_ask(&w, 94000);
+    assert_true(ag_lvwatch_judge(&w, 90000 + T - 1, T, NULL));
+    assert_false(ag_lvwatch_judge(&w, 90000 + T, T, &silent));
+    assert_int_equal(silent, T);
+    ag_lvwatch_done(&w, true, 96000);
+    assert_true(ag_lvwatch_judge(&w, 96000, T, &silent));
+    assert_int_equal(silent, 0);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest t[] = {cmocka_unit_test(storage_probe), cmocka_unit_test(nic_lookup),
                                    cmocka_unit_test(link_speed),
-                                   cmocka_unit_test(record_carries_placement_inputs)};
+                                   cmocka_unit_test(record_carries_placement_inputs),
+                                   cmocka_unit_test(record_with_probe_failing_says_unknown),
+                                   cmocka_unit_test(libvirtd_judged_while_probe_stuck)};
     return cmocka_run_group_tests(t, NULL, NULL);
 }
