@@ -8,12 +8,23 @@
  *
  * Removal during dispatch is safe: removed entries are only marked dead and compacted
  * after the dispatch pass, so the pollitem array is never edited under our feet.
+ *
+ * Latency: every callback is bracketed by two CLOCK_MONOTONIC reads (a vDSO call, tens
+ * of nanoseconds) and recorded in latency.c's histograms: its run time by kind, for a
+ * timer also its lateness, for a completion also how long it waited after the worker
+ * finished. Timer deadlines are kept in microseconds so lateness is measured against
+ * the time asked for, not against a millisecond boundary; zmq_poll's timeout is whole
+ * milliseconds, rounded up so a timer never fires early, which puts up to 1 ms of
+ * lateness in every timer that the loop slept for. The loop's own eventfd and signalfd
+ * handlers are not timed as one callback: what they dispatch is, one by one.
  */
 #include "loop.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -29,20 +40,24 @@ struct io {
     short events;
     ag_io_cb cb;
     void *ud;
+    const char *label;
     bool dead;
+    bool internal;   /* the loop's eventfd or signalfd: its dispatches are timed instead */
 };
 
 struct timer {
     ag_id id;
-    uint64_t deadline, repeat;
+    uint64_t deadline_us, repeat_us;
     ag_timer_cb cb;
     void *ud;
+    const char *label;
 };
 
 struct work {
     ag_work_fn work;
     ag_done_fn done;
     void *ud;
+    uint64_t finished_us;   /* set by the worker, read on the loop after the mutex */
     struct work *next;
 };
 
@@ -77,6 +92,8 @@ struct ag_loop {
     int sfd;
     struct sig sigs[8];
     int nsigs;
+    /* latency figures, written on the loop thread only */
+    ag_lat lat;
 };
 
 uint64_t ag_now_ms(void)
@@ -84,6 +101,13 @@ uint64_t ag_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t ag_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 uint64_t ag_wall_ms(void)
@@ -164,7 +188,8 @@ static void compact_io(ag_loop *l)
 
 static bool before(const struct timer *a, const struct timer *b)
 {
-    return a->deadline < b->deadline || (a->deadline == b->deadline && a->id < b->id);
+    return a->deadline_us < b->deadline_us ||
+           (a->deadline_us == b->deadline_us && a->id < b->id);
 }
 
 static void heap_up(ag_loop *l, size_t i)
@@ -230,8 +255,8 @@ ag_id ag_loop_timer(ag_loop *l, uint64_t delay_ms, uint64_t repeat_ms, ag_timer_
     struct timer *t = malloc(sizeof *t);
     if (!t)
         return 0;
-    *t = (struct timer){.id = ++l->next_id, .deadline = ag_now_ms() + delay_ms,
-                        .repeat = repeat_ms, .cb = cb, .ud = ud};
+    *t = (struct timer){.id = ++l->next_id, .deadline_us = ag_now_us() + delay_ms * 1000,
+                        .repeat_us = repeat_ms * 1000, .cb = cb, .ud = ud};
     if (heap_push(l, t) != 0) {
         free(t);
         return 0;
@@ -250,21 +275,42 @@ void ag_loop_cancel(ag_loop *l, ag_id id)
     }
 }
 
+int ag_loop_set_label(ag_loop *l, ag_id id, const char *label)
+{
+    struct io *e = find_io(l, id);
+    if (e) {
+        e->label = label;
+        return 0;
+    }
+    for (size_t i = 0; i < l->nheap; i++) {
+        if (l->heap[i]->id == id) {
+            l->heap[i]->label = label;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
 static void run_timers(ag_loop *l)
 {
-    uint64_t now = ag_now_ms();
+    uint64_t now = ag_now_us();
     /* fire only what was due at entry, so a 0 ms repeating timer cannot starve I/O */
-    while (l->nheap > 0 && l->heap[0]->deadline <= now && !l->stop) {
+    while (l->nheap > 0 && l->heap[0]->deadline_us <= now && !l->stop) {
         struct timer *t = heap_remove_at(l, 0);
         ag_id id = t->id;
         ag_timer_cb cb = t->cb;
         void *ud = t->ud;
-        t->deadline = now + t->repeat;
+        const char *label = t->label;
+        uint64_t due = t->deadline_us;
+        t->deadline_us = now + t->repeat_us;
         /* re-arm before the callback so it may cancel itself; a one-shot timer, or a
          * repeat that cannot be re-armed (heap full), is gone before the call */
-        if (!t->repeat || heap_push(l, t) != 0)
+        if (!t->repeat_us || heap_push(l, t) != 0)
             free(t);
+        uint64_t t0 = ag_now_us();
+        ag_lat_late(&l->lat, due, t0);
         cb(l, id, ud);
+        ag_lat_run(&l->lat, AG_LAT_TIMER, t0, ag_now_us(), label, (void (*)(void))cb);
     }
 }
 
@@ -287,6 +333,7 @@ static void *worker_main(void *arg)
         l->active++;
         pthread_mutex_unlock(&l->mu);
         w->work(w->ud);
+        w->finished_us = ag_now_us();
         pthread_mutex_lock(&l->mu);
         l->active--;
         w->next = NULL;
@@ -343,8 +390,12 @@ static void on_efd(ag_loop *l, ag_id id, short revents, void *ud)
     pthread_mutex_unlock(&l->mu);
     while (w) {
         struct work *next = w->next;
-        if (w->done)
+        if (w->done) {
+            uint64_t t0 = ag_now_us();
+            ag_lat_done_wait(&l->lat, w->finished_us, t0);
             w->done(l, w->ud);
+            ag_lat_run(&l->lat, AG_LAT_DONE, t0, ag_now_us(), NULL, (void (*)(void))w->done);
+        }
         free(w);
         w = next;
     }
@@ -357,9 +408,14 @@ static void on_signalfd(ag_loop *l, ag_id id, short revents, void *ud)
     (void)id; (void)revents; (void)ud;
     struct signalfd_siginfo si;
     while (read(l->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        for (int i = 0; i < l->nsigs; i++)
-            if (l->sigs[i].signo == (int)si.ssi_signo)
-                l->sigs[i].cb(l, (int)si.ssi_signo, l->sigs[i].ud);
+        for (int i = 0; i < l->nsigs; i++) {
+            if (l->sigs[i].signo != (int)si.ssi_signo)
+                continue;
+            ag_signal_cb cb = l->sigs[i].cb;
+            uint64_t t0 = ag_now_us();
+            cb(l, (int)si.ssi_signo, l->sigs[i].ud);
+            ag_lat_run(&l->lat, AG_LAT_SIGNAL, t0, ag_now_us(), NULL, (void (*)(void))cb);
+        }
     }
 }
 
@@ -398,9 +454,11 @@ ag_loop *ag_loop_new(int nworkers)
         goto err_after_alloc;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
+    ag_lat_init(&l->lat, ag_now_us());
     if (!add_io(l, NULL, l->efd, ZMQ_POLLIN, on_efd, NULL) ||
         !add_io(l, NULL, l->sfd, ZMQ_POLLIN, on_signalfd, NULL))
         goto err_after_alloc;
+    l->io[0].internal = l->io[1].internal = true;
     l->threads = calloc((size_t)(nworkers > 0 ? nworkers : 1), sizeof *l->threads);
     if (!l->threads)
         goto err_after_alloc;
@@ -503,8 +561,8 @@ int ag_loop_run(ag_loop *l)
                                            .events = l->io[i].events};
         long timeout = -1;
         if (l->nheap > 0) {
-            uint64_t now = ag_now_ms(), d = l->heap[0]->deadline;
-            timeout = d <= now ? 0 : (long)(d - now);
+            uint64_t now = ag_now_us(), d = l->heap[0]->deadline_us;
+            timeout = d <= now ? 0 : (long)((d - now + 999) / 1000);   /* never early */
         }
         int rc = zmq_poll(l->items, (int)n, timeout);
         if (rc < 0) {
@@ -512,14 +570,54 @@ int ag_loop_run(ag_loop *l)
                 continue;
             return -errno;
         }
+        ag_lat_advance(&l->lat, ag_now_us());
         for (size_t i = 0; i < n && !l->stop; i++) {
             if (!l->items[i].revents)
                 continue;
             /* look the entry up again: an earlier callback may have removed it */
-            if (i < l->nio && !l->io[i].dead)
-                l->io[i].cb(l, l->io[i].id, l->items[i].revents, l->io[i].ud);
+            if (i >= l->nio || l->io[i].dead)
+                continue;
+            struct io e = l->io[i];   /* the callback may grow (move) the table */
+            if (e.internal) {
+                e.cb(l, e.id, l->items[i].revents, e.ud);
+                continue;
+            }
+            uint64_t t0 = ag_now_us();
+            e.cb(l, e.id, l->items[i].revents, e.ud);
+            ag_lat_run(&l->lat, AG_LAT_IO, t0, ag_now_us(), e.label, (void (*)(void))e.cb);
         }
         run_timers(l);
     }
     return 0;
+}
+
+/* ---- latency -------------------------------------------------------------------------- */
+
+/* Name a callback that has no label: its symbol when the dynamic symbol table has it,
+ * else the object's file name and the offset that addr2line -f -e FILE takes. */
+static void name_fn(ag_lat_stall *w)
+{
+    if (w->name[0] || !w->fn)
+        return;
+    void *p = (void *)w->fn;
+    Dl_info di;
+    if (!dladdr(p, &di) || !di.dli_fname) {
+        snprintf(w->name, sizeof w->name, "%p", p);
+        return;
+    }
+    if (di.dli_sname && di.dli_saddr == p) {
+        snprintf(w->name, sizeof w->name, "%s", di.dli_sname);
+        return;
+    }
+    const char *base = strrchr(di.dli_fname, '/');
+    base = base ? base + 1 : di.dli_fname;
+    snprintf(w->name, sizeof w->name, "%s+0x%zx", base,
+             (size_t)((const char *)p - (const char *)di.dli_fbase));
+}
+
+void ag_loop_latency(const ag_loop *l, ag_loop_stats *out)
+{
+    ag_lat_read(&l->lat, ag_now_us(), &out->since_start, &out->recent);
+    name_fn(&out->since_start.worst);
+    name_fn(&out->recent.worst);
 }

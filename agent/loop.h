@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "latency.h"
+
 typedef struct ag_loop ag_loop;
 typedef uint64_t ag_id;   /* 0 is never a valid id */
 
@@ -37,6 +39,8 @@ void ag_loop_free(ag_loop *l);
 
 /* Monotonic milliseconds (CLOCK_MONOTONIC): the only clock the agent feeds to cores. */
 uint64_t ag_now_ms(void);
+/* Monotonic microseconds, the clock of the loop's latency figures. */
+uint64_t ag_now_us(void);
 /* Wall-clock milliseconds since the epoch, for display and envelopes' sent_at only. */
 uint64_t ag_wall_ms(void);
 
@@ -63,6 +67,26 @@ int ag_loop_on_signal(ag_loop *l, int signo, ag_signal_cb cb, void *ud);
  * a completion submits is waited for too. -ETIMEDOUT after timeout_ms with work still
  * running (a migration, say): the caller must then not free what workers may touch. */
 int ag_loop_quiesce(ag_loop *l, uint64_t timeout_ms);
+
+/* Name an io registration or a pending timer in the latency figures (the worst stall
+ * says "ha.tick" rather than an address). The string is not copied: pass a literal.
+ * A repeating timer keeps its label; a one-shot timer re-armed under a new id needs it
+ * again. 0, or -ENOENT when no live registration or pending timer has this id. */
+int ag_loop_set_label(ag_loop *l, ag_id id, const char *label);
+
+/* Where the loop stalls, since ag_loop_new and over the last 60-120 s (latency.h):
+ * each timer's lateness (its callback's start minus its due time: what delays a lease
+ * renewal), every callback's run time by kind (io, timer, done, signal; the loop's own
+ * dispatch of the eventfd and signalfd is not a callback, what they dispatch is), how
+ * long a finished work item waited for its done callback, and the longest callback
+ * with its label, else its symbol or "file+0xoffset" from dladdr (addr2line -f -e FILE
+ * 0xoffset names a static function). Measured with two CLOCK_MONOTONIC reads per
+ * callback. About 130 KiB: allocate *out. Loop thread only, like every call here. */
+typedef struct ag_loop_stats {
+    ag_lat_set since_start;
+    ag_lat_set recent;
+} ag_loop_stats;
+void ag_loop_latency(const ag_loop *l, ag_loop_stats *out);
 
 /* Run until ag_loop_stop. Returns 0, or -errno if polling itself failed. */
 int  ag_loop_run(ag_loop *l);
