@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "drover.pb-c.h"
 #include "events.h"
@@ -287,6 +288,7 @@ int ag_ha_start(ag_agent *a, char *err, size_t errlen)
         return AG_EX_OSERR;
     }
     ag_wd_init(&h->wd);
+    h->lease_fd = -1;
     int rc = check_timeouts(&a->cfg, err, errlen);
     if (rc)
         goto fail;
@@ -334,6 +336,8 @@ void ag_ha_stop(ag_agent *a)
         ag_warn("watchdog: left armed: protected VMs run here and the agent stops; the host "
                 "resets in %lld s unless the agent is started again", (long long)(h->wd.timeout_ms / 1000));
     ag_wd_close(&h->wd, !guard);
+    if (h->lease_fd >= 0)
+        close(h->lease_fd);
     ag_loop_cancel(a->loop, h->tick);
     if (h->recheck)
         ag_loop_cancel(a->loop, h->recheck);

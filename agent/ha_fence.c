@@ -4,9 +4,11 @@
  * for a restarting agent; the report itself, with the constraints this host's full
  * placement view puts on its VMs. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "drover.pb-c.h"
 #include "events.h"
@@ -42,6 +44,20 @@ static const char *boot_id(void)
     return id;
 }
 
+/* The lease lives in a plain file written without fsync: it only means something within
+ * this boot, and the page cache outlives the agent's process, so nothing on the lease
+ * path waits for the disk (an fsync under I/O pressure takes seconds). */
+static int lease_fd(ag_agent *a)
+{
+    struct ag_ha *h = a->ha;
+    if (h->lease_fd < 0) {
+        char path[sizeof a->cfg.state_dir + 16];
+        snprintf(path, sizeof path, "%s/ha_lease", a->cfg.state_dir);
+        h->lease_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
+    return h->lease_fd;
+}
+
 void ag_ha__save_lease(ag_agent *a, bool force)
 {
     struct ag_ha *h = a->ha;
@@ -49,19 +65,39 @@ void ag_ha__save_lease(ag_agent *a, bool force)
     if (!h->fence.contact_ever || (!force && now < h->lease_saved_ms + HA_LEASE_SAVE_MS))
         return;
     h->lease_saved_ms = now;
-    char v[64];
+    char v[HA_LEASE_REC];
+    memset(v, ' ', sizeof v);
     int n = snprintf(v, sizeof v, "%s %llu", boot_id(), (unsigned long long)h->fence.last_contact_ms);
-    st_put(a->store, ST_DB_META, "ha_lease", 8, v, (size_t)n);
+    if (n > 0 && (size_t)n < sizeof v)
+        v[n] = ' ';   /* one fixed-size record: a shorter one never leaves a tail behind */
+    int fd = lease_fd(a);
+    if (fd < 0 || pwrite(fd, v, sizeof v, 0) != (ssize_t)sizeof v)
+        ag_debug("ha: cannot save the lease in %s/ha_lease", a->cfg.state_dir);
+}
+
+/* The saved lease: the file, else the store, where earlier agents kept it (an upgrade
+ * restarts the agent and must find it). */
+static bool read_lease(ag_agent *a, char *v, size_t cap)
+{
+    int fd = lease_fd(a);
+    ssize_t n = fd >= 0 ? pread(fd, v, cap - 1, 0) : -1;
+    if (n > 0) {
+        v[n] = 0;
+        return true;
+    }
+    size_t len;
+    if (st_get(a->store, ST_DB_META, "ha_lease", 8, v, cap - 1, &len) != 0)
+        return false;
+    v[len < cap ? len : cap - 1] = 0;
+    return true;
 }
 
 void ag_ha__restore_lease(ag_agent *a)
 {
-    char v[64], boot[48];
-    size_t len;
+    char v[HA_LEASE_REC + 1], boot[48];
     unsigned long long sent;
-    if (st_get(a->store, ST_DB_META, "ha_lease", 8, v, sizeof v - 1, &len) != 0)
+    if (!read_lease(a, v, sizeof v))
         return;
-    v[len < sizeof v ? len : sizeof v - 1] = 0;
     if (sscanf(v, "%47s %llu", boot, &sent) != 2 || strcmp(boot, boot_id()) != 0)
         return;   /* another boot: the VMs of before are gone or must be fenced */
     hac_fence_input in = {.kind = HAC_FIN_CONTACT, .sent_ms = sent};

@@ -18,7 +18,8 @@
 #define HA_TICK_MS          100   /* fence and coordinator clock: 1/20 of fence_timeout */
 #define HA_REPORT_MS        250   /* lease request + inventory: 8 per fence_timeout */
 #define HA_VIEW_MS          500   /* re-read gossip records (signature checks) */
-#define HA_LEASE_SAVE_MS   1000   /* persist the lease for a restarting agent */
+#define HA_LEASE_SAVE_MS   1000   /* save the lease for a restarting agent */
+#define HA_LEASE_REC         80   /* bytes of the saved lease record: "<boot id> <ms>" */
 #define HA_PENDING_PROPS     64   /* proposals applied but not yet handed to the cores */
 #define HA_PARKED_CMDS       32   /* commands waiting for the log to reach their commit */
 #define HA_PARK_MAX_MS     3000   /* then refused: the coordinator re-plans */
@@ -79,6 +80,7 @@ struct ag_ha {
     uint64_t rechecks;
     uint64_t leader_commit;    /* from the latest ack */
     uint64_t lease_saved_ms;
+    int lease_fd;              /* state_dir/ha_lease, -1 until opened */
     /* local inventory (loop thread copy of the last hv_vm_list) */
     bool inv_busy, inv_ok;
     uint64_t inv_ms;

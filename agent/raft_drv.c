@@ -594,15 +594,33 @@ static void take_snapshot(ag_agent *a, uint64_t index)
     handle(a, &up);
 }
 
+struct persist_apply_ctx {
+    struct persist_ctx *pc;
+    struct apply_ctx *ac;
+};
+
+static int persist_apply_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
+{
+    struct persist_apply_ctx *c = ctx;
+    int rc = persist_fn(t, dbi, c->pc);
+    return rc ? rc : apply_fn(t, dbi, c->ac);
+}
+
 static void handle(ag_agent *a, struct raft_update *up)
 {
     struct ag_raft *R = a->raft;
     bool need_persist = (up->flags & (RAFT_UPD_HARD_STATE | RAFT_UPD_SNAPSHOT_CHUNK |
                                       RAFT_UPD_SNAPSHOT_INSTALL | RAFT_UPD_LOG_TRUNCATE)) ||
                         up->n_append;
+    struct apply_ctx ac = {a, up, R->applied, false};
+    /* Entries to persist and entries to apply go in one transaction, one fsync: every
+     * fsync here holds the loop, and with it lease traffic (docs/ha.md "Stalls").
+     * Applying before the messages leave is fine: only committed entries are applied. */
+    bool together = need_persist && up->n_apply && !(up->flags & RAFT_UPD_SNAPSHOT_INSTALL);
     if (need_persist) {
         struct persist_ctx pc = {up};
-        int rc = st_write(a->store, persist_fn, &pc);
+        struct persist_apply_ctx pac = {&pc, &ac};
+        int rc = together ? st_write(a->store, persist_apply_fn, &pac) : st_write(a->store, persist_fn, &pc);
         if (rc) {
             /* nothing of this update may leave the host: stop rather than lie */
             ag_err("raft: cannot persist to %s: %s; stopping the agent so no vote or "
@@ -615,8 +633,9 @@ static void handle(ag_agent *a, struct raft_update *up)
     }
     send_msgs(a, up);
     if (up->n_apply) {
-        struct apply_ctx ac = {a, up, R->applied, false};
-        int rc = st_write(a->store, apply_fn, &ac);
+        if (!together)
+            ac.applied = R->applied;   /* a snapshot install above may have moved it */
+        int rc = together ? 0 : st_write(a->store, apply_fn, &ac);
         if (rc) {
             ag_err("raft: cannot apply to %s: %s; stopping", st_path(a->store), mdb_strerror(rc));
             ag_loop_stop(a->loop);
