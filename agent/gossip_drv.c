@@ -274,6 +274,13 @@ static void ctl_members(ag_ctl_req *req, json_t *args, void *ud)
             json_object_set_new(js, "migration_mtu", json_integer(st->health ? st->health->migration_mtu : 0));
             json_object_set_new(js, "storage_latency_ms", json_integer(st->health ? st->health->storage_latency_ms : 0));
             json_object_set_new(js, "storage_errors", json_integer(st->health ? st->health->storage_errors : 0));
+            /* issue 11 (3c): facts that could not be read, and how long libvirtd is silent */
+            json_object_set_new(js, "facts_unknown", json_boolean(ag_status_facts_unknown(st)));
+            json_object_set_new(js, "facts_read_at_ms", json_integer((json_int_t)st->facts_read_at_ms));
+            json_object_set_new(js, "libvirtd_silent_ms",
+                                json_integer(st->health ? st->health->libvirtd_silent_ms : 0));
+            json_object_set_new(js, "degraded_reason",
+                                json_string(st->health && st->health->degraded_reason ? st->health->degraded_reason : ""));
             drover__host_status__free_unpacked(st, NULL);
         } else if (mi.status_len) {
             a->gossip->status_bad++;

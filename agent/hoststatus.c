@@ -408,6 +408,13 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
     return *out ? 0 : -ENOMEM;
 }
 
+bool ag_status_facts_unknown(const Drover__HostStatus *st)
+{
+    bool responsive = st->health && st->health->libvirtd_responsive;
+    /* an agent before the flag published empty facts while libvirtd was unreachable */
+    return st->facts_unknown || (!responsive && !(st->libvirt_version && st->libvirt_version[0]));
+}
+
 int ag_status_open(const ag_members *m, const uint8_t subject[AG_HOST_ID_LEN],
                    const uint8_t *buf, size_t len, Drover__HostStatus **out)
 {

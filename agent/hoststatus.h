@@ -140,4 +140,10 @@ int ag_status_make(const ag_identity *id, uint64_t version, uint64_t wall_ms,
 int ag_status_open(const ag_members *m, const uint8_t subject[AG_HOST_ID_LEN],
                    const uint8_t *buf, size_t len, Drover__HostStatus **st);
 
+/* Does record st publish its hypervisor facts as unknown? Its facts_unknown flag, or, in
+ * a record of an agent from before that flag, no libvirt version with libvirtd not
+ * responsive (such agents published empty facts then). A receiver must then read none
+ * of its versions, CPU names, storage ids, bridges or networks as the host's. */
+bool ag_status_facts_unknown(const Drover__HostStatus *st);
+
 #endif

@@ -57,13 +57,6 @@ static void add_all(plc_view *pv, plc_table_kind k, plc_set *s, char **names, si
     }
 }
 
-bool ag_view_facts_unknown(const Drover__HostStatus *st)
-{
-    bool responsive = st->health && st->health->libvirtd_responsive;
-    /* an agent before the flag published empty facts while libvirtd was unreachable */
-    return st->facts_unknown || (!responsive && !(st->libvirt_version && st->libvirt_version[0]));
-}
-
 static void fill_host(ag_view *v, uint32_t i, const Drover__HostStatus *st)
 {
     plc_host *h = &v->hosts[i];
@@ -72,7 +65,7 @@ static void fill_host(ag_view *v, uint32_t i, const Drover__HostStatus *st)
      * the last reading (or nothing), for display, and placement must see "unknown" —
      * never "no CPU features" or "libvirt 0.0.0", which would read as reasons the host
      * can never run a VM (ha_fence.c turns those into standing constraints). */
-    bool unknown = ag_view_facts_unknown(st);
+    bool unknown = ag_status_facts_unknown(st);
     x->has_status = true;
     x->libvirt = st->health && st->health->libvirtd_responsive;
     snprintf(x->arch, sizeof x->arch, "%s", st->cpu_arch ? st->cpu_arch : "");

@@ -71,8 +71,6 @@ int ag_view_from_gossip(ag_view *v, ag_agent *a);
  * for each member; tests call it with records of their own. */
 int ag_view_add_record(ag_view *v, const char *name, const char *cluster_addr, const char *domain,
                        plc_health health, const Drover__HostStatus *st);
-/* Does record st publish its hypervisor facts as unknown (see above)? */
-bool ag_view_facts_unknown(const Drover__HostStatus *st);
 
 /* Add VM (as libvirt defines it) running on host index `host` (-1: not running).
  * 0, or -ENOSPC when a name table is full, with a sentence in err. */

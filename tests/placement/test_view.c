@@ -355,9 +355,9 @@ static void unknown_facts_make_no_standing_constraint(void **state)
      * same way */
     Drover__HostStatus *st = record_of(&f);
     st->facts_unknown = false;
-    assert_true(ag_view_facts_unknown(st));
+    assert_true(ag_status_facts_unknown(st));
     st->health->libvirtd_responsive = true;
-    assert_false(ag_view_facts_unknown(st));
+    assert_false(ag_status_facts_unknown(st));
     drover__host_status__free_unpacked(st, NULL);
     /* and facts that are known still count: h3 really lacks aes, br0 and libvirt 9 */
     facts_known(&f);

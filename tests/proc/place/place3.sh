@@ -5,8 +5,9 @@
 # hosts running one VM UUID would rightly make HA fence one copy); h3's libvirtd is
 # unreachable. Checks that `check migrate`, `place` and
 # `cpu baseline` answer from the gossip records: the reasons match what each record
-# says (h3: libvirt down -> degraded, no networks), exit codes are the documented ones,
-# and a host without libvirt says so plainly.
+# says (h3: libvirt down -> degraded, its facts unknown — never "lacks network" or
+# "libvirt 0.0.0", issue 11 3c), exit codes are the documented ones, and a host without
+# libvirt says so plainly.
 set -euo pipefail
 B=${1:?build dir}
 D=$B/agent/drover
@@ -58,6 +59,8 @@ records_in() {
   j=$("$D" members -c "$T/h$h.conf" --json 2>/dev/null | tr -d ' \n') || return 1
   [ "$(grep -o '"libvirtd_responsive":true' <<< "$j" | wc -l)" = 2 ] &&
     [ "$(grep -o '"libvirtd_responsive":false' <<< "$j" | wc -l)" = 1 ] &&
+    [ "$(grep -o '"facts_unknown":true' <<< "$j" | wc -l)" = 1 ] &&
+    grep -q '"degraded_reason":"libvirtdnotansweringfor[0-9]*s"' <<< "$j" &&   # spaces cut
     [ "$(grep -o '"libvirt_version":"9\.' <<< "$j" | wc -l)" -ge 2 ]
 }
 t0=$SECONDS
@@ -75,12 +78,17 @@ has "BLOCK storage.not_shared"; has "local:h1"; has "hint:"
 #    h2 publishes in its record): sizes and free space travel through gossip
 run 107 1 check migrate test h2 --storage --json
 has '"blocked": true'; has '"storage.no_space"'; has "1048576 MiB"; has "102400 MiB free on h2"
-# 3. h3's record says libvirtd is down and lists no networks: both are reasons
+# 3. h3's record says libvirtd is down and its facts unknown: degraded, and the checks
+#    that need its facts are undecided — no "network.missing" or "version.*" built on
+#    the empty lists (the HA agent would take those for "can never run there")
 run 107 1 check migrate test h3 --storage --json
-has '"blocked": true'; has '"health.degraded"'; has '"network.missing"'
+has '"blocked": true'; has '"health.degraded"'; has '"host.facts_unknown"'
+has "h3's facts are unknown (its libvirtd does not answer)"
+! grep -q '"network.missing"\|"version.libvirt"\|"version.qemu"\|"cpu\.' "$T/out" ||
+  fail "a finding built on h3's unknown facts"
 # 4. place rejects h2 and h3 with the same codes (lab_place shows a ranking)
 run 107 1 place test --storage
-has "candidates: 0"; has "rejected h2: storage.no_space"; has "rejected h3: .*network.missing"
+has "candidates: 0"; has "rejected h2: storage.no_space"; has "rejected h3: .*host.facts_unknown"
 run 107 1 place test --storage --json
 has '"candidates"'; has '"host": "h2"'
 run 107 1 place test
