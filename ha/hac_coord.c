@@ -385,6 +385,16 @@ static void on_result(hac_coord *c, const hac_input *in, hac_out *out)
     if (in->cmd_id && in->cmd_id == c->upg_run_id) {
         if (u->state != HAC_UPG_RUNNING || u->phase != HAC_UPH_RUN)
             return;
+        uint32_t h = u->order[u->cur];
+        if (!in->ok && hac__refusal_class(in->text) == HAC__REF_HOST) {
+            /* Not able right now (reconciling after the agent's own restart, say): the
+             * command did not run; it is sent again once the hold ends (hac_upgrade.c). */
+            uint64_t held = hac__hold_host(c, h, in->text);
+            c->upg_run_id = 0;
+            hac__event(out, -1, (int32_t)h, "upgrade: %s refused the command, not able now; sent again in %llu ms: %s",
+                       hac__hname(c, (int32_t)h), (unsigned long long)held, in->text);
+            return;
+        }
         hac_upgrade n = *u;
         n.phase_since_ms = c->now_ms;
         if (in->ok) {
@@ -394,8 +404,8 @@ static void on_result(hac_coord *c, const hac_input *in, hac_out *out)
             c->upg_run_id = 0;
         }
         hac__propose_upgrade(c, out, &n);
-        hac__event(out, -1, (int32_t)u->order[u->cur], "upgrade: command on %s %s%s%s",
-              hac__hname(c, (int32_t)u->order[u->cur]), in->ok ? "done" : "failed, paused",
+        hac__event(out, -1, (int32_t)h, "upgrade: command on %s %s%s%s",
+              hac__hname(c, (int32_t)h), in->ok ? "done" : "failed, paused",
               in->ok ? "" : ": ", in->ok ? "" : in->text);
         return;
     }

@@ -120,6 +120,7 @@ bool hac__able(const hac_coord *c, int32_t h);
 bool hac__vm_held(const hac_coord *c, uint32_t vm, uint32_t h);
 bool hac__may_start(const hac_coord *c, uint32_t vm, int32_t h);
 void hac__note_fresh(hac_coord *c);
+uint64_t hac__hold_host(hac_coord *c, uint32_t h, const char *text);
 void hac__start_failed(hac_coord *c, uint32_t vm, uint32_t h, const char *text, hac_out *out);
 void hac__start_ok(hac_coord *c, uint32_t vm);
 void hac__first_why(const plc_plan *plan, uint32_t vm, const char **code, const char **ex);

@@ -49,6 +49,24 @@ static uint64_t backoff_max(const hac_coord *c)
     return m < backoff_min(c) ? backoff_min(c) : m;
 }
 
+/* Host H said it is not able right now: no command goes there for 1, 2, 4, then 8 x
+ * restart_backoff_ms (refusals in a row; capped by the maximum), long enough for the
+ * next VMs to go elsewhere, short enough that a host back from a fence is used again
+ * soon. Returns how long. */
+uint64_t hac__hold_host(hac_coord *c, uint32_t h, const char *text)
+{
+    hview *hv = &c->h[h];
+    if (hv->hold_n < 4)
+        hv->hold_n++;
+    uint64_t held = backoff_min(c) << (hv->hold_n - 1);
+    if (held > backoff_max(c))
+        held = backoff_max(c);
+    if (c->now_ms + held > hv->hold_until_ms)
+        hv->hold_until_ms = c->now_ms + held;
+    snprintf(hv->hold_why, sizeof hv->hold_why, "%s", text);
+    return held;
+}
+
 /* The wait before the next try after N failed STARTs in a row: 0, min, 2 min, ... max. */
 static uint64_t retry_wait(const hac_coord *c, uint32_t n)
 {
@@ -103,7 +121,6 @@ void hac__start_ok(hac_coord *c, uint32_t vm)
 void hac__start_failed(hac_coord *c, uint32_t vm, uint32_t h, const char *text, hac_out *out)
 {
     vsoft *s = &c->v[vm];
-    hview *hv = &c->h[h];
     uint64_t now = c->now_ms;
     hac__refusal cls = hac__refusal_class(text);
     s->start_fail_ms = now ? now : 1;
@@ -122,16 +139,7 @@ void hac__start_failed(hac_coord *c, uint32_t vm, uint32_t h, const char *text, 
     else
         snprintf(next, sizeof next, "at once");
     if (cls == HAC__REF_HOST) {
-        /* 1, 2, 4, 8 x restart_backoff_ms: long enough for the next VMs to go elsewhere,
-         * short enough that a host back from a fence is used again soon. */
-        if (hv->hold_n < 4)
-            hv->hold_n++;
-        uint64_t host_held = backoff_min(c) << (hv->hold_n - 1);
-        if (host_held > backoff_max(c))
-            host_held = backoff_max(c);
-        if (now + host_held > hv->hold_until_ms)
-            hv->hold_until_ms = now + host_held;
-        snprintf(hv->hold_why, sizeof hv->hold_why, "%s", text);
+        uint64_t host_held = hac__hold_host(c, h, text);
         hac__event(out, (int32_t)vm, (int32_t)h,
                    "vm %s: %s refused the start, not able now (no VM goes there for %llu ms); "
                    "next try %s: %s",

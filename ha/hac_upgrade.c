@@ -54,7 +54,7 @@ void hac__upgrade_step(hac_coord *c, hac_out *out)
          * idempotent, as it is also re-sent by a new coordinator). */
         if (c->upg_run_id && c->now_ms >= c->upg_run_ms + c->cfg.cmd_timeout_ms)
             c->upg_run_id = 0;
-        if (c->upg_run_id == 0 && hac__alive(c, (int32_t)h)) {
+        if (c->upg_run_id == 0 && hac__alive(c, (int32_t)h) && !hac__host_held(c, h)) {
             c->upg_run_id = hac__send_cmd(c, out, HAC_CMD_RUN, 0, h, h, u->command);
             c->upg_run_ms = c->now_ms;
             hac__event(out, -1, (int32_t)h, "upgrade: run on %s: %s", r->name, u->command);

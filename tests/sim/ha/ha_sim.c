@@ -11,15 +11,21 @@
  * Liveness fed to the coordinator is what gossip would say: alive until 500 ms without a
  * ping, suspect until 1000 ms, then dead.
  *
+ * An agent back in contact after a fence or a reboot reconciles for 50-300 ms, refusing
+ * commands meanwhile, as a real one does while its log catches up.
+ *
  * Invariants checked after every 10 ms step:
  *   I1 no VM runs on two hosts at once;
  *   I2 no migration target and no restart destination is dead, suspect, cordoned,
  *      draining, in maintenance or degraded in the coordinator's view when decided;
  *   I3 at the end of a scenario every protected VM runs exactly once, on its owner (none
  *      at all once its guest powered it off and nobody started it again);
- *   I4 no START of a VM whose guest powered it off, once the cluster knows.
+ *   I4 no START of a VM whose guest powered it off, once the cluster knows;
+ *   I5 no protected VM that should run stays stopped longer than a bound derived from
+ *      the configuration (leases, backoff, timeouts: setup) while a host could run it.
  * Scenarios (seed % 6): drain, host death, isolation + heal, coordinator loss mid-drain,
  * rolling upgrade over 3 hosts, chaos (a random sequence of all of these plus reboots,
+ * deaf hosts that self-fence while the coordinator still hears them and so refuse STARTs,
  * guests powering themselves off and VMs started by hand). Seeds: argument or DROVER_SIM_SEEDS (default 1000);
  * DROVER_SIM_SEED=N replays one with its event trace. Prints JSON figures at the end.
  */
@@ -85,6 +91,8 @@ typedef struct host {
     uint32_t applied; /* log entries applied */
     plc_version version;
     uint64_t back_at_ms; /* rebooting until then (0 = not) */
+    bool deaf;           /* its requests reach the quorum, the answers do not */
+    uint64_t sync_at_ms; /* back in contact: its log has caught up then (0 = not back) */
     uint64_t last_rx_ms; /* coordinator side: last ping received */
     uint32_t rate_pm;    /* agent clock rate, per mille of true time */
 } host;
@@ -127,6 +135,10 @@ typedef struct sim {
     hac_live fed[HOSTS_MAX];  /* liveness last fed to the coordinator */
     bool degraded[HOSTS_MAX]; /* health signal bad */
     uint64_t deg_since[HOSTS_MAX];
+    uint64_t down_since[VMS_MAX]; /* I5: stopped while a host could run it, since (0 = not) */
+    uint64_t down_max_ms;         /* I5: the longest such stretch seen */
+    uint64_t i5_ms;               /* I5: the bound, from the configuration (setup) */
+    uint32_t deafs, refusals;     /* chaos: how often each happened */
 } sim;
 
 static uint64_t rnd(sim *s)
@@ -231,12 +243,13 @@ static void coord_outputs(sim *s)
         hac_out_item *it = &o->items[i];
         if (it->kind == HAC_O_EVENT) {
             note(s, "coord", it->text);
+            /* A restart decision is an OWNER proposal with this event (a re-placement
+             * after a refused START counts no extra restart, so the count cannot tell);
+             * adopting a VM where it was reported and finishing a move are not
+             * placements. */
+            if (strstr(it->text, ": restart on ") && it->host >= 0 && it->vm >= 0)
+                check_target(s, (uint32_t)it->host, "restart", (uint32_t)it->vm);
         } else if (it->kind == HAC_O_PROPOSE) {
-            /* Restarts are the OWNER proposals that count one more restart; adopting a
-             * VM where it was reported and finishing a move are not placements. */
-            if (it->prop.kind == HAC_P_OWNER && it->prop.owner >= 0 &&
-                it->prop.restarts == hac_coord_state(s->coord)->vms[it->prop.index].restarts + 1)
-                check_target(s, (uint32_t)it->prop.owner, "restart", it->prop.index);
             if (it->prop.kind == HAC_P_MOVING && it->prop.owner >= 0)
                 check_target(s, (uint32_t)it->prop.owner, "migration", it->prop.index);
             if (quorum_side(s, s->coord_h) && s->n_pend < PENDING_MAX)
@@ -343,6 +356,7 @@ static void fence_outputs(sim *s, uint32_t h)
             snprintf(b, sizeof b, "destroy vm%d: %s", it->vm, it->text);
             note(s, who, b);
         } else if (it->kind == HAC_O_REFUSE) {
+            s->refusals += it->cmd.kind == HAC_CMD_START;
             snprintf(b, sizeof b, "refuse cmd %" PRIu64 ": %s", it->cmd.id, it->text);
             note(s, who, b);
             reply(s, h, &it->cmd, false, it->text);
@@ -416,6 +430,7 @@ static void host_boot(sim *s, uint32_t h)
     host *x = &s->h[h];
     hac_fence_init(&x->fence, h, s->cfg.fence_timeout_ms);
     x->back_at_ms = 0;
+    x->sync_at_ms = 0;
     local_report(s, h);
 }
 
@@ -524,11 +539,20 @@ static void deliver(sim *s, msg *m)
         break;
     }
     case M_PONG: {
-        if (!quorum_side(s, m->to))
+        if (!quorum_side(s, m->to) || x->deaf)
             break;
         catch_up(s, m->to);
         hac_fence_input c = {.kind = HAC_FIN_CONTACT, .sent_ms = m->sent_ms};
         fence_in(s, m->to, &c);
+        /* An agent back in contact (after a fence or a reboot) catches up with the log
+         * before it says so: 50-300 ms in which it refuses commands as reconciling. */
+        if (x->fence.mode == HAC_FM_RECONCILE) {
+            if (!x->sync_at_ms)
+                x->sync_at_ms = s->now + 50 + rbelow(s, 250);
+            if (s->now < x->sync_at_ms)
+                break;
+        }
+        x->sync_at_ms = 0;
         hac_fence_input y = {.kind = HAC_FIN_SYNCED, .state = &x->st};
         fence_in(s, m->to, &y);
         break;
@@ -561,6 +585,62 @@ static void deliver(sim *s, msg *m)
 
 /* ---- the loop --------------------------------------------------------------------- */
 
+/* Host H could run VM V now, as the truth has it: up, in contact and active (not fenced,
+ * not reconciling, not deaf), admin active, health good for longer than the coordinator's
+ * recovery hysteresis, and with room for V counting every VM that runs there, is owned
+ * there or is moving there (more than placement counts: never a false alarm). */
+static bool able_for(const sim *s, uint32_t h, uint32_t v)
+{
+    const host *x = &s->h[h];
+    if (!x->up || x->cut || x->deaf || x->back_at_ms || x->fence.mode != HAC_FM_ACTIVE)
+        return false;
+    if (s->truth.hosts[h].admin != PLC_ADMIN_ACTIVE || s->truth.hosts[h].degraded_flag ||
+        s->degraded[h] || s->now < s->deg_since[h] + s->cfg.recover_after_ms + 2 * PING_MS)
+        return false;
+    uint64_t used = 0;
+    for (uint32_t u = 0; u < s->n_vms; u++) {
+        const hac_rvm *m = &s->truth.vms[u];
+        if (u != v && (x->running[u] || x->start_at[u] || m->owner == (int32_t)h ||
+                       m->moving_to == (int32_t)h))
+            used += m->mem_mib;
+    }
+    return used + s->truth.vms[v].mem_mib <= 4096;
+}
+
+/* I5: a protected VM that should run is stopped — running nowhere, no start or
+ * migration of it under way — while some host could run it, for no longer than i5_ms.
+ * A VM protected while its owner was away may run only there until the owner has
+ * acknowledged it (hac.h): for it, only the owner counts. */
+static void check_i5(sim *s)
+{
+    for (uint32_t v = 0; v < s->n_vms; v++) {
+        const hac_rvm *m = &s->truth.vms[v];
+        bool stopped = m->protected_ && m->want_running;
+        for (uint32_t h = 0; h < s->n_hosts && stopped; h++)
+            stopped = !s->h[h].running[v] && !s->h[h].start_at[v] && !s->h[h].migs[v].on;
+        bool could = false;
+        if (stopped && !m->prot_acked)
+            could = m->owner >= 0 && able_for(s, (uint32_t)m->owner, v);
+        for (uint32_t h = 0; h < s->n_hosts && stopped && m->prot_acked && !could; h++)
+            could = able_for(s, h, v);
+        if (!stopped || !could) {
+            s->down_since[v] = 0;
+            continue;
+        }
+        if (!s->down_since[v])
+            s->down_since[v] = s->now;
+        uint64_t d = s->now - s->down_since[v];
+        if (d > s->down_max_ms)
+            s->down_max_ms = d;
+        if (d > s->i5_ms) {
+            char b[128];
+            snprintf(b, sizeof b, "I5: vm%u stopped for %" PRIu64 " ms while a host could run it",
+                     v, d);
+            failf(s, b);
+        }
+    }
+}
+
 static void invariants(sim *s)
 {
     for (uint32_t v = 0; v < s->n_vms; v++) {
@@ -573,6 +653,7 @@ static void invariants(sim *s)
             failf(s, b);
         }
     }
+    check_i5(s);
 }
 
 static void step(sim *s)
@@ -659,6 +740,8 @@ static void setup(sim *s, uint64_t seed)
     memset(s->mig_failed, 0, sizeof s->mig_failed);
     memset(s->fed, 0, sizeof s->fed);
     s->guest_offs = s->hand_starts = 0;
+    s->deafs = s->refusals = 0;
+    s->down_max_ms = 0;
     s->seed = seed;
     s->rng = seed * 0x9E3779B97F4A7C15ull + 1;
     s->now = 0;
@@ -676,6 +759,21 @@ static void setup(sim *s, uint64_t seed)
     s->cfg.degrade_after_ms = 300;
     s->cfg.recover_after_ms = 1000;
     s->cfg.plc.reserve_pct = 0;
+    s->cfg.restart_backoff_ms = 500;
+    s->cfg.restart_backoff_max_ms = 4000;
+    /* I5's bound, the waits a stopped VM may meet in a row while some host could run it:
+     * its owner's lease (F x drift, + one ping period for gossip to notice), once more
+     * for a new coordinator (which counts every host as acked at its start) after an
+     * election; its backoff and the hold on a host that refused it (each at most
+     * restart_backoff_max_ms); a lost START, its resend and a lost result
+     * (start_timeout_ms each); a lost MIGRATE of a stopped VM (cmd_timeout_ms, then the
+     * orphan rule's report); a proposal lost with its coordinator (propose_timeout_ms);
+     * and one report period to learn of it. */
+    uint64_t lease = s->cfg.fence_timeout_ms * s->cfg.drift_pct / 100 + PING_MS;
+    s->i5_ms = 2 * lease + ELECTION_MS + 2 * s->cfg.restart_backoff_max_ms +
+               3 * s->cfg.start_timeout_ms + s->cfg.cmd_timeout_ms + INV_MS +
+               s->cfg.propose_timeout_ms + INV_MS;
+    memset(s->down_since, 0, sizeof s->down_since);
     hac_rstate_init(&s->truth);
     /* Bootstrap entries: the log every host starts from. */
     for (uint32_t h = 0; h < s->n_hosts; h++) {
@@ -753,6 +851,7 @@ static void sc_degrade(sim *s, uint32_t h)
         step(s);
     }
     s->degraded[h] = false;
+    s->deg_since[h] = s->now;
     run_until(s, s->now + 2000); /* recovers after recover_after_ms, takes VMs again */
 }
 
@@ -907,7 +1006,7 @@ static void sc_chaos(sim *s)
     while (!s->fail[0] && s->now < end) {
         run_until(s, s->now + 500 + rbelow(s, 2500));
         uint32_t h = rbelow(s, s->n_hosts);
-        switch (rbelow(s, 9)) {
+        switch (rbelow(s, 10)) {
         case 0: /* kill */
             if (down < 0) {
                 kill_host(s, h);
@@ -930,6 +1029,7 @@ static void sc_chaos(sim *s)
                     note(s, "sim", "reboot");
                 }
                 x->cut = false;
+                x->deaf = false;
                 note(s, "sim", "heal");
                 down = -1;
             }
@@ -974,6 +1074,7 @@ static void sc_chaos(sim *s)
             if (x->up && !x->back_at_ms && x->off[v] && !anywhere) {
                 x->off[v] = false;
                 x->running[v] = true;
+                local_report(s, h); /* the agent's next inventory lists it */
                 s->hand_starts++;
                 char b[64];
                 snprintf(b, sizeof b, "vm%u started by hand on host%u", v, h);
@@ -981,6 +1082,16 @@ static void sc_chaos(sim *s)
             }
             break;
         }
+        case 8: /* deaf: its requests reach the quorum, the answers do not (a one-way
+                 * link, or a stalled loop): it self-fences while the coordinator still
+                 * hears it well, and refuses STARTs as fenced, then as reconciling */
+            if (down < 0) {
+                s->h[h].deaf = true;
+                s->deafs++;
+                note(s, "sim", "deaf");
+                down = (int32_t)h;
+            }
+            break;
         default:
             s->degraded[h] = !s->degraded[h];
             s->deg_since[h] = s->now;
@@ -994,6 +1105,9 @@ static void sc_chaos(sim *s)
             host_boot(s, h);
         }
         x->cut = false;
+        x->deaf = false;
+        if (s->degraded[h])
+            s->deg_since[h] = s->now;
         s->degraded[h] = false;
     }
     note(s, "sim", "all healed");
@@ -1065,6 +1179,7 @@ int main(int argc, char **argv)
     }
     uint32_t fails = 0, per[6] = {0};
     uint64_t restart_max = 0, restart_sum = 0, restart_n = 0, vt = 0, guest_offs = 0, hand_starts = 0;
+    uint64_t deafs = 0, refusals = 0, down_max = 0;
     uint64_t *restarts = calloc(n ? n : 1, sizeof *restarts);
     if (restarts == NULL)
         return 1;
@@ -1087,6 +1202,10 @@ int main(int argc, char **argv)
         vt += s.now;
         guest_offs += s.guest_offs;
         hand_starts += s.hand_starts;
+        deafs += s.deafs;
+        refusals += s.refusals;
+        if (s.down_max_ms > down_max)
+            down_max = s.down_max_ms;
         if (sc == 1 && s.restart_ms) {
             restarts[restart_n++] = s.restart_ms;
             restart_sum += s.restart_ms;
@@ -1097,8 +1216,13 @@ int main(int argc, char **argv)
     printf("{\"bench\":\"ha_sim\",\"metric\":\"seeds\",\"value\":%" PRIu64
            ",\"unit\":\"count\",\"failed\":%u,\"drain\":%u,\"death\":%u,\"isolate\":%u,"
            "\"coord_loss\":%u,\"upgrade\":%u,\"chaos\":%u,\"virtual_s\":%" PRIu64
-           ",\"guest_offs\":%" PRIu64 ",\"hand_starts\":%" PRIu64 "}\n",
-           n, fails, per[0], per[1], per[2], per[3], per[4], per[5], vt / 1000, guest_offs, hand_starts);
+           ",\"guest_offs\":%" PRIu64 ",\"hand_starts\":%" PRIu64 ",\"deafs\":%" PRIu64
+           ",\"start_refusals\":%" PRIu64 "}\n",
+           n, fails, per[0], per[1], per[2], per[3], per[4], per[5], vt / 1000, guest_offs, hand_starts,
+           deafs, refusals);
+    printf("{\"bench\":\"ha_sim\",\"metric\":\"stopped_while_able_ms\",\"value\":%" PRIu64
+           ",\"unit\":\"ms\",\"stat\":\"max\",\"bound_ms\":%" PRIu64 ",\"clock\":\"virtual\"}\n",
+           down_max, s.i5_ms);
     if (restart_n) {
         qsort(restarts, restart_n, sizeof *restarts, cmp_u64);
         printf("{\"bench\":\"ha_sim\",\"metric\":\"restart_after_death_ms\",\"value\":%" PRIu64

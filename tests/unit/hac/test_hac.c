@@ -997,6 +997,50 @@ static void upgrade_walks_hosts(void **st)
     hac_coord_free(c);
 }
 
+/* The upgrade command refused by a host that is reconciling (its agent restarted, and a
+ * new coordinator sent the command again) did not run: it is sent again after a short
+ * hold, the plan is not paused. A command that ran and failed still pauses it. */
+static void upgrade_refused_run_is_sent_again(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    uint32_t order[] = {2};
+    hac_input u = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_UPGRADE_START, .order = order,
+                   .n_order = 1};
+    snprintf(u.text, sizeof u.text, "true");
+    step(c, 200, &u);
+    commit_all(c, &s, 210);
+    commit_all(c, &s, 220);
+    commit_all(c, &s, 230);
+    commit_all(c, &s, 235);
+    assert_int_equal(s.upgrade.phase, HAC_UPH_RUN);
+    hac_input r = {.kind = HAC_IN_RESULT, .ok = false};
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_CMD && out.items[i].cmd.kind == HAC_CMD_RUN)
+            r.cmd_id = out.items[i].cmd.id;
+    assert_int_not_equal(r.cmd_id, 0);
+    snprintf(r.text, sizeof r.text, "reconciling: not caught up yet");
+    out.n = 0;
+    step(c, 300, &r);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_UPGRADE), 0); /* not paused */
+    assert_int_equal(count(HAC_O_CMD, HAC_CMD_RUN), 0);       /* not at once */
+    hac_input tick = {.kind = HAC_IN_TICK};
+    out.n = 0;
+    step(c, 1300, &tick);
+    assert_int_equal(count(HAC_O_CMD, HAC_CMD_RUN), 1);       /* after the hold */
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_CMD && out.items[i].cmd.kind == HAC_CMD_RUN)
+            r.cmd_id = out.items[i].cmd.id;
+    snprintf(r.text, sizeof r.text, "upgrade command exited with 1");
+    out.n = 0;
+    step(c, 1400, &r);
+    commit_all(c, &s, 1410);
+    assert_int_equal(s.upgrade.state, HAC_UPG_PAUSED);
+    hac_coord_free(c);
+}
+
 static void degrade_hysteresis(void **st)
 {
     (void)st;
@@ -1158,6 +1202,7 @@ int main(void)
         cmocka_unit_test(fence_self_fences_and_reconciles),
         cmocka_unit_test(fence_watchdog_pets_only_while_safe),
         cmocka_unit_test(upgrade_walks_hosts),
+        cmocka_unit_test(upgrade_refused_run_is_sent_again),
         cmocka_unit_test(degrade_hysteresis),
         cmocka_unit_test(bad_signal_gets_no_new_vms),
         cmocka_unit_test(orphan_move_needs_source_proof),
