@@ -88,6 +88,7 @@ typedef struct place_job {
     ag_host_facts facts;
     char nic_fallback[64];   /* facts: the cluster address, for the NIC probe */
     bool facts_read;         /* facts: hv_host_facts answered */
+    uint32_t lv_silent_ms;   /* baseline: libvirtd not answering for this long, 0 = ask it */
 } place_job;
 
 static int get_conn(ag_place *p, hv_conn **out, hv_err *err)
@@ -493,6 +494,11 @@ static void baseline_work(void *ud)
     hv_err err = {0};
     char *xml = NULL;
     uint32_t nx = 0;
+    if (j->lv_silent_ms) {   /* asking would hold this worker for as long as it hangs */
+        snprintf(j->libvirt_note, sizeof j->libvirt_note, "libvirtd at %s has not answered "
+                 "for %u s; no named model without it", j->p->uri, (j->lv_silent_ms + 500) / 1000);
+        return;
+    }
     for (uint32_t k = 0; k < n; k++)
         if ((xmls[nx] = ag_view_cpu_xml(v, idx[k])) != NULL)
             nx++;
@@ -584,6 +590,22 @@ static void start(ag_ctl_req *req, json_t *args, ag_place *p, enum job_kind kind
             job_free(j);
             return;
         }
+    }
+    /* A hung libvirtd (the facts probe's question out past the timeout) would hold the
+     * worker for as long as it hangs, and each retry of the command another one: say so
+     * now instead. One that refuses connections answers that at once: ask it. */
+    uint64_t waiting = ag_lvwatch_waiting_ms(&p->lv, ag_now_ms());
+    if (waiting >= AG_LIBVIRTD_TIMEOUT_MS) {
+        uint32_t s = waiting > UINT32_MAX ? UINT32_MAX : (uint32_t)waiting;
+        if (kind != JOB_BASELINE) {
+            ag_ctl_finish(req, AG_EX_ERROR, NULL, "libvirtd at %s has not answered for %u s; "
+                          "this command reads the VM's definition from it: check that it "
+                          "runs and answers (systemctl status libvirtd, virsh version)",
+                          p->uri, (s + 500) / 1000);
+            job_free(j);
+            return;
+        }
+        j->lv_silent_ms = s;
     }
     ag_work_fn work = kind == JOB_CHECK ? check_work : kind == JOB_PLACE ? place_work
                                                                          : baseline_work;

@@ -238,6 +238,12 @@ int ag_lvwatch_judge(const ag_lvwatch *w, uint64_t now_ms, uint32_t timeout_ms, 
     return ok;
 }
 
+uint64_t ag_lvwatch_waiting_ms(const ag_lvwatch *w, uint64_t now_ms)
+{
+    uint64_t asked = __atomic_load_n(&w->asked_ms, __ATOMIC_SEQ_CST);
+    return asked && now_ms > asked ? now_ms - asked : 0;
+}
+
 bool ag_lvwatch_due(const ag_lvwatch *w, bool in_flight, uint64_t last_start_ms, uint64_t now_ms,
                     uint32_t interval_ms, uint32_t retry_ms)
 {

@@ -119,6 +119,10 @@ void ag_lvwatch_done(ag_lvwatch *w, bool ok, uint64_t now_ms);
  * timeout_ms or more or questions have failed for that long; *silent_ms (may be NULL) how
  * long it has not answered then, 0 when it answers. Before the first question: 1. */
 int ag_lvwatch_judge(const ag_lvwatch *w, uint64_t now_ms, uint32_t timeout_ms, uint32_t *silent_ms);
+/* Any thread: how long the question now out has been waiting at now_ms, 0 when none is
+ * out. A caller about to ask libvirtd itself checks this first: past the timeout its
+ * question would only wait behind the stuck one. */
+uint64_t ag_lvwatch_waiting_ms(const ag_lvwatch *w, uint64_t now_ms);
 /* Loop: may a probe be started at now_ms? Never while one is out (in_flight): a second
  * would only queue behind a stuck one and hold another worker. Otherwise interval_ms
  * after the last start (last_start_ms, 0 = never: at once), retry_ms while failing. */

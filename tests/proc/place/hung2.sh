@@ -2,7 +2,8 @@
 # A hung libvirtd (issue 11, 3c): two real agents on 127.0.0.1-2 (loopback only); h1 on
 # libvirt's test driver, h2's libvirt URI points at silent_libvirtd, which accepts the
 # connection and never answers — a libvirtd whose QEMUs live on while every RPC waits.
-# Checks that h2's facts probe, stuck inside libvirt, does not stop its agent answering;
+# Checks that h2's facts probe, stuck inside libvirt, does not stop its agent answering
+# (and its placement commands say libvirtd does not answer rather than wait on it);
 # that h2's record says libvirtd is not answering (with for how long) and its facts are
 # unknown after the 5 s timeout while the probe is still stuck; and that h1 then sees h2
 # as degraded with unknown facts — never "lacks network" or "libvirt 0.0.0".
@@ -64,4 +65,9 @@ grep -q '"host.facts_unknown"' "$T/out" || fail "no host.facts_unknown for h2"
 grep -q "h2's facts are unknown (its libvirtd does not answer)" "$T/out" || fail "reason"
 ! grep -q '"network.missing"\|"version.libvirt"\|"version.qemu"\|"cpu\.' "$T/out" ||
   fail "a finding built on h2's unknown facts"
+# 4. on h2, a command that needs the local libvirtd says it does not answer, at once,
+#    instead of holding a worker (and the operator) for as long as it hangs
+set +e; timeout 5 "$D" check migrate test h1 -c "$T/h2.conf" > "$T/out" 2> "$T/err"; rc=$?; set -e
+[ "$rc" = 1 ] || fail "check migrate on h2 exited $rc, expected 1"
+grep -q "libvirtd at .* has not answered for [0-9]* s" "$T/err" || fail "no 'has not answered' on h2"
 echo "hung2: all checks passed"

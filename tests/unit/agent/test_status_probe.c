@@ -250,6 +250,7 @@ static void libvirtd_judged_while_probe_stuck(void **state)
     assert_int_equal(silent, T);
     assert_false(ag_lvwatch_judge(&w, 61000, T, &silent));
     assert_int_equal(silent, 60000);
+    assert_int_equal(ag_lvwatch_waiting_ms(&w, 61000), 60000);   /* commands fail fast */
     /* never a second probe behind the stuck one, however long it takes */
     assert_false(ag_lvwatch_due(&w, true, 1000, 11000, 10000, 2000));
     assert_false(ag_lvwatch_due(&w, true, 1000, 1000000, 10000, 2000));
@@ -257,6 +258,7 @@ static void libvirtd_judged_while_probe_stuck(void **state)
     ag_lvwatch_done(&w, true, 62000);
     assert_true(ag_lvwatch_judge(&w, 62000, T, &silent));
     assert_int_equal(silent, 0);
+    assert_int_equal(ag_lvwatch_waiting_ms(&w, 62000), 0);
     assert_false(ag_lvwatch_due(&w, false, 62000, 63000, 10000, 2000));
     assert_true(ag_lvwatch_due(&w, false, 62000, 72000, 10000, 2000));
     /* a restart of libvirtd: refused at 72000, retried sooner, back before the timeout */
@@ -278,6 +280,7 @@ static void libvirtd_judged_while_probe_stuck(void **state)
     assert_true(ag_lvwatch_judge(&w, 90000 + T - 1, T, NULL));
     assert_false(ag_lvwatch_judge(&w, 90000 + T, T, &silent));
     assert_int_equal(silent, T);
+    assert_int_equal(ag_lvwatch_waiting_ms(&w, 90000 + T), T - 4000);   /* refused, not hung */
     ag_lvwatch_done(&w, true, 96000);
     assert_true(ag_lvwatch_judge(&w, 96000, T, &silent));
     assert_int_equal(silent, 0);
