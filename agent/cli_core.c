@@ -87,7 +87,10 @@ static const char status_usage[] =
     "Usage: drover status [--json] [--socket PATH | -c FILE]\n"
     "\n"
     "Show the local agent: host name and ID, version, uptime, state directory, epoch,\n"
-    "store size, and counters of rejected network messages by reason.\n"
+    "store size, counters of rejected network messages by reason, and the event loop's\n"
+    "latency since the start and over the last 60-120 s: how late timers ran, how long\n"
+    "callbacks ran, how long finished work waited for the loop (count, p50, p99, p99.9,\n"
+    "max; quantiles are at most 1/64 above the true value), and the longest callback.\n"
     "\n"
     "  --json         the agent's answer as JSON\n"
     "  --socket PATH  control socket (default: $DROVER_SOCKET or /run/drover/drover.sock)\n"
@@ -100,6 +103,56 @@ static void print_bytes(const char *label, json_int_t b)
 }
 
 static int no_opts(int o, void *ud) { (void)o; (void)ud; return 0; }
+
+/* 512us, 12.3ms, 1.25s: a figure to read, not to parse (--json has the integers) */
+static const char *fmt_us(char *buf, size_t cap, json_int_t us)
+{
+    if (us < 1000)
+        snprintf(buf, cap, "%lldus", (long long)us);
+    else if (us < 1000000)
+        snprintf(buf, cap, "%.1fms", (double)us / 1e3);
+    else
+        snprintf(buf, cap, "%.2fs", (double)us / 1e6);
+    return buf;
+}
+
+static void print_lat_row(const char *label, json_t *set, const char *count_key, const char *what)
+{
+    static const char *const q[] = {"p50", "p99", "p999", "max"};
+    printf("  %-12s %7lld", label, (long long)json_integer_value(json_object_get(set, count_key)));
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        char key[64], b[24];
+        snprintf(key, sizeof key, "%s_us_%s", what, q[i]);
+        printf(" %8s", fmt_us(b, sizeof b, json_integer_value(json_object_get(set, key))));
+    }
+    printf("\n");
+}
+
+/* The loop's latency block: one table since the start, one for the recent window. */
+static void print_loop(json_t *loop)
+{
+    static const struct { const char *key, *title; } sets[] = {
+        {"since_start", "since start"}, {"recent", "last"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        json_t *set = json_object_get(loop, sets[i].key);
+        if (!set)
+            continue;
+        printf("loop %-10s %7s %8s %8s %8s %8s  (%s %llds)\n", i ? "" : "latency", "count", "p50",
+               "p99", "p99.9", "max", sets[i].title,
+               (long long)json_integer_value(json_object_get(set, "span_s")));
+        print_lat_row("timer late", set, "timers", "lateness");
+        print_lat_row("callback", set, "callbacks", "run");
+        print_lat_row("done wait", set, "completions", "done_wait");
+        json_t *w = json_object_get(set, "worst_stall");
+        char b[24];
+        if (json_is_object(w))
+            printf("  %-12s %s in %s %s, %llds ago\n", "worst", fmt_us(b, sizeof b,
+                   json_integer_value(json_object_get(w, "run_us"))),
+                   json_string_value(json_object_get(w, "kind")),
+                   json_string_value(json_object_get(w, "label")),
+                   (long long)json_integer_value(json_object_get(w, "ago_s")));
+    }
+}
 
 static int cmd_status(int argc, char **argv)
 {
@@ -158,6 +211,9 @@ static int cmd_status(int argc, char **argv)
     printf("rejected    %lld message(s)", total);
     json_object_foreach(rej, k, v) if (json_integer_value(v)) printf(" %s=%lld", k, (long long)json_integer_value(v));
     printf("\n");
+    json_t *loop = json_object_get(r, "loop");
+    if (loop)
+        print_loop(loop);
     json_decref(r);
     return AG_EX_OK;
 }

@@ -19,6 +19,7 @@
 #include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -63,6 +64,57 @@ static void on_stop(ag_loop *l, int signo, void *ud)
     ag_loop_timer(l, LEAVE_GRACE_MS, 0, on_leave_sent, a);
 }
 
+/* "<what>_us_p50", _p99, _p999, _max: quantiles are bucket tops (latency.h) */
+static void put_quantiles(json_t *o, const char *what, const ag_hist *h)
+{
+    static const struct { const char *name; uint32_t ppm; } q[] = {
+        {"p50", 500000}, {"p99", 990000}, {"p999", 999000}, {"max", 1000000}};
+    char key[64];
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        snprintf(key, sizeof key, "%s_us_%s", what, q[i].name);
+        json_object_set_new(o, key, json_integer((json_int_t)ag_hist_quantile(h, q[i].ppm)));
+    }
+}
+
+static json_t *lat_json(const ag_lat_set *s, uint64_t now_us)
+{
+    ag_hist run;   /* every kind together */
+    ag_hist_reset(&run);
+    json_t *by = json_object();
+    for (int k = 0; k < AG_LAT_KINDS; k++) {
+        ag_hist_merge(&run, &s->run[k]);
+        json_t *o = json_pack("{s:I}", "callbacks", (json_int_t)ag_hist_count(&s->run[k]));
+        put_quantiles(o, "run", &s->run[k]);
+        json_object_set_new(by, ag_lat_kind_name((ag_lat_kind)k), o);
+    }
+    json_t *r = json_pack("{s:I,s:I,s:I,s:I}", "span_s", (json_int_t)(s->span_us / 1000000),
+        "timers", (json_int_t)ag_hist_count(&s->lateness), "callbacks", (json_int_t)ag_hist_count(&run),
+        "completions", (json_int_t)ag_hist_count(&s->done_wait));
+    put_quantiles(r, "lateness", &s->lateness);
+    put_quantiles(r, "run", &run);
+    put_quantiles(r, "done_wait", &s->done_wait);
+    json_object_set_new(r, "by_kind", by);
+    const ag_lat_stall *w = &s->worst;
+    json_object_set_new(r, "worst_stall", !w->run_us ? json_null() :
+        json_pack("{s:I,s:s,s:s,s:I}", "run_us", (json_int_t)w->run_us, "kind", ag_lat_kind_name(w->kind),
+                  "label", w->name, "ago_s", (json_int_t)((now_us - w->end_us) / 1000000)));
+    return r;
+}
+
+/* The loop's latency figures (loop.h): since the start and over the last minute or two. */
+static json_t *loop_json(const ag_loop *l)
+{
+    ag_loop_stats *s = malloc(sizeof *s);
+    if (!s)
+        return NULL;
+    ag_loop_latency(l, s);
+    uint64_t now = ag_now_us();
+    json_t *r = json_pack("{s:o,s:o}", "since_start", lat_json(&s->since_start, now),
+                          "recent", lat_json(&s->recent, now));
+    free(s);
+    return r;
+}
+
 static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
 {
     (void)args;
@@ -98,6 +150,9 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
     json_t *hs = ag_ha_status_json(a);
     if (hs)
         json_object_set_new(r, "ha", hs);
+    json_t *lj = loop_json(a->loop);
+    if (lj)
+        json_object_set_new(r, "loop", lj);
     ag_ctl_finish(req, AG_EX_OK, r, NULL);
 }
 
