@@ -117,6 +117,7 @@ static void process(ag_agent *a, const struct gsp_out *out)
         G->tick_at = out->next_tick_ms;
         G->tick_timer = ag_loop_timer(a->loop, out->next_tick_ms > now ? out->next_tick_ms - now : 0,
                                       0, on_tick, a);
+        ag_loop_set_label(a->loop, G->tick_timer, "gossip.tick");
     }
 }
 
@@ -357,6 +358,7 @@ int ag_gossip_start(ag_agent *a, char *err, size_t errlen)
     free(seeds);
     G->status_timer = ag_loop_timer(a->loop, (uint64_t)a->cfg.status_interval_ms,
                                     (uint64_t)a->cfg.status_interval_ms, on_status_timer, a);
+    ag_loop_set_label(a->loop, G->status_timer, "gossip.status");
     struct gsp_event tick = {.type = GSP_EV_TICK};
     step(a, &tick);
     return 0;

@@ -315,6 +315,7 @@ int ag_ha_start(ag_agent *a, char *err, size_t errlen)
     ag_ha__restore_lease(a);
     ag_ha__ctl_register(a);
     h->tick = ag_loop_timer(a->loop, HA_TICK_MS, HA_TICK_MS, on_tick, a);
+    ag_loop_set_label(a->loop, h->tick, "ha.tick");
     return 0;
 fail:
     free(h->st);

@@ -143,6 +143,7 @@ static uint64_t fence_now_ms(ag_agent *a, const hac_fence_input *in)
         return now;
     if (!h->recheck) {
         h->recheck = ag_loop_timer(a->loop, 1, 0, fence_recheck, a);
+        ag_loop_set_label(a->loop, h->recheck, "ha.lease_recheck");
         h->rechecks++;
     }
     return end - 1;

@@ -1227,6 +1227,7 @@ int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
     ag_ctl_register(a->ctl, "state.put", ctl_put, a);
     ag_ctl_register(a->ctl, "state.get", ctl_get, a);
     R->tick = ag_loop_timer(a->loop, RAFT_TICK_MS, RAFT_TICK_MS, on_tick, a);
+    ag_loop_set_label(a->loop, R->tick, "raft.tick");
     return 0;
 }
 

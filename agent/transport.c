@@ -369,6 +369,8 @@ int tp_new(ag_loop *l, const ag_identity *self, const char *bind_addr, size_t ma
     }
     t->zap_io = ag_loop_add_zsock(l, t->zap, ZMQ_POLLIN, on_zap, t);
     t->router_io = ag_loop_add_zsock(l, t->router, ZMQ_POLLIN, on_router, t);
+    ag_loop_set_label(l, t->zap_io, "net.zap");
+    ag_loop_set_label(l, t->router_io, "net.router");
     *out = t;
     return 0;
 
