@@ -326,6 +326,18 @@ void ag_place_facts(const ag_place *p, ag_host_facts *f)
                                              sizeof f->migration_dests);
 }
 
+int ag_place_libvirtd(const ag_place *p, uint64_t now_ms, uint32_t *silent_ms, uint64_t *waiting_ms)
+{
+    if (waiting_ms)
+        *waiting_ms = p ? ag_lvwatch_waiting_ms(&p->lv, now_ms) : 0;
+    if (!p) {
+        if (silent_ms)
+            *silent_ms = 0;
+        return 1;
+    }
+    return ag_lvwatch_judge(&p->lv, now_ms, AG_LIBVIRTD_TIMEOUT_MS, silent_ms);
+}
+
 /* ---- the three commands ---- */
 
 static void read_vm(place_job *j, hv_conn **c, hv_vm *vm)

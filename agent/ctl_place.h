@@ -26,6 +26,14 @@ void ag_place_free(ag_place *p);
  * (ag_vm_ctl_migrations) are filled in at each call, not at refresh. */
 void ag_place_facts(const ag_place *p, ag_host_facts *f);
 
+/* Is this host's libvirtd answering, as the facts probe judges it (hoststatus.h
+ * ag_lvwatch)? 1 yes, 0 no; *silent_ms (may be NULL) how long it has not answered, 0
+ * when it answers; *waiting_ms (may be NULL) how long the probe's question now out has
+ * been waiting, 0 when none is out. For code about to ask libvirtd itself (the HA
+ * executor): with *waiting_ms >= AG_LIBVIRTD_TIMEOUT_MS its question would only wait
+ * behind the stuck one, holding a worker as long. Any thread; p NULL = 1, 0, 0. */
+int ag_place_libvirtd(const ag_place *p, uint64_t now_ms, uint32_t *silent_ms, uint64_t *waiting_ms);
+
 /* Live migrations `drover vm migrate` runs out of this host now (ctl_vm.c, counted
  * from submission to the end of the job), and their destinations as given, comma-
  * separated into dests (cap bytes; a destination that does not fit is left out; dests
