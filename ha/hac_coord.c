@@ -48,7 +48,7 @@ static int reconcile(hac_coord *c, hac_out *out)
         }
         if (s->prop_ms && now >= s->prop_ms + c->cfg.propose_timeout_ms) {
             s->prop_ms = 0;
-            s->start_on_commit = s->migrate_on_commit = false;
+            s->start_on_commit = s->migrate_on_commit = s->bump_on_commit = false;
         }
     }
     for (uint32_t h = 0; h < c->s.n_hosts; h++) {
@@ -345,13 +345,15 @@ static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
     if ((p->kind != HAC_P_OWNER && p->kind != HAC_P_MOVING) || p->index >= c->s.n_vms)
         return;
     vsoft *s = &c->v[p->index];
-    bool start = s->start_on_commit, migrate = s->migrate_on_commit;
+    bool start = s->start_on_commit, migrate = s->migrate_on_commit, bump = s->bump_on_commit;
     s->prop_ms = 0;
-    s->start_on_commit = s->migrate_on_commit = false;
+    s->start_on_commit = s->migrate_on_commit = s->bump_on_commit = false;
     if (rc != 0)
         return;
     const hac_rvm *m = &c->s.vms[p->index];
-    if (p->kind == HAC_P_OWNER) {
+    /* A bump after a refused START changes nothing but the generation: what we know of
+     * the VM (nowhere, refused by its owner at start_fail_ms) still holds. */
+    if (p->kind == HAC_P_OWNER && !bump) {
         /* Reports from before this commit carry an older generation and are ignored;
          * until a fresh one arrives, a moved VM is where it moved, a restarted one
          * nowhere yet. */

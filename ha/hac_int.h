@@ -62,6 +62,7 @@ typedef struct vsoft {
     uint64_t prop_ms;       /* a proposal for this VM is pending since (0 = none) */
     bool start_on_commit;   /* the pending OWNER is a restart: START when it commits */
     bool migrate_on_commit; /* the pending MOVING starts a migration */
+    bool bump_on_commit;    /* the pending OWNER only makes a refused START stale */
     uint64_t exclude;       /* hosts a migration failed to (bit per host; drains only) */
     uint32_t attempts;
     bool stuck_reported;    /* a drain or failback said it cannot move */

@@ -52,18 +52,21 @@ static uint64_t backoff_max(const hac_coord *c)
 /* Host H said it is not able right now: no command goes there for 1, 2, 4, then 8 x
  * restart_backoff_ms (refusals in a row; capped by the maximum), long enough for the
  * next VMs to go elsewhere, short enough that a host back from a fence is used again
- * soon. Returns how long. */
+ * soon. Refusals of commands sent before the hold began (a batch of STARTs) are the
+ * same refusal: only one that comes after the hold ended lengthens the next. Returns
+ * how long the hold lasts from now. */
 uint64_t hac__hold_host(hac_coord *c, uint32_t h, const char *text)
 {
     hview *hv = &c->h[h];
+    snprintf(hv->hold_why, sizeof hv->hold_why, "%s", text);
+    if (hac__host_held(c, h))
+        return hv->hold_until_ms - c->now_ms;
     if (hv->hold_n < 4)
         hv->hold_n++;
     uint64_t held = backoff_min(c) << (hv->hold_n - 1);
     if (held > backoff_max(c))
         held = backoff_max(c);
-    if (c->now_ms + held > hv->hold_until_ms)
-        hv->hold_until_ms = c->now_ms + held;
-    snprintf(hv->hold_why, sizeof hv->hold_why, "%s", text);
+    hv->hold_until_ms = c->now_ms + held;
     return held;
 }
 
@@ -133,6 +136,21 @@ void hac__start_failed(hac_coord *c, uint32_t vm, uint32_t h, const char *text, 
     s->why_host = (int32_t)h;
     snprintf(s->why, sizeof s->why, "%s", text);
     s->wait_noted_ms = 0;
+    /* The refused START must never run later: a copy of it still on its way (a resend
+     * stuck in a queue) would be accepted once the host is able again, while this VM
+     * may be started elsewhere by then. The fence core refuses commands below the
+     * generation it has applied, and a returning agent applies the log before it accepts
+     * any, so the generation moves on now, the owner staying the same (as a cleared move
+     * does for a late MIGRATE, hac_state.c). The next try carries the new one. */
+    const hac_rvm *m = &c->s.vms[vm];
+    if (m->owner == (int32_t)h && m->moving_to < 0 && hac__vm_idle(c, vm)) {
+        hac_prop p = {.kind = HAC_P_OWNER, .index = vm, .owner = m->owner,
+                      .generation = m->generation + 1, .restarts = m->restarts,
+                      .home = m->home};
+        hac__propose(out, &p);
+        s->prop_ms = now ? now : 1;
+        s->bump_on_commit = true;
+    }
     char next[40];
     if (wait)
         snprintf(next, sizeof next, "in %llu ms", (unsigned long long)wait);

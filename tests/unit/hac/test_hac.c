@@ -224,6 +224,7 @@ typedef struct drive {
     int32_t runs;              /* host vm0 runs on, -1 = none */
     uint64_t start_ms[64];
     uint32_t start_to[64];
+    hac_cmd starts[64];
     uint32_t n_starts;
     bool said_anti, said_cannot, said_wait;
     char last_wait[HAC_TEXT_MAX];
@@ -267,6 +268,7 @@ static void drive_outputs(drive *d)
             } else if (it->kind == HAC_O_CMD && it->cmd.kind == HAC_CMD_START && it->cmd.vm == 0) {
                 assert_true(d->n_starts < 64);
                 d->start_ms[d->n_starts] = d->now;
+                d->starts[d->n_starts] = it->cmd;
                 d->start_to[d->n_starts++] = it->cmd.to;
                 const char *no = d->refuse[it->cmd.to];
                 hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = it->cmd.id, .ok = no == NULL};
@@ -372,6 +374,39 @@ static void refused_start_is_no_exclusion(void **st)
     assert_false(d.said_cannot);
     assert_true(d.said_wait);
     assert_non_null(strstr(d.last_wait, "fenced: no quorum contact"));
+    hac_coord_free(d.c);
+}
+
+/* A refused START never runs later: its generation is passed at once (same owner), so a
+ * copy of it that arrives once the host is able again (a resend stuck in a queue) is
+ * refused as stale, and the VM cannot end up started there and elsewhere. */
+static void refused_start_copy_is_stale(void **st)
+{
+    (void)st;
+    drive d;
+    drive_init(&d, true);
+    d.refuse[1] = d.refuse[2] = "fenced: no quorum contact";
+    while (d.n_starts < 1)
+        drive_step(&d);
+    hac_cmd first = d.starts[0];
+    assert_int_equal(d.s.vms[0].owner, (int32_t)first.to);
+    assert_int_equal(d.s.vms[0].generation, first.generation + 1);
+    /* the host returns: it reconciles with the log (the bump included), then the copy */
+    hac_fence f;
+    hac_fence_init(&f, first.to, 2000);
+    static hac_out fo;
+    fo.n = 0;
+    hac_fence_input con = {.kind = HAC_FIN_CONTACT, .sent_ms = 10};
+    assert_int_equal(hac_fence_step(&f, 20, &con, &fo), 0);
+    hac_fence_input syn = {.kind = HAC_FIN_SYNCED, .state = &d.s};
+    assert_int_equal(hac_fence_step(&f, 30, &syn, &fo), 0);
+    assert_int_equal(f.mode, HAC_FM_ACTIVE);
+    fo.n = 0;
+    hac_fence_input copy = {.kind = HAC_FIN_COMMAND, .cmd = first, .state = &d.s};
+    assert_int_equal(hac_fence_step(&f, 40, &copy, &fo), 0);
+    assert_int_equal(fo.n, 1);
+    assert_int_equal(fo.items[0].kind, HAC_O_REFUSE);
+    assert_string_equal(fo.items[0].text, "stale generation");
     hac_coord_free(d.c);
 }
 
@@ -500,8 +535,19 @@ static void failed_start_needs_proof(void **st)
         snprintf(r.text, sizeof r.text, "libvirt: domain is already running");
         step(c, 2620, &r);
         step(c, 2630, &tick);
+        /* the one proposal: the same owner at the next generation, so that a late copy
+         * of the refused START is stale wherever it arrives */
+        uint32_t bumps = 0;
         for (uint32_t i = 0; i < out.n; i++)
-            assert_false(out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.index == 0);
+            if (out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.index == 0) {
+                assert_int_equal(out.items[i].prop.kind, HAC_P_OWNER);
+                assert_int_equal(out.items[i].prop.owner, (int32_t)start0.to);
+                assert_int_equal(out.items[i].prop.generation, start0.generation + 1);
+                bumps++;
+            }
+        assert_int_equal(bumps, 1);
+        commit_all(c, &s, 2635);
+        assert_int_equal(count(HAC_O_CMD, -1), 0);
         uint32_t on[] = {0};
         if (listed) {
             /* its report lists vm0: it runs there, nothing moves, now or later */
@@ -1196,6 +1242,7 @@ int main(void)
         cmocka_unit_test(refusals_do_not_ping_pong),
         cmocka_unit_test(every_refuser_is_tried_again),
         cmocka_unit_test(failed_migration_is_no_restart_rule),
+        cmocka_unit_test(refused_start_copy_is_stale),
         cmocka_unit_test(guest_shutdown_is_respected),
         cmocka_unit_test(constraints_steer_the_plan),
         cmocka_unit_test(failed_migration_tries_elsewhere),
