@@ -6,8 +6,9 @@
  * it), the owner acknowledged its
  * protection, and nobody reports it running. All such VMs are planned together with
  * plc_plan_restart, so restart order and capacity hold across the failed hosts; each
- * decision is an OWNER proposal (generation + 1, restarts + 1) and its START goes out
- * only when that proposal commits (hac_coord.c, on_commit).
+ * decision is an OWNER proposal (generation + 1, restarts + 1, or + 0 when the last
+ * START was refused: that restarted nothing) and its START goes out only when that
+ * proposal commits (hac_coord.c, on_commit).
  *
  * Refused STARTs. A host answers a START with a failure for one of two reasons: it is
  * not able right now, for any VM (fenced, reconciling, busy: hac__refusal_class), or
@@ -22,7 +23,9 @@
  * that is able gets it on the next try, and when every host has refused it the holds
  * run out and it is tried again: a protected VM is never given up while a host could
  * run it. A START that runs (or a report of the VM running) resets all of it. Every
- * decision is an event with its reason; so is every wait.
+ * decision is an event with its reason; so is every wait. And every refused START is
+ * made stale at once by an OWNER proposal to the same owner at the next generation, so
+ * no late copy of it can run while the VM waits or starts elsewhere.
  *
  * Hosts the coordinator has not acked for half a lease are passed over while others are
  * fresh (hac__able): they are about to self-fence, or have, and would refuse.
