@@ -342,9 +342,10 @@ typedef struct hac_input {
     uint64_t must_not;
     /* RESULT. A failure's text is read for one thing: whether the host said it is not
      * able right now, for any VM (hac_fence.c: "fenced: ...", "reconciling: ...",
-     * "stale term"; agent/ha_exec.c, ha_drv.c: "too many libvirt jobs ...", "cannot
-     * queue the job ...", "... log is behind", "this host's log ..."), or that this VM
-     * could not start there. Both only hold the host back for a while (restart backoff). */
+     * "stale term"; agent/: "too many libvirt jobs ...", "cannot queue the job ...",
+     * "too many commands waiting ...", "... log is behind", "this host's log ..."; the
+     * list is host_refusals in hac_common.c), or that this VM could not start there.
+     * Both only hold the host back for a while (restart backoff). */
     uint64_t cmd_id;
     bool ok;
     char text[HAC_TEXT_MAX];

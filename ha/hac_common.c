@@ -204,6 +204,7 @@ static const char *const host_refusals[] = {
     "stale term",              /* hac_fence.c: a newer coordinator exists */
     "too many libvirt jobs",   /* agent/ha_exec.c: busy */
     "cannot queue the job",    /* agent/ha_exec.c: busy */
+    "too many commands waiting", /* agent/ha_fence.c: parked behind the log, busy */
     "this host's log",         /* agent/ha_drv.c: log did not reach the commit in time */
 };
 
