@@ -214,7 +214,11 @@ ha_dump() {
   done >&2
   [ -s "$LAB/violations" ] && { echo "--- violations"; head -20 "$LAB/violations"; } >&2
   bad=$(collateral 2>/dev/null) || true
-  [ -z "$bad" ] || { echo "--- collateral on hosts that did not fail (failed: ${FAILED_HOSTS[*]:-none})"; echo "$bad"; } >&2
+  if [ -n "$bad" ]; then
+    { echo "--- collateral on hosts that did not fail (failed: ${FAILED_HOSTS[*]:-none})"; echo "$bad"; } >&2
+    # the likely cause of whatever check failed above, said last so it is next to FAIL
+    log "collateral: $(echo "$bad" | grep -c ' -> fenced' || true) self-fence(s) and $(echo "$bad" | grep -c 'destroy' || true) destroy(s) on hosts that did not fail ($(echo "$bad" | awk '{print $2}' | sort -u | tr -d : | tr '\n' ' ')): see above"
+  fi
   return 0
 }
 
