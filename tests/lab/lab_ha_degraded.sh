@@ -36,12 +36,14 @@ final_check "${keep[@]}"
 gone=(); for vm in "${VMS[@]}"; do [ "$(hosts_running "$vm")" = 2 ] && gone+=("$vm"); done
 log "killing host2 (runs ${gone[*]:-nothing})"
 host_failed 2
+t0=$(date +%s%N)
 host_kill 2
 for vm in "${gone[@]}"; do
   w=$(wait_running_once "$vm" 60 2) || fail "$vm not restarted after host2 died: QEMUs on [$(hosts_running "$vm")]"
   [ "$w" = 3 ] || fail "$vm restarted on host$w, but host1 is degraded: only host3 may take it"
-  log "$vm restarted on host3 (not on degraded host1)"
+  log "$vm restarted on host3 (not on degraded host1) $(( ($(date +%s%N) - t0) / 1000000 )) ms after the kill"
 done
+log "restart_after_death: $(( ($(date +%s%N) - t0) / 1000000 )) ms (all of host2's protected guests)"
 keep=(); for vm in "${VMS[@]}"; do
   [[ " ${gone[*]} " == *" $vm "* ]] || keep+=("$vm:${before[$vm]}")
 done
