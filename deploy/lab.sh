@@ -220,8 +220,34 @@ other_labs_up() {
   ip netns list 2>/dev/null | awk '{print $1}' | grep -E 'sw$' | grep -vx "${NAME}sw" | grep -q .
 }
 
+# own_pid FILE DIR: the PID in pidfile FILE if that process is still the one the lab
+# started (its command line names DIR/, the host's directory). A host killed outright
+# leaves its pidfiles behind, and their PIDs may belong to someone else by now.
+own_pid() {
+  local p; p=$(cat "$1" 2>/dev/null) || return 1
+  [ -n "$p" ] && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$2/" && echo "$p"
+}
+# stop_pids SECONDS PID...: SIGTERM, then SIGKILL what is still there after SECONDS
+stop_pids() {
+  local secs=$1 p _; shift
+  [ $# -gt 0 ] || return 0
+  kill -TERM "$@" 2>/dev/null || true
+  for _ in $(seq 1 $((secs * 10))); do
+    p=; for p in "$@"; do kill -0 "$p" 2>/dev/null && break; p=; done
+    [ -z "$p" ] && break; sleep 0.1
+  done
+  for p in "$@"; do if kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi; done
+}
+
 lab_down() {
-  local d p dom pids=() _
+  local d p n dom pids=() _
+  # the agents first: with them running, destroying the guests below would read as
+  # failures to them, and the coordinator would start the guests again
+  for d in "$LAB"/hosts/host*; do
+    if p=$(own_pid "$d/drover.pid" "$d"); then pids+=("$p"); fi
+  done
+  stop_pids 3 "${pids[@]}"
+  pids=()
   for d in "$LAB"/hosts/host*; do
     [ -d "$d" ] || continue
     if [ -S "$d/run/libvirt-sock" ]; then
@@ -229,23 +255,17 @@ lab_down() {
         timeout 10 virsh -q -c "qemu:///system?socket=$d/run/libvirt-sock" destroy "$dom" >/dev/null 2>&1 || true
       done
     fi
-    for p in drover libvirtd virtlockd; do
-      [ -f "$d/$p.pid" ] && pids+=("$(cat "$d/$p.pid")")
+    for n in libvirtd virtlockd; do
+      if p=$(own_pid "$d/$n.pid" "$d"); then pids+=("$p"); fi
     done
   done
-  if [ ${#pids[@]} -gt 0 ]; then
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      p=; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; p=; done
-      [ -z "$p" ] && break; sleep 0.1
-    done
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true; done
-  fi
+  stop_pids 5 "${pids[@]}"
   for d in "$LAB"/hosts/host*; do
     [ -f "$d/tini.pid" ] || continue
-    p=$(cat "$d/tini.pid")
-    for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$p" 2>/dev/null && { kill -KILL "$p" 2>/dev/null || true; }
+    if p=$(own_pid "$d/tini.pid" "$d"); then
+      for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$p" 2>/dev/null && { kill -KILL "$p" 2>/dev/null || true; }
+    fi
     rm -f "$d"/{tini,libvirtd,virtlockd,drover}.pid
   done
   for p in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${NAME}(sw|h[0-9]+)$"); do
@@ -507,9 +527,14 @@ leader_of() {
 # their descendants (QEMU double-forks and is re-parented to tini, the subreaper).
 host_pids() {
   local d f p roots=(); d=$(hdir "$1")
-  for f in "$d"/{tini,drover,libvirtd,virtlockd}.pid "$d"/run/qemu/*.pid; do
+  for f in "$d"/{tini,drover,libvirtd,virtlockd}.pid; do
+    if p=$(own_pid "$f" "$d"); then roots+=("$p"); fi
+  done
+  # QEMU's own pidfiles: only a live QEMU (the PID may be someone else's by now)
+  for f in "$d"/run/qemu/*.pid; do
     [ -f "$f" ] || continue
-    p=$(cat "$f"); [ -n "$p" ] && [ -d "/proc/$p" ] && roots+=("$p")
+    p=$(cat "$f" 2>/dev/null) || continue
+    if [ -n "$p" ] && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q qemu-system; then roots+=("$p"); fi
   done
   [ ${#roots[@]} -gt 0 ] || return 0
   ps -e -o pid=,ppid= | awk -v roots="${roots[*]}" '
