@@ -302,7 +302,8 @@ static void refresh_view(ag_agent *a)
         v->why[0] = 0;
         if (hs) {
             if (!hs->libvirtd_responsive)
-                snprintf(v->why, sizeof v->why, "libvirtd not responding");
+                snprintf(v->why, sizeof v->why, "%s", hs->degraded_reason && hs->degraded_reason[0]
+                         ? hs->degraded_reason : "libvirtd not responding");
             else if (hs->storage_errors)
                 snprintf(v->why, sizeof v->why, "%u shared-storage errors", hs->storage_errors);
             else if (hs->storage_latency_ms > (uint32_t)a->cfg.storage_latency_max_ms)
