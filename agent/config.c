@@ -74,8 +74,14 @@ static const struct key keys[] = {
     ENUM("ha", "storage_migration", storage_migration, "never|drain", "never",
          "whether a drain may move VMs with host-local disks by copying them (storage migration)"),
     STR("ha", "fence_command", fence_command, "",
-        "run by the coordinator when a host is declared dead (sh -c CMD drover-fence HOST ADDR; "
+        "run by the coordinator when a host has failed (sh -c CMD drover-fence HOST ADDR; "
         "exit 0 = the host is off, e.g. via IPMI): its VMs restart without waiting out the lease"),
+    /* 1 s: four lease reports missed (one every 250 ms) and gossip's probes failing too;
+     * the agent's loop stalls for tens of ms under full load (docs/ha.md "Stalls"), so a
+     * live host is never this silent on both channels at once */
+    DUR("ha", "fence_after", fence_after_ms, 500, 600000, "1s",
+        "with fence_command: a host that gossip suspects and that sent no lease report for "
+        "this long has failed and is fenced (without suspicion: once gossip declares it dead)"),
     STR("ha", "watchdog", watchdog, "",
         "watchdog device (e.g. /dev/watchdog) that resets this host if the agent hangs while "
         "it runs protected VMs; empty: none. Needs fence_timeout >= watchdog_timeout + "

@@ -360,22 +360,61 @@ static void register_hosts(ag_agent *a, uint64_t now)
     }
 }
 
-/* [ha] fence_command: power a dead host off so its VMs restart without waiting out the
- * lease. Only a command that confirms the host is off (exit 0) counts. */
-static void fence_dead_hosts(ag_agent *a, uint64_t now)
+/* Gossip's opinion of a host right now: the view's copy (refresh_view) can be HA_VIEW_MS
+ * old, and a fence decision should not wait for it. */
+static hac_live gossip_live(ag_agent *a, const char *name)
+{
+    struct gsp *g = ag_gossip_core(a);
+    const ag_member *m = ag_ha__member(a, name);
+    struct gsp_member_info mi;
+    gsp_id id;
+    if (!g || !m)
+        return HAC_SUSPECT;
+    memcpy(id.b, m->id, sizeof id.b);
+    if (gsp_member_find(g, id, &mi) != 0)
+        return HAC_SUSPECT;
+    return mi.state == GSP_ALIVE ? HAC_ALIVE : mi.state == GSP_SUSPECT ? HAC_SUSPECT : HAC_DEAD;
+}
+
+/* [ha] fence_command: power a failed host off so its VMs restart without waiting out the
+ * lease. Only a command that confirms the host is off (exit 0) counts. A host is failed
+ * once gossip declares it dead, or once gossip suspects it AND its lease reports have
+ * been missing for fence_after — two independent signs (probes and reports travel on
+ * different sockets), as Pacemaker fences on token loss rather than on a timeout of
+ * its own. The coordinator fences only while its own quorum contact vouches for it: a
+ * leader that is itself cut off sees every other host silent, and must not fence the
+ * majority. */
+static bool host_failed(ag_agent *a, uint32_t i, uint64_t now)
 {
     struct ag_ha *h = a->ha;
     const hac_rstate *s = hac_coord_state(h->coord);
+    if (h->hv[i].live == HAC_DEAD)
+        return true;
+    if (now < h->last_ack[i] + (uint64_t)a->cfg.fence_after_ms)
+        return false;
+    return gossip_live(a, s->hosts[i].name) != HAC_ALIVE;
+}
+
+static void fence_failed_hosts(ag_agent *a, uint64_t now)
+{
+    struct ag_ha *h = a->ha;
+    const hac_rstate *s = hac_coord_state(h->coord);
+    uint64_t term, until;
+    bool vouched = ag_raft_lead_vouch(a, &term, &until) && term == h->coord_term && now < until;
     for (uint32_t i = 0; i < s->n_hosts; i++) {
-        if (h->hv[i].live != HAC_DEAD) {
+        if (h->hv[i].live == HAC_ALIVE && now < h->last_ack[i] + (uint64_t)a->cfg.fence_after_ms) {
             h->fence_confirmed[i] = false;
             continue;
         }
-        if (!a->cfg.fence_command[0] || h->fencing[i] || h->fence_confirmed[i] || now < h->fence_next_ms[i] ||
-            (int32_t)i == h->self)
+        if (!a->cfg.fence_command[0] || !vouched || h->fencing[i] || h->fence_confirmed[i] ||
+            now < h->fence_next_ms[i] || (int32_t)i == h->self || !host_failed(a, i, now))
             continue;
         const ag_member *m = ag_ha__member(a, s->hosts[i].name);
         h->fencing[i] = true;
+        ag_event(a, "fence", json_pack("{s:s}", "about", s->hosts[i].name),
+                 "host %s: %s, no lease report for %llu ms: running fence_command", s->hosts[i].name,
+                 h->hv[i].live == HAC_DEAD ? "declared dead" : "suspected by gossip",
+                 (unsigned long long)(now - h->last_ack[i]));
         ag_ha__exec_fence(a, i, s->hosts[i].name, m ? m->addr : "");
     }
 }
@@ -420,7 +459,7 @@ void ag_ha__coord_tick(ag_agent *a, uint64_t now)
     }
     hac_input t = {.kind = HAC_IN_TICK};
     ag_ha__coord_feed(a, &t);
-    fence_dead_hosts(a, now);
+    fence_failed_hosts(a, now);
     /* progress older than two reports is from a move that ended */
     for (uint32_t i = 0; i < h->n_moves;)
         if (now > h->moves[i].seen_ms + 2 * HA_REPORT_MS + 500)

@@ -341,7 +341,10 @@ static void start_work(ha_job *j, hv_conn *c)
         snprintf(j->text, sizeof j->text, "already running");
         return;   /* starting is idempotent on the owner */
     }
+    uint64_t t0 = ag_now_ms();
     j->rc = hv_vm_start(c, j->vm, &j->err);
+    if (j->rc == HV_OK)
+        snprintf(j->text, sizeof j->text, "started in %llu ms", (unsigned long long)(ag_now_ms() - t0));
     /* A failure is read as "this host does not run it" and the VM is started elsewhere:
      * say so only if it really does not run here now. */
     hv_err e2;

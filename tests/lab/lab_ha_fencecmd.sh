@@ -4,8 +4,9 @@
 # host's whole process tree, SIGKILL every PID of it, exit 0 once all of it is gone).
 # fence_timeout is 120 s here: no lease can run out during the test, so a restart can
 # only come from a confirmed fence. Host C (not the coordinator) is cut off the lab
-# switch: alone it is not dead, it keeps its guests running. Gossip declares it dead,
-# the coordinator runs the fence command for C (with C's name and address), C is gone,
+# switch: alone it is not dead, it keeps its guests running. Once gossip suspects it and
+# its lease reports have been missing for fence_after (1 s), the coordinator runs the
+# fence command for C (with C's name and address), C is gone,
 # and its two protected guests restart on the other hosts, each exactly once (sampled
 # throughout); the other guests keep running untouched and no other host self-fences or
 # destroys a VM. Prints the times from the cut to the fence command and to all of C's
