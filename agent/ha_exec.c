@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_place.h"
 #include "events.h"
 #include "gossip.h"
 #include "gossip_drv.h"
@@ -514,6 +515,16 @@ void ag_ha__exec_cmd(ag_agent *a, const hac_cmd *cmd)
         j->joined[j->n_joined++] = *cmd;
         ag_debug("ha: %s %s: joins the job already under way", cmd->kind == HAC_CMD_START ? "start" : "migrate",
                  j->vm);
+        return;
+    }
+    /* A hung libvirtd would hold the job for its whole timeout and the VM with it: refuse
+     * at once, with a refusal the coordinator reads as "this host, not this VM"
+     * (ha/hac_common.c host_refusals), so it starts the VM elsewhere. */
+    uint32_t silent_ms = 0;
+    if (cmd->kind != HAC_CMD_RUN && !ag_place_libvirtd(a->place, ag_now_ms(), &silent_ms, NULL)) {
+        char why[96];
+        snprintf(why, sizeof why, "cannot queue the job: libvirtd here has not answered for %u ms", silent_ms);
+        ag_ha__send_result(a, cmd, false, why);
         return;
     }
     j = job_new(a, JOB_CMD);
