@@ -31,7 +31,9 @@
  *    host reported that no migration job for the VM runs and it does not run it (an
  *    orphaned move), or (c) the host's lease has surely expired: gossip says dead and
  *    now >= last_ack_ms + fence_timeout_ms * drift_pct / 100, or a fence was confirmed;
- *    for (c) the owner must also have acknowledged the VM's protection (prot_acked). Lease start on the agent
+ *    for (c) the owner must also have acknowledged the VM's protection (prot_acked), and
+ *    the host must not be frozen (its agent stopped cleanly, its QEMUs run on: only the
+ *    agent back or an operator's confirmed-off ends that). Lease start on the agent
  *    is the *send* time of the request the quorum answered, which precedes the
  *    coordinator's receive time, so the agent self-fences first (clock rates may differ
  *    by at most drift_pct).
@@ -149,6 +151,18 @@ typedef struct hac_rhost {
     bool failback;      /* undrain asked to bring its drained VMs home (until done) */
     uint64_t mem_mib;   /* capacity as registered (gossip refreshes the live view) */
     uint32_t cpus;
+    /* Frozen (Proxmox's LRM 'freeze'): its agent stopped cleanly and asked the cluster to
+     * leave its VMs alone until it is back, since its QEMUs keep running without it. No
+     * restart, move or fence of them while set, however long its lease is expired; only
+     * the agent (back) or an operator who confirms the host is off clears it. */
+    bool frozen;
+    uint64_t frozen_at_ms; /* wall clock (Unix ms) of the freeze as its agent stamped it:
+                            * shown to operators, never read by a core */
+    /* The newest stamp a FREEZE of this host carried: its agent's epoch (bumped at every
+     * agent start) << 32 | a count of that process's requests. A request that commits
+     * after a newer one (an older process's, or an unfreeze overtaken by the freeze of a
+     * stop) is stale. */
+    uint64_t agent_stamp;
 } hac_rhost;
 
 typedef struct hac_rvm {
@@ -202,6 +216,12 @@ typedef enum hac_prop_kind {
     HAC_P_WANT,         /* vm index, generation (must be current), want_running: the
                          * guest was shut down from inside (false) or started again (true)
                          * on its owner; the generation stays */
+    HAC_P_FREEZE,       /* host index, frozen, stamp, at_ms: the host's own agent freezes
+                         * it on a clean stop and unfreezes it once back; applies only with
+                         * a stamp above the host's agent_stamp (equal: the same request
+                         * again). With confirm_off (the operator: the host is off) it
+                         * unfreezes a frozen host and counts as a confirmed fence;
+                         * -ESTALE when the host is not frozen */
 } hac_prop_kind;
 
 typedef struct hac_prop {
@@ -215,6 +235,10 @@ typedef struct hac_prop {
     uint32_t restarts;
     int32_t home;
     bool want_running;  /* WANT */
+    bool frozen;        /* FREEZE */
+    bool confirm_off;
+    uint64_t stamp;
+    uint64_t at_ms;
     hac_rhost host;     /* HOST_ADD */
     hac_rvm vm;         /* VM_ADD, PROTECT */
     hac_upgrade upgrade;
@@ -284,6 +308,8 @@ typedef enum hac_admin_req {
     HAC_REQ_UNDRAIN_FAILBACK, /* back to active and move drained VMs home */
     HAC_REQ_DEGRADED_SET,     /* operator-set degraded flag */
     HAC_REQ_DEGRADED_CLEAR,
+    HAC_REQ_CONFIRM_OFF,      /* a frozen host is off for good: unfreeze it, and count it
+                               * as a confirmed fence so its VMs restart elsewhere */
     HAC_REQ_UPGRADE_START,    /* order/n_order/text */
     HAC_REQ_UPGRADE_PAUSE,
     HAC_REQ_UPGRADE_RESUME,
@@ -398,8 +424,9 @@ typedef enum hac_fin_kind {
 typedef struct hac_fence_input {
     hac_fin_kind kind;
     uint64_t sent_ms;
-    const hac_rstate *state; /* SYNCED/COMMAND/LOCAL: the applied replicated state
-                              * (LOCAL: may be NULL or the persisted, stale copy) */
+    const hac_rstate *state; /* SYNCED/COMMAND: the applied replicated state; any other
+                              * input may carry it too (NULL: none; LOCAL and a restart's
+                              * first inputs: the persisted, maybe stale copy) */
     hac_cmd cmd;
     const uint32_t *vms;
     uint32_t n_vms;
@@ -428,6 +455,12 @@ typedef struct hac_fence {
      * than one coordinator's worth of commands in flight to one host. */
     uint64_t seen_term[HAC_FENCE_SEEN], seen_id[HAC_FENCE_SEEN];
     uint32_t seen_next;
+    /* This host is frozen in the state last learned (its agent stopped cleanly and the
+     * cluster leaves its VMs alone), and the agent restarted within the same boot, so
+     * the QEMUs it finds may be the ones the freeze left running (hac_fence_same_boot).
+     * Both: no lease to keep, nothing destroyed for lack of contact. */
+    bool frozen;
+    bool same_boot;
 } hac_fence;
 
 /* Starts in RECONCILE: a (re)started agent reconciles before anything else. */
@@ -441,6 +474,12 @@ int hac_fence_step(hac_fence *f, uint64_t now_ms, const hac_fence_input *in, hac
  * WATCHDOG_MS + HAC_WD_SLACK_MS leaves no lease at all. */
 int hac_fence_set_watchdog(hac_fence *f, uint64_t watchdog_ms);
 bool hac_fence_may_pet(const hac_fence *f, uint64_t now_ms);
+/* The agent restarted within this boot (its saved lease says so): VMs running here may
+ * have run since before it stopped, so a freeze of this host in the state it learns is
+ * honoured. After a reboot nothing kept running and the freeze means nothing here. */
+void hac_fence_same_boot(hac_fence *f);
+/* The freeze is honoured now: no self-fence, and the watchdog may be fed. */
+bool hac_fence_frozen(const hac_fence *f);
 /* The hypervisor's last inventory listed a protected VM here. */
 bool hac_fence_runs_protected(const hac_fence *f);
 /* When the lease ends (this agent's clock): the first time at which a step self-fences

@@ -75,6 +75,21 @@ static int upgrade_prop(const hac_rstate *s, const hac_input *in, uint64_t now_m
     return 0;
 }
 
+/* Only a frozen host: one that is not is fenced by its lease or by fence_command, and an
+ * operator's word that it is off must not stand in for those. */
+static int confirm_off(const hac_rstate *s, uint32_t h, hac_prop *out, char *why, size_t whylen)
+{
+    const char *name = s->hosts[h].name;
+    if (!s->hosts[h].frozen) {
+        snprintf(why, whylen, "host %s is not frozen: --confirm-off only ends the freeze of a host "
+                 "whose agent stopped (a host cut off or dead is handled by its lease)", name);
+        return 1;
+    }
+    *out = (hac_prop){.kind = HAC_P_FREEZE, .index = h, .confirm_off = true};
+    snprintf(why, whylen, "host %s confirmed off: unfrozen, its protected VMs restart elsewhere", name);
+    return 0;
+}
+
 int hac_admin_prop(const hac_rstate *s, const hac_input *in, uint64_t now_ms, hac_prop *out,
                    char *why, size_t whylen)
 {
@@ -111,6 +126,8 @@ int hac_admin_prop(const hac_rstate *s, const hac_input *in, uint64_t now_ms, ha
     case HAC_REQ_DEGRADED_CLEAR:
         flag = false;
         break;
+    case HAC_REQ_CONFIRM_OFF:
+        return confirm_off(s, in->host, out, why, whylen);
     default:
         return -EINVAL;
     }

@@ -46,6 +46,9 @@ static void host_to_pb(const hac_rhost *h, Drover__HaHost *pb)
     pb->failback = h->failback;
     pb->mem_mib = h->mem_mib;
     pb->cpus = h->cpus;
+    pb->frozen = h->frozen;
+    pb->frozen_at_ms = h->frozen_at_ms;
+    pb->agent_stamp = h->agent_stamp;
 }
 
 static void vm_to_pb(const hac_rvm *v, Drover__HaVm *pb)
@@ -115,6 +118,10 @@ int hac_prop_encode(const hac_prop *p, const char *reason, uint8_t **buf, size_t
     pb.restarts = p->restarts;
     pb.home = p->home;
     pb.want_running = p->want_running;
+    pb.frozen = p->frozen;
+    pb.confirm_off = p->confirm_off;
+    pb.stamp = p->stamp;
+    pb.at_ms = p->at_ms;
     pb.reason = (char *)(reason ? reason : "");
     if (p->kind == HAC_P_HOST_ADD) {
         host_to_pb(&p->host, &h);
@@ -181,6 +188,9 @@ static int host_from_pb(const Drover__HaHost *pb, hac_rhost *h, char *why, size_
     h->failback = pb->failback;
     h->mem_mib = pb->mem_mib;
     h->cpus = pb->cpus;
+    h->frozen = pb->frozen;
+    h->frozen_at_ms = pb->frozen_at_ms;
+    h->agent_stamp = pb->agent_stamp;
     return 0;
 }
 
@@ -254,7 +264,7 @@ int hac_prop_decode(const uint8_t *buf, size_t len, hac_prop *p, char *reason, s
         return bad(why, whylen, "undecodable HA proposal (%zu bytes)", len);
     int rc = 0;
     memset(p, 0, sizeof *p);
-    if (pb->kind < HAC_P_HOST_ADD || pb->kind > HAC_P_WANT)
+    if (pb->kind < HAC_P_HOST_ADD || pb->kind > HAC_P_FREEZE)
         rc = bad(why, whylen, "unknown HA proposal kind %u", pb->kind);
     else if (pb->admin > PLC_ADMIN_MAINTENANCE)
         rc = bad(why, whylen, "unknown admin state %u", pb->admin);
@@ -272,6 +282,10 @@ int hac_prop_decode(const uint8_t *buf, size_t len, hac_prop *p, char *reason, s
         p->restarts = pb->restarts;
         p->home = pb->home;
         p->want_running = pb->want_running;
+        p->frozen = pb->frozen;
+        p->confirm_off = pb->confirm_off;
+        p->stamp = pb->stamp;
+        p->at_ms = pb->at_ms;
         if (p->kind == HAC_P_HOST_ADD)
             rc = host_from_pb(pb->host, &p->host, why, whylen);
         else if (p->kind == HAC_P_VM_ADD || p->kind == HAC_P_PROTECT)

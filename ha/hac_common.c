@@ -71,7 +71,43 @@ bool hac__expired(const hac_coord *c, int32_t h)
     const hview *v = &c->h[h];
     if (!v->known || v->live == HAC_ALIVE)
         return false;
-    return v->fenced || c->now_ms >= hac__lease_end_ms(c, (uint32_t)h);
+    if (v->fenced)
+        return true;
+    /* A frozen host's agent stopped cleanly and its QEMUs run on: no lease ends. */
+    return !c->s.hosts[h].frozen && c->now_ms >= hac__lease_end_ms(c, (uint32_t)h);
+}
+
+bool hac__frozen(const hac_coord *c, int32_t h)
+{
+    return h >= 0 && (uint32_t)h < c->s.n_hosts && c->s.hosts[h].frozen;
+}
+
+/* Once per freeze, when the lease of a frozen host that is gone would have ended (its VMs
+ * would be restarting now): say that they are not, why, and the way out. */
+void hac__note_frozen(hac_coord *c, hac_out *out)
+{
+    for (uint32_t h = 0; h < c->s.n_hosts; h++) {
+        hview *v = &c->h[h];
+        if (!c->s.hosts[h].frozen) {
+            v->frozen_ms = 0;
+            v->frozen_reported = false;
+            continue;
+        }
+        if (!v->frozen_ms)
+            v->frozen_ms = c->now_ms ? c->now_ms : 1;
+        if (v->frozen_reported || !v->known || v->live == HAC_ALIVE || v->fenced ||
+            c->now_ms < hac__lease_end_ms(c, h))
+            continue;
+        uint32_t n = 0;
+        for (uint32_t m = 0; m < c->s.n_vms; m++)
+            n += c->s.vms[m].owner == (int32_t)h && c->s.vms[m].protected_;
+        v->frozen_reported = true;
+        hac__event(out, -1, (int32_t)h,
+                   "host %s frozen for %llu s: its %u protected VMs are not recovered until it is "
+                   "back or an operator confirms it is off (drover host unfreeze %s --confirm-off)",
+                   c->s.hosts[h].name, (unsigned long long)((c->now_ms - v->frozen_ms) / 1000), n,
+                   c->s.hosts[h].name);
+    }
 }
 
 bool hac__vm_idle(const hac_coord *c, uint32_t vm)
@@ -142,7 +178,8 @@ void hac__build_view(hac_coord *c, bool moves)
         p->mem_mib = c->h[i].mem_mib ? c->h[i].mem_mib : r->mem_mib;
         p->cpus = c->h[i].cpus ? c->h[i].cpus : r->cpus;
         p->admin = r->admin;
-        p->health = !hac__alive(c, (int32_t)i) ? PLC_HEALTH_DOWN
+        /* a frozen host that is back is about to unfreeze itself: nothing goes there */
+        p->health = !hac__alive(c, (int32_t)i) || r->frozen ? PLC_HEALTH_DOWN
                   : hac__unfit(c, i)           ? PLC_HEALTH_DEGRADED
                                           : PLC_HEALTH_OK;
         p->agent_version = c->h[i].version;
@@ -242,11 +279,11 @@ void hac__note_fresh(hac_coord *c)
         c->any_fresh = hac__alive(c, (int32_t)h) && !hac__host_held(c, h) && hac__fresh(c, h);
 }
 
-/* Alive, not holding back after refusing a START, and in contact (as far as we can
- * tell): a START sent there now should be carried out. */
+/* Alive, not frozen, not holding back after refusing a START, and in contact (as far as
+ * we can tell): a START sent there now should be carried out. */
 bool hac__able(const hac_coord *c, int32_t h)
 {
-    if (!hac__alive(c, h) || hac__host_held(c, (uint32_t)h))
+    if (!hac__alive(c, h) || hac__host_held(c, (uint32_t)h) || hac__frozen(c, h))
         return false;
     return hac__fresh(c, (uint32_t)h) || !c->any_fresh;
 }

@@ -63,6 +63,7 @@ static int reconcile(hac_coord *c, hac_out *out)
     }
     if (c->upg_prop_ms && now >= c->upg_prop_ms + c->cfg.propose_timeout_ms)
         c->upg_prop_ms = 0;
+    hac__note_frozen(c, out);
 
     /* A move recorded by an earlier coordinator (or whose result was lost) is settled
      * once the source has reported, after we noticed, that no migration job for the VM
@@ -82,7 +83,13 @@ static int reconcile(hac_coord *c, hac_out *out)
             s->orphan_ms = now ? now : 1;
             continue;
         }
-        bool src_gone = hac__expired(c, m->owner);
+        /* Past its lease a source has destroyed only the VMs it knew to be protected: an
+         * unprotected one (or one protected while it was cut off) may run there still, and
+         * giving it to the target lets a later START run it twice (the simulator found
+         * it: unprotected, adopted by the target, protected, started). Only a fence, or
+         * the source's own report, settles those. */
+        bool src_gone = hac__expired(c, m->owner) &&
+                        (c->h[m->owner].fenced || (m->protected_ && m->prot_acked));
         bool src_said = m->owner >= 0 && c->h[m->owner].inv_ms > s->orphan_ms && !s->busy;
         if (!src_gone && !src_said)
             continue;
@@ -151,7 +158,8 @@ static int reconcile(hac_coord *c, hac_out *out)
      * the VM. */
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         const hac_rvm *m = &c->s.vms[v];
-        if (!m->protected_ || !m->want_running || !hac__alive(c, m->owner) || !hac__vm_idle(c, v) ||
+        if (!m->protected_ || !m->want_running || !hac__alive(c, m->owner) || hac__frozen(c, m->owner) ||
+            !hac__vm_idle(c, v) ||
             c->v[v].seen_on >= 0 || m->moving_to >= 0 || c->h[m->owner].inv_ms == 0 ||
             now < c->v[v].retry_ms || hac__vm_held(c, v, (uint32_t)m->owner))
             continue;
@@ -196,7 +204,10 @@ static void on_host(hac_coord *c, const hac_input *in, hac_out *out)
     hview *v = &c->h[in->host];
     uint64_t now = c->now_ms;
     v->known = true;
-    if (in->live == HAC_DEAD && v->live != HAC_DEAD)
+    if (in->live == HAC_DEAD && v->live != HAC_DEAD && c->s.hosts[in->host].frozen)
+        hac__event(out, -1, (int32_t)in->host, "host %s: declared dead while frozen (its agent "
+                   "stopped cleanly): its VMs are left alone", c->s.hosts[in->host].name);
+    else if (in->live == HAC_DEAD && v->live != HAC_DEAD)
         hac__event(out, -1, (int32_t)in->host, "host %s: declared dead, lease ends at %llu ms",
               c->s.hosts[in->host].name,
               (unsigned long long)(in->last_ack_ms +
@@ -317,6 +328,8 @@ static int on_admin(hac_coord *c, const hac_input *in, hac_out *out)
     }
     if (p.kind == HAC_P_UPGRADE)
         hac__propose_upgrade(c, out, &p.upgrade);
+    else if (p.kind == HAC_P_FREEZE)
+        hac__propose(out, &p);
     else
         hac__propose_admin_fb(c, out, in->host, p.admin, p.degraded_flag, p.failback);
     hac__event(out, -1, host, "%s", why);
@@ -342,6 +355,12 @@ static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
     }
     if ((p->kind == HAC_P_PROT_ACK || p->kind == HAC_P_WANT) && p->index < c->s.n_vms)
         c->v[p->index].prop_ms = 0;
+    /* The operator confirmed that a frozen host is off: as good as a fence command. */
+    if (p->kind == HAC_P_FREEZE && p->confirm_off && rc == 0 && p->index < c->s.n_hosts) {
+        c->h[p->index].fenced = true;
+        hac__event(out, -1, (int32_t)p->index, "host %s: confirmed off by the operator; its "
+                   "protected VMs restart elsewhere", c->s.hosts[p->index].name);
+    }
     if ((p->kind != HAC_P_OWNER && p->kind != HAC_P_MOVING) || p->index >= c->s.n_vms)
         return;
     vsoft *s = &c->v[p->index];

@@ -17,7 +17,7 @@
 
 bool hac__evacuating(const hac_coord *c, uint32_t h)
 {
-    if (!hac__alive(c, (int32_t)h))
+    if (!hac__alive(c, (int32_t)h) || hac__frozen(c, (int32_t)h))
         return false;
     plc_admin a = c->s.hosts[h].admin;
     /* A host in maintenance that owns a VM again (someone started or moved one there

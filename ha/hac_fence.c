@@ -17,6 +17,13 @@
  * by the time its lease ends. So that a mere isolation does not reset the host too, the
  * agent self-fences W + HAC_WD_SLACK_MS before the lease ends, while it still pets.
  *
+ * Freeze. An agent that stops cleanly has its host frozen first (hac.h, HAC_P_FREEZE):
+ * the coordinator then leaves its VMs alone however long it is away, and its QEMUs run
+ * on. Back within the same boot, the agent finds its host frozen in its persisted copy
+ * of the state and its lease long over: it keeps the VMs (destroying them would reboot
+ * the guests for nothing), reconciles once in contact, and its agent unfreezes the host.
+ * After a reboot nothing ran on, so a freeze is not honoured (hac_fence_same_boot).
+ *
  * Fencing tokens. Each command carries the coordinator's term and the VM's ownership
  * generation. The agent refuses anything older than what it already accepted, so a
  * deposed coordinator's late command cannot undo a newer decision.
@@ -63,9 +70,20 @@ uint64_t hac_fence_deadline_ms(const hac_fence *f)
     return f->contact_ever ? f->last_contact_ms + fence_after_ms(f) : 0;
 }
 
+void hac_fence_same_boot(hac_fence *f)
+{
+    f->same_boot = true;
+}
+
+bool hac_fence_frozen(const hac_fence *f)
+{
+    return f->frozen && f->same_boot;
+}
+
+/* Frozen, nobody restarts this host's VMs elsewhere: no lease to enforce. */
 bool hac_fence_may_pet(const hac_fence *f, uint64_t now_ms)
 {
-    if (!hac_fence_runs_protected(f))
+    if (!hac_fence_runs_protected(f) || hac_fence_frozen(f))
         return true;
     return f->contact_ever && now_ms + f->watchdog_ms < f->last_contact_ms + f->fence_timeout_ms;
 }
@@ -88,6 +106,7 @@ static void learn(hac_fence *f, const hac_rstate *s)
 {
     if (s == NULL)
         return;
+    f->frozen = f->self < s->n_hosts && s->hosts[f->self].frozen;
     for (uint32_t v = 0; v < s->n_vms && v < HAC_VMS_MAX; v++) {
         f->prot[v] = s->vms[v].protected_;
         if (s->vms[v].generation > f->applied[v])
@@ -181,6 +200,10 @@ int hac_fence_step(hac_fence *f, uint64_t now_ms, const hac_fence_input *in, hac
 {
     if (f == NULL || in == NULL || out == NULL)
         return -EINVAL;
+    if ((in->kind == HAC_FIN_SYNCED && in->state == NULL) ||
+        (in->kind == HAC_FIN_LOCAL && in->n_vms && in->vms == NULL))
+        return -EINVAL;
+    learn(f, in->state);
     bool fresh = f->contact_ever && now_ms < f->last_contact_ms + fence_after_ms(f);
     switch (in->kind) {
     case HAC_FIN_TICK:
@@ -194,20 +217,13 @@ int hac_fence_step(hac_fence *f, uint64_t now_ms, const hac_fence_input *in, hac
             f->mode = HAC_FM_RECONCILE;
         break;
     case HAC_FIN_SYNCED:
-        if (in->state == NULL)
-            return -EINVAL;
-        learn(f, in->state);
         if (f->mode == HAC_FM_RECONCILE && fresh)
             reconcile(f, in->state, out);
         break;
     case HAC_FIN_COMMAND:
-        learn(f, in->state);
         on_command(f, in, out);
         break;
     case HAC_FIN_LOCAL:
-        if (in->n_vms && in->vms == NULL)
-            return -EINVAL;
-        learn(f, in->state); /* the agent's persisted copy, maybe stale */
         memset(f->local, 0, sizeof f->local);
         for (uint32_t i = 0; i < in->n_vms; i++)
             if (in->vms[i] < HAC_VMS_MAX)
@@ -218,8 +234,13 @@ int hac_fence_step(hac_fence *f, uint64_t now_ms, const hac_fence_input *in, hac
         return -EINVAL;
     }
     /* The lease runs in every mode: a reconciling agent with no contact is as blind as an
-     * active one. A fresh agent that never had contact fences from its first event. */
-    if (!fresh && f->mode != HAC_FM_FENCED && (f->contact_ever || f->mode == HAC_FM_ACTIVE)) {
+     * active one. A fresh agent that never had contact fences from its first event.
+     * Except while frozen: the cluster leaves this host's VMs alone, so an agent back from
+     * a clean stop keeps them, however old its lease, and reconciles once in contact. */
+    if (hac_fence_frozen(f)) {
+        if (f->mode == HAC_FM_FENCED)
+            f->mode = HAC_FM_RECONCILE;
+    } else if (!fresh && f->mode != HAC_FM_FENCED && (f->contact_ever || f->mode == HAC_FM_ACTIVE)) {
         f->mode = HAC_FM_FENCED;
         fence_now(f, out);
     } else if (f->mode == HAC_FM_FENCED || (!f->contact_ever && f->mode == HAC_FM_RECONCILE)) {

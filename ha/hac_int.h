@@ -42,7 +42,9 @@ typedef struct hview {
     plc_version version;
     uint64_t mem_mib;
     uint32_t cpus;
-    bool fenced;           /* fence_command confirmed */
+    bool fenced;           /* fence_command (or the operator's confirm-off) confirmed */
+    uint64_t frozen_ms;    /* first pass that saw it frozen (0 = not frozen) */
+    bool frozen_reported;  /* "frozen for N s ..." said, once per freeze */
     bool dead_reported;
     bool lease_reported;
     uint64_t admin_prop_ms; /* a proposal for this host is pending since (0 = none) */
@@ -109,6 +111,8 @@ const char *hac__hname(const hac_coord *c, int32_t h);
 bool hac__alive(const hac_coord *c, int32_t h);
 uint64_t hac__lease_end_ms(const hac_coord *c, uint32_t h);
 bool hac__expired(const hac_coord *c, int32_t h);
+bool hac__frozen(const hac_coord *c, int32_t h);
+void hac__note_frozen(hac_coord *c, hac_out *out);
 bool hac__vm_idle(const hac_coord *c, uint32_t vm);
 bool hac__degraded(const hac_coord *c, uint32_t h);
 bool hac__unfit(const hac_coord *c, uint32_t h);

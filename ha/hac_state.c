@@ -85,6 +85,37 @@ static bool host_ok(const hac_rstate *s, int32_t h)
     return h >= 0 && (uint32_t)h < s->n_hosts;
 }
 
+/* A freeze comes only from the host's own agent (a clean stop) and so does its end (the
+ * agent back); each request carries a stamp that grows with every request of one agent
+ * process and across restarts (epoch << 32 | count), so one that commits after a newer
+ * one changes nothing: an older process's late freeze after the new one unfroze, or an
+ * unfreeze resent after the freeze of a stop. The operator's way out (confirm_off)
+ * applies only to a frozen host: on one that is not, it would count as a fence nobody
+ * needed. It voids every request of the agent processes so far (the next epoch), so a
+ * late freeze of theirs cannot freeze the host again. */
+static int apply_freeze(hac_rstate *s, const hac_prop *p)
+{
+    if (p->index >= s->n_hosts)
+        return -EINVAL;
+    hac_rhost *h = &s->hosts[p->index];
+    if (p->confirm_off) {
+        if (!h->frozen || p->frozen)
+            return -ESTALE;
+        h->frozen = false;
+        h->frozen_at_ms = 0;
+        h->agent_stamp = ((h->agent_stamp >> 32) + 1) << 32;
+        return 0;
+    }
+    if (p->stamp < h->agent_stamp || (p->stamp == h->agent_stamp && p->frozen != h->frozen))
+        return -ESTALE;
+    if (p->stamp == h->agent_stamp)
+        return 0;   /* the same request again */
+    h->agent_stamp = p->stamp;
+    h->frozen = p->frozen;
+    h->frozen_at_ms = p->frozen ? p->at_ms : 0;
+    return 0;
+}
+
 int hac_apply(hac_rstate *s, const hac_prop *p)
 {
     if (s == NULL || p == NULL)
@@ -190,6 +221,8 @@ int hac_apply(hac_rstate *s, const hac_prop *p)
         m->moving_to = -1;
         return 0;
     }
+    case HAC_P_FREEZE:
+        return apply_freeze(s, p);
     case HAC_P_UPGRADE:
         if (p->upgrade.seq != s->upgrade.seq + 1)
             return -ESTALE;

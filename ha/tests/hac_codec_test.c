@@ -40,6 +40,8 @@ static hac_rstate *sample(void)
     assert_int_equal(hac_apply(s, &pr), 0);
     hac_prop ad = {.kind = HAC_P_ADMIN, .index = 2, .admin = PLC_ADMIN_CORDONED, .failback = true};
     assert_int_equal(hac_apply(s, &ad), 0);
+    hac_prop fz = {.kind = HAC_P_FREEZE, .index = 1, .frozen = true, .stamp = 12, .at_ms = 1700000000456ull};
+    assert_int_equal(hac_apply(s, &fz), 0);
     s->upgrade.seq = 7;
     s->upgrade.state = HAC_UPG_PAUSED;
     s->upgrade.phase = HAC_UPH_REJOIN;
@@ -66,6 +68,10 @@ static void state_round_trip(void **st)
     assert_string_equal(back->hosts[2].name, "host3");
     assert_int_equal(back->hosts[2].admin, PLC_ADMIN_CORDONED);
     assert_true(back->hosts[2].failback);
+    assert_true(back->hosts[1].frozen);
+    assert_int_equal(back->hosts[1].frozen_at_ms, 1700000000456ull);
+    assert_int_equal(back->hosts[1].agent_stamp, 12);
+    assert_false(back->hosts[0].frozen);
     assert_int_equal(back->hosts[1].mem_mib, 8192);
     const hac_rvm *a = &s->vms[0], *b = &back->vms[0];
     assert_string_equal(b->name, "web1");
@@ -124,6 +130,22 @@ static void prop_round_trip(void **st)
     assert_int_equal(hac_prop_decode(buf, len, &q, NULL, 0, why, sizeof why), 0);
     assert_int_equal(q.upgrade.seq, 3);
     assert_string_equal(q.upgrade.command, "true");
+    free(buf);    hac_prop f = {.kind = HAC_P_FREEZE, .index = 2, .frozen = true, .stamp = 41,
+                  .at_ms = 1700000000123ull};
+    assert_int_equal(hac_prop_encode(&f, "agent stopping", &buf, &len), 0);
+    assert_int_equal(hac_prop_decode(buf, len, &q, reason, sizeof reason, why, sizeof why), 0);
+    assert_int_equal(q.kind, HAC_P_FREEZE);
+    assert_int_equal(q.index, 2);
+    assert_true(q.frozen);
+    assert_false(q.confirm_off);
+    assert_int_equal(q.stamp, 41);
+    assert_int_equal(q.at_ms, 1700000000123ull);
+    free(buf);
+    hac_prop o = {.kind = HAC_P_FREEZE, .index = 1, .confirm_off = true};
+    assert_int_equal(hac_prop_encode(&o, NULL, &buf, &len), 0);
+    assert_int_equal(hac_prop_decode(buf, len, &q, NULL, 0, why, sizeof why), 0);
+    assert_true(q.confirm_off);
+    assert_false(q.frozen);
     free(buf);
 }
 
@@ -144,6 +166,8 @@ static void prop_refusals(void **st)
     pb.kind = 99;
     assert_int_equal(decode_pb(&pb, why, sizeof why), -EINVAL);
     assert_non_null(strstr(why, "kind"));
+    pb.kind = HAC_P_FREEZE + 1;   /* the newest kind is the last one known */
+    assert_int_equal(decode_pb(&pb, why, sizeof why), -EINVAL);
     pb.kind = HAC_P_OWNER;
     pb.owner = HAC_HOSTS_MAX;
     assert_int_equal(decode_pb(&pb, why, sizeof why), -EINVAL);

@@ -23,10 +23,15 @@
  *   I4 no START of a VM whose guest powered it off, once the cluster knows;
  *   I5 no protected VM that should run stays stopped longer than a bound derived from
  *      the configuration (leases, backoff, timeouts: setup) while a host could run it.
+ *      (A frozen host's VMs wait for it, by design.)
+ *   I6 no VM that ran on a host when its agent stopped cleanly (the host frozen) is
+ *      destroyed while the host is frozen, and each still runs there once its agent is
+ *      back and has unfrozen it (started elsewhere meanwhile, I1 fails first).
  * Scenarios (seed % 6): drain, host death, isolation + heal, coordinator loss mid-drain,
  * rolling upgrade over 3 hosts, chaos (a random sequence of all of these plus reboots,
  * deaf hosts that self-fence while the coordinator still hears them and so refuse STARTs,
- * guests powering themselves off and VMs started by hand). Seeds: argument or DROVER_SIM_SEEDS (default 1000);
+ * guests powering themselves off, VMs started by hand, and clean agent stops: the host
+ * frozen, the agent away 3-20 s while its QEMUs run on, then back with its old lease). Seeds: argument or DROVER_SIM_SEEDS (default 1000);
  * DROVER_SIM_SEED=N replays one with its event trace. Prints JSON figures at the end.
  */
 #include <inttypes.h>
@@ -95,6 +100,17 @@ typedef struct host {
     uint64_t sync_at_ms; /* back in contact: its log has caught up then (0 = not back) */
     uint64_t last_rx_ms; /* coordinator side: last ping received */
     uint32_t rate_pm;    /* agent clock rate, per mille of true time */
+    /* Its agent stopped cleanly after the cluster froze the host (HAC_P_FREEZE): its QEMUs
+     * run on, it answers nothing, and it is back at agent_back_ms with its saved lease
+     * and its persisted copy of the state (same boot). */
+    bool stopping;           /* asked for the freeze of its stop: no unfreeze now */
+    bool stopped;
+    uint64_t agent_back_ms;
+    uint64_t saved_contact_ms;
+    uint64_t epoch;          /* bumped at every agent start */
+    uint64_t unfreeze_ms;    /* last unfreeze request (retried every second) */
+    uint32_t req_n;          /* requests of this agent process (the stamp's low half) */
+    bool kept[VMS_MAX];      /* I6: ran here when the agent stopped */
 } host;
 
 typedef struct pending {
@@ -139,6 +155,7 @@ typedef struct sim {
     uint64_t down_max_ms;         /* I5: the longest such stretch seen */
     uint64_t i5_ms;               /* I5: the bound, from the configuration (setup) */
     uint32_t deafs, refusals;     /* chaos: how often each happened */
+    uint32_t agent_stops, stops_unconfirmed;
 } sim;
 
 static uint64_t rnd(sim *s)
@@ -174,8 +191,8 @@ static bool quorum_side(const sim *s, uint32_t h)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < s->n_hosts; i++)
-        n += s->h[i].up && !s->h[i].cut && !s->h[i].back_at_ms;
-    return s->h[h].up && !s->h[h].cut && !s->h[h].back_at_ms && n * 2 > s->n_hosts;
+        n += s->h[i].up && !s->h[i].cut && !s->h[i].back_at_ms && !s->h[i].stopped;
+    return s->h[h].up && !s->h[h].cut && !s->h[h].back_at_ms && !s->h[h].stopped && n * 2 > s->n_hosts;
 }
 
 /* The agent's clock: runs at rate_pm / 1000 of true time (the coordinator's clock is
@@ -187,7 +204,8 @@ static uint64_t local_ms(const sim *s, uint32_t h)
 
 static bool can_talk(const sim *s, uint32_t a, uint32_t b)
 {
-    if (!s->h[a].up || !s->h[b].up || s->h[a].back_at_ms || s->h[b].back_at_ms)
+    if (!s->h[a].up || !s->h[b].up || s->h[a].back_at_ms || s->h[b].back_at_ms ||
+        s->h[a].stopped || s->h[b].stopped)
         return false;
     return a == b || (!s->h[a].cut && !s->h[b].cut);
 }
@@ -351,6 +369,11 @@ static void fence_outputs(sim *s, uint32_t h)
         char who[16], b[HAC_TEXT_MAX + 32];
         snprintf(who, sizeof who, "host%u", h);
         if (it->kind == HAC_O_DESTROY) {
+            if (x->kept[it->vm] && s->truth.hosts[h].frozen) {
+                char f[HAC_TEXT_MAX + 64];
+                snprintf(f, sizeof f, "I6: vm%d of frozen host%u destroyed: %s", it->vm, h, it->text);
+                failf(s, f);
+            }
             x->running[it->vm] = false;
             x->start_at[it->vm] = 0;
             snprintf(b, sizeof b, "destroy vm%d: %s", it->vm, it->text);
@@ -403,6 +426,9 @@ static void fence_outputs(sim *s, uint32_t h)
 
 static void fence_in(sim *s, uint32_t h, const hac_fence_input *in)
 {
+    if (s->h[h].stopped)
+        return;   /* its agent is not running: nothing to feed (a hand start, a migration
+                   * that lands here: it sees them when it is back) */
     if (hac_fence_step(&s->h[h].fence, local_ms(s, h), in, s->out) < 0)
         failf(s, "hac_fence_step failed");
     fence_outputs(s, h);
@@ -447,11 +473,22 @@ static void kill_host(sim *s, uint32_t h)
     note(s, "sim", b);
 }
 
+static void agent_back(sim *s, uint32_t h);
+static void ask_unfreeze(sim *s, uint32_t h);
+static void kept_check(sim *s, uint32_t h);
+
 static void agent_tick(sim *s, uint32_t h)
 {
     host *x = &s->h[h];
     if (!x->up)
         return;
+    if (x->stopped) {
+        if (s->now < x->agent_back_ms)
+            return;
+        agent_back(s, h);
+    }
+    ask_unfreeze(s, h);
+    kept_check(s, h);
     if (x->back_at_ms) {
         if (s->now < x->back_at_ms)
             return;
@@ -528,7 +565,7 @@ static void deliver(sim *s, msg *m)
 {
     /* What was sent before the sender died still arrives; a cut drops it. */
     const host *f = &s->h[m->from], *t = &s->h[m->to];
-    if (!t->up || t->back_at_ms || (m->from != m->to && (f->cut || t->cut)))
+    if (!t->up || t->back_at_ms || t->stopped || (m->from != m->to && (f->cut || t->cut)))
         return;
     host *x = &s->h[m->to];
     switch (m->kind) {
@@ -583,6 +620,68 @@ static void deliver(sim *s, msg *m)
     }
 }
 
+/* ---- agent stop and restart (issue 11, point 3b) ----------------------------------- */
+
+/* A FREEZE request of host H's agent, committed through the coordinator like any
+ * proposal; its stamp grows with every request (epoch << 32 | count). */
+static uint64_t ask_freeze(sim *s, uint32_t h, bool frozen)
+{
+    host *x = &s->h[h];
+    if (!s->coord || s->n_pend >= PENDING_MAX)
+        return 0;
+    hac_prop p = {.kind = HAC_P_FREEZE, .index = h, .frozen = frozen, .stamp = x->epoch << 32 | ++x->req_n,
+                  .at_ms = s->now};
+    s->pend[s->n_pend++] = (pending){p, s->now + 5 + rbelow(s, 40), s->term};
+    return p.stamp;
+}
+
+/* Back in contact and reconciled, the agent unfreezes its host (every second until its
+ * copy of the state shows it). */
+static void ask_unfreeze(sim *s, uint32_t h)
+{
+    host *x = &s->h[h];
+    if (!x->st.hosts[h].frozen || x->stopping || x->fence.mode != HAC_FM_ACTIVE || !s->coord ||
+        !can_talk(s, h, s->coord_h) || s->now < x->unfreeze_ms + 1000)
+        return;
+    x->unfreeze_ms = s->now;
+    if (ask_freeze(s, h, false))
+        note(s, "sim", "agent asks to unfreeze");
+}
+
+/* I6: once its host is unfrozen, every guest that ran when the agent stopped still runs
+ * there (or its guest powered it off): nothing was destroyed or restarted meanwhile. */
+static void kept_check(sim *s, uint32_t h)
+{
+    host *x = &s->h[h];
+    if (x->stopped || s->truth.hosts[h].frozen)
+        return;
+    for (uint32_t v = 0; v < s->n_vms; v++) {
+        if (x->kept[v] && !x->running[v] && !x->off[v]) {
+            char b[96];
+            snprintf(b, sizeof b, "I6: vm%u ran on host%u when its agent stopped and is gone after the unfreeze", v, h);
+            failf(s, b);
+        }
+        x->kept[v] = false;
+    }
+}
+
+/* The agent starts again in the same boot: its lease as saved at the stop (long over by
+ * now), its persisted copy of the state, a new epoch. */
+static void agent_back(sim *s, uint32_t h)
+{
+    host *x = &s->h[h];
+    x->stopped = false;
+    x->epoch++;
+    x->req_n = 0;
+    x->unfreeze_ms = 0;
+    hac_fence_init(&x->fence, h, s->cfg.fence_timeout_ms);
+    hac_fence_same_boot(&x->fence);
+    hac_fence_input c = {.kind = HAC_FIN_CONTACT, .sent_ms = x->saved_contact_ms, .state = &x->st};
+    fence_in(s, h, &c);
+    local_report(s, h);
+    note(s, "sim", "agent back");
+}
+
 /* ---- the loop --------------------------------------------------------------------- */
 
 /* Host H could run VM V now, as the truth has it: up, in contact and active (not fenced,
@@ -592,7 +691,7 @@ static void deliver(sim *s, msg *m)
 static bool able_for(const sim *s, uint32_t h, uint32_t v)
 {
     const host *x = &s->h[h];
-    if (!x->up || x->cut || x->deaf || x->back_at_ms || x->fence.mode != HAC_FM_ACTIVE)
+    if (!x->up || x->cut || x->deaf || x->back_at_ms || x->stopped || x->fence.mode != HAC_FM_ACTIVE)
         return false;
     if (s->truth.hosts[h].admin != PLC_ADMIN_ACTIVE || s->truth.hosts[h].degraded_flag ||
         s->degraded[h] || s->now < s->deg_since[h] + s->cfg.recover_after_ms + 2 * PING_MS)
@@ -615,7 +714,9 @@ static void check_i5(sim *s)
 {
     for (uint32_t v = 0; v < s->n_vms; v++) {
         const hac_rvm *m = &s->truth.vms[v];
-        bool stopped = m->protected_ && m->want_running;
+        /* a frozen host's VMs wait for it (or an operator), by design */
+        bool stopped = m->protected_ && m->want_running &&
+                       !(m->owner >= 0 && s->truth.hosts[m->owner].frozen);
         for (uint32_t h = 0; h < s->n_hosts && stopped; h++)
             stopped = !s->h[h].running[v] && !s->h[h].start_at[v] && !s->h[h].migs[v].on;
         bool could = false;
@@ -713,6 +814,9 @@ static bool settled(sim *s)
         if (m->moving_to >= 0)
             return false;
     }
+    for (uint32_t h = 0; h < s->n_hosts; h++)
+        if (s->truth.hosts[h].frozen)
+            return false;   /* an agent back from a stop unfreezes its host */
     return s->n_pend == 0;
 }
 
@@ -725,6 +829,42 @@ static void settle(sim *s, uint64_t deadline_ms, const char *what)
         snprintf(b, sizeof b, "I3: %s: not settled by %" PRIu64 " ms", what, deadline_ms);
         failf(s, b);
     }
+}
+
+/* A clean stop (systemctl stop or restart, a package upgrade): the agent finishes its
+ * jobs, asks the cluster to freeze its host and waits up to 2 s for its copy of the state
+ * to show its own freeze; then it stops for ABSENCE_MS while its QEMUs run on. Not
+ * confirmed, the real agent stops all the same and the lease decides (the path from
+ * before the freeze: without a watchdog or lock manager a VM may then run twice); the
+ * simulator does not model that one and lets the agent go on. */
+static bool agent_stop(sim *s, uint32_t h, uint64_t absence_ms)
+{
+    host *x = &s->h[h];
+    bool busy = !x->up || x->back_at_ms || x->stopped || x->cut || x->deaf || x->fence.mode != HAC_FM_ACTIVE;
+    for (uint32_t v = 0; v < s->n_vms && !busy; v++)
+        busy = x->migs[v].on || x->start_at[v];
+    if (busy)
+        return false;
+    s->agent_stops++;
+    uint64_t stamp = ask_freeze(s, h, true), until = s->now + 2000;
+    x->stopping = true;
+    while (stamp && !s->fail[0] && s->now < until &&
+           !(x->st.hosts[h].frozen && x->st.hosts[h].agent_stamp == stamp))
+        step(s);
+    x->stopping = false;
+    if (!stamp || !x->st.hosts[h].frozen || x->st.hosts[h].agent_stamp != stamp) {
+        s->stops_unconfirmed++;
+        note(s, "sim", "agent stop: freeze not confirmed in 2 s, the agent goes on");
+        return false;
+    }
+    x->stopped = true;
+    x->agent_back_ms = s->now + absence_ms;
+    x->saved_contact_ms = x->fence.last_contact_ms;
+    memcpy(x->kept, x->running, sizeof x->kept);
+    char b[80];
+    snprintf(b, sizeof b, "agent of host%u stops for %" PRIu64 " ms (host frozen)", h, absence_ms);
+    note(s, "sim", b);
+    return true;
 }
 
 static void admin(sim *s, hac_admin_req req, uint32_t h)
@@ -741,6 +881,7 @@ static void setup(sim *s, uint64_t seed)
     memset(s->fed, 0, sizeof s->fed);
     s->guest_offs = s->hand_starts = 0;
     s->deafs = s->refusals = 0;
+    s->agent_stops = s->stops_unconfirmed = 0;
     s->down_max_ms = 0;
     s->seed = seed;
     s->rng = seed * 0x9E3779B97F4A7C15ull + 1;
@@ -1002,11 +1143,11 @@ static int cmp_u64(const void *a, const void *b)
 static void sc_chaos(sim *s)
 {
     uint64_t end = s->now + 30000;
-    int32_t down = -1; /* host dead or cut */
+    int32_t down = -1; /* host dead, cut, deaf or with its agent stopped */
     while (!s->fail[0] && s->now < end) {
         run_until(s, s->now + 500 + rbelow(s, 2500));
         uint32_t h = rbelow(s, s->n_hosts);
-        switch (rbelow(s, 10)) {
+        switch (rbelow(s, 11)) {
         case 0: /* kill */
             if (down < 0) {
                 kill_host(s, h);
@@ -1020,8 +1161,9 @@ static void sc_chaos(sim *s)
                 down = (int32_t)h;
             }
             break;
-        case 2: /* heal or reboot the one that is down */
-            if (down >= 0) {
+        case 2: /* heal or reboot the one that is down (a stopped agent comes back on
+                 * its own, 3-20 s after it stopped) */
+            if (down >= 0 && !s->h[down].stopped) {
                 host *x = &s->h[down];
                 if (!x->up) {
                     x->up = true;
@@ -1092,6 +1234,11 @@ static void sc_chaos(sim *s)
                 down = (int32_t)h;
             }
             break;
+        case 9: /* the agent stops cleanly (any host's, the coordinator's too) and is
+                 * away much longer than a lease while its QEMUs run on */
+            if (down < 0 && agent_stop(s, h, 3000 + rbelow(s, 17000)))
+                down = (int32_t)h;
+            break;
         default:
             s->degraded[h] = !s->degraded[h];
             s->deg_since[h] = s->now;
@@ -1111,6 +1258,9 @@ static void sc_chaos(sim *s)
         s->degraded[h] = false;
     }
     note(s, "sim", "all healed");
+    for (uint32_t h = 0; h < s->n_hosts; h++)   /* a stopped agent is back at its time */
+        while (!s->fail[0] && s->h[h].stopped)
+            step(s);
     run_until(s, s->now + 3000);
     for (uint32_t h = 0; h < s->n_hosts; h++)
         admin(s, HAC_REQ_UNDRAIN, h);
@@ -1179,7 +1329,7 @@ int main(int argc, char **argv)
     }
     uint32_t fails = 0, per[6] = {0};
     uint64_t restart_max = 0, restart_sum = 0, restart_n = 0, vt = 0, guest_offs = 0, hand_starts = 0;
-    uint64_t deafs = 0, refusals = 0, down_max = 0;
+    uint64_t deafs = 0, refusals = 0, down_max = 0, agent_stops = 0, stops_unconfirmed = 0;
     uint64_t *restarts = calloc(n ? n : 1, sizeof *restarts);
     if (restarts == NULL)
         return 1;
@@ -1204,6 +1354,8 @@ int main(int argc, char **argv)
         hand_starts += s.hand_starts;
         deafs += s.deafs;
         refusals += s.refusals;
+        agent_stops += s.agent_stops;
+        stops_unconfirmed += s.stops_unconfirmed;
         if (s.down_max_ms > down_max)
             down_max = s.down_max_ms;
         if (sc == 1 && s.restart_ms) {
@@ -1217,9 +1369,9 @@ int main(int argc, char **argv)
            ",\"unit\":\"count\",\"failed\":%u,\"drain\":%u,\"death\":%u,\"isolate\":%u,"
            "\"coord_loss\":%u,\"upgrade\":%u,\"chaos\":%u,\"virtual_s\":%" PRIu64
            ",\"guest_offs\":%" PRIu64 ",\"hand_starts\":%" PRIu64 ",\"deafs\":%" PRIu64
-           ",\"start_refusals\":%" PRIu64 "}\n",
+           ",\"start_refusals\":%" PRIu64 ",\"agent_stops\":%" PRIu64 ",\"stops_unconfirmed\":%" PRIu64 "}\n",
            n, fails, per[0], per[1], per[2], per[3], per[4], per[5], vt / 1000, guest_offs, hand_starts,
-           deafs, refusals);
+           deafs, refusals, agent_stops, stops_unconfirmed);
     printf("{\"bench\":\"ha_sim\",\"metric\":\"stopped_while_able_ms\",\"value\":%" PRIu64
            ",\"unit\":\"ms\",\"stat\":\"max\",\"bound_ms\":%" PRIu64 ",\"clock\":\"virtual\"}\n",
            down_max, s.i5_ms);

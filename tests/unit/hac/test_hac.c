@@ -1225,6 +1225,197 @@ static void protected_while_cut_off_waits(void **st)
     hac_coord_free(c);
 }
 
+
+/* ---- issue 11, point 3b: a clean agent stop freezes its host ------------------------- */
+
+static hac_prop freeze_prop(uint32_t host, bool frozen, uint64_t stamp)
+{
+    return (hac_prop){.kind = HAC_P_FREEZE, .index = host, .frozen = frozen, .stamp = stamp,
+                      .at_ms = frozen ? 1700000000000ull : 0};
+}
+
+#define STAMP(epoch, n) ((uint64_t)(epoch) << 32 | (n))
+
+/* Stamps make the agent's requests compare-and-set: a late freeze of an older agent
+ * process is stale, and so is an unfreeze resent after the freeze of the same process's
+ * stop; confirm-off applies to a frozen host only and voids what came before it. */
+static void freeze_apply_rules(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    cluster(&s);
+    hac_prop p = freeze_prop(0, true, STAMP(7, 1));
+    assert_int_equal(hac_apply(&s, &p), 0);
+    assert_true(s.hosts[0].frozen);
+    assert_int_equal(s.hosts[0].frozen_at_ms, 1700000000000ull);
+    assert_int_equal(hac_apply(&s, &p), 0); /* the same request again */
+    hac_prop back = freeze_prop(0, false, STAMP(8, 1));
+    assert_int_equal(hac_apply(&s, &back), 0);
+    assert_false(s.hosts[0].frozen);
+    assert_int_equal(hac_apply(&s, &p), -ESTALE); /* epoch 7's freeze commits late */
+    assert_false(s.hosts[0].frozen);
+    hac_prop off = {.kind = HAC_P_FREEZE, .index = 0, .confirm_off = true};
+    assert_int_equal(hac_apply(&s, &off), -ESTALE); /* not frozen: no fence to count */
+    p = freeze_prop(0, true, STAMP(8, 2)); /* epoch 8 stops: its unfreeze comes again late */
+    assert_int_equal(hac_apply(&s, &p), 0);
+    assert_int_equal(hac_apply(&s, &back), -ESTALE);
+    assert_true(s.hosts[0].frozen);
+    assert_int_equal(hac_apply(&s, &off), 0);
+    assert_false(s.hosts[0].frozen);
+    assert_int_equal(hac_apply(&s, &p), -ESTALE); /* epoch 8 is void after confirm-off */
+    p = freeze_prop(0, true, STAMP(9, 1));
+    assert_int_equal(hac_apply(&s, &p), 0); /* the next agent process may */
+    hac_prop bad = freeze_prop(3, true, STAMP(9, 2));
+    assert_int_equal(hac_apply(&s, &bad), -EINVAL);
+}
+
+static void commit_one(hac_coord *c, hac_rstate *s, uint64_t now, const hac_prop *p)
+{
+    int rc = hac_apply(s, p);
+    hac_input in = {.kind = HAC_IN_COMMIT, .prop = p, .commit_rc = rc};
+    step(c, now, &in);
+}
+
+static uint32_t events_with(const char *text)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < out.n; i++)
+        n += out.items[i].kind == HAC_O_EVENT && strstr(out.items[i].text, text) != NULL;
+    return n;
+}
+
+/* h0's agent froze it and stopped: gossip says dead, its lease ended long ago, and
+ * nothing of h0 is restarted, moved or started; one event says why. The operator's
+ * confirm-off counts as a confirmed fence: the restarts follow at once. */
+static void frozen_host_is_left_alone(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    /* the operator's way out is refused for a host that is not frozen */
+    hac_input req = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_CONFIRM_OFF, .host = 0};
+    hac_prop off;
+    char why[HAC_TEXT_MAX];
+    assert_int_equal(hac_admin_prop(&s, &req, 0, &off, why, sizeof why), 1);
+    assert_non_null(strstr(why, "not frozen"));
+    hac_prop p = freeze_prop(0, true, 3);
+    commit_one(c, &s, 150, &p);
+    out.n = 0;
+    host_in(c, 1000, 0, HAC_DEAD, 100);
+    assert_int_equal(events_with("declared dead while frozen"), 1);
+    hac_input tick = {.kind = HAC_IN_TICK};
+    for (uint64_t t = 1100; t <= 600000; t += 100)
+        step(c, t, &tick);
+    assert_int_equal(count(HAC_O_PROPOSE, -1), 0);
+    assert_int_equal(count(HAC_O_CMD, -1), 0);
+    assert_int_equal(events_with("frozen for"), 1);
+    assert_int_equal(events_with("lease expired"), 0);
+    out.n = 0;
+    assert_int_equal(hac_admin_prop(&s, &req, 0, &off, why, sizeof why), 0);
+    assert_int_equal(off.kind, HAC_P_FREEZE);
+    assert_true(off.confirm_off);
+    commit_one(c, &s, 600100, &off);
+    assert_int_equal(events_with("confirmed off by the operator"), 1);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 4);
+    hac_coord_free(c);
+}
+
+/* The flag is replicated: a coordinator built later (h0's freeze in its state) never
+ * restarts h0's VMs; and a frozen host that is back gets no command until it unfroze. */
+static void new_coordinator_honours_freeze(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    cluster(&s);
+    hac_config_default(&cfg);
+    hac_prop p = freeze_prop(0, true, 3);
+    assert_int_equal(hac_apply(&s, &p), 0);
+    hac_coord *c = hac_coord_new(&cfg, &s, 9);
+    out.n = 0;
+    uint32_t on1[] = {4};
+    host_in(c, 100, 0, HAC_DEAD, 100);
+    host_in(c, 100, 1, HAC_ALIVE, 100);
+    host_in(c, 100, 2, HAC_ALIVE, 100);
+    inventory(c, 100, 1, on1, 1);
+    inventory(c, 100, 2, NULL, 0);
+    hac_input tick = {.kind = HAC_IN_TICK};
+    for (uint64_t t = 200; t <= 60000; t += 100) {
+        host_in(c, t, 1, HAC_ALIVE, t);
+        host_in(c, t, 2, HAC_ALIVE, t);
+        step(c, t, &tick);
+    }
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 0);
+    assert_int_equal(events_with("frozen for"), 1);
+    /* h0's agent is back and reports nothing running (its guests crashed meanwhile, say):
+     * no START in place while frozen, one as soon as it unfroze */
+    out.n = 0;
+    host_in(c, 60100, 0, HAC_ALIVE, 60100);
+    inventory(c, 60100, 0, NULL, 0);
+    assert_int_equal(count(HAC_O_CMD, -1), 0);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 0);
+    hac_prop back = freeze_prop(0, false, 4);
+    commit_one(c, &s, 60200, &back);
+    assert_int_equal(count(HAC_O_CMD, HAC_CMD_START), 4);
+    hac_coord_free(c);
+}
+
+/* The restarted agent (same boot) finds its host frozen and its lease long over: it
+ * destroys nothing, reconciles once in contact (a VM owned elsewhere still goes), and
+ * self-fences again once the unfreeze is applied and contact is lost. After a reboot the
+ * freeze is not honoured: the old rule holds (destroy without a lease). */
+static void fence_honours_freeze_after_restart(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    cluster(&s);
+    hac_prop p = freeze_prop(0, true, 3);
+    assert_int_equal(hac_apply(&s, &p), 0);
+    uint32_t mine[] = {0, 1, 4};
+    hac_fence_input old = {.kind = HAC_FIN_CONTACT, .sent_ms = 100, .state = &s};
+    hac_fence_input loc = {.kind = HAC_FIN_LOCAL, .vms = mine, .n_vms = 3, .state = &s};
+    hac_fence_input tick = {.kind = HAC_FIN_TICK};
+    for (int boot = 0; boot < 2; boot++) {
+        hac_fence f;
+        hac_fence_init(&f, 0, 2000);
+        if (boot == 0)
+            hac_fence_same_boot(&f);
+        out.n = 0;
+        hac_fence_step(&f, 90000, &old, &out);
+        hac_fence_step(&f, 90000, &loc, &out);
+        hac_fence_step(&f, 95000, &tick, &out);
+        if (boot == 1) {   /* rebooted: whatever runs here now must go */
+            assert_int_equal(f.mode, HAC_FM_FENCED);
+            assert_int_equal(count(HAC_O_DESTROY, -1), 2);
+            continue;
+        }
+        assert_int_equal(count(HAC_O_DESTROY, -1), 0);
+        assert_int_equal(f.mode, HAC_FM_RECONCILE);
+        assert_true(hac_fence_may_pet(&f, 95000));
+        hac_fence_input con = {.kind = HAC_FIN_CONTACT, .sent_ms = 95100};
+        hac_fence_input syn = {.kind = HAC_FIN_SYNCED, .state = &s};
+        hac_fence_step(&f, 95200, &con, &out);
+        hac_fence_step(&f, 95200, &syn, &out);
+        assert_int_equal(f.mode, HAC_FM_ACTIVE);
+        assert_int_equal(count(HAC_O_DESTROY, -1), 1); /* vm4 is host 1's */
+        assert_int_equal(out.items[0].vm, 4);
+        /* unfrozen: the lease rules again */
+        hac_prop back = freeze_prop(0, false, 4);
+        assert_int_equal(hac_apply(&s, &back), 0);
+        hac_fence_input now = {.kind = HAC_FIN_TICK, .state = &s};
+        out.n = 0;
+        hac_fence_step(&f, 95300, &now, &out);
+        assert_int_equal(out.n, 0);
+        hac_fence_step(&f, 97100, &tick, &out);
+        assert_int_equal(f.mode, HAC_FM_FENCED);
+        assert_int_equal(count(HAC_O_DESTROY, -1), 2);
+        assert_int_equal(hac_apply(&s, &p), -ESTALE); /* stamp 3 is over */
+        p = freeze_prop(0, true, 5);
+        assert_int_equal(hac_apply(&s, &p), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1255,6 +1446,10 @@ int main(void)
         cmocka_unit_test(orphan_move_needs_source_proof),
         cmocka_unit_test(late_duplicate_dropped),
         cmocka_unit_test(protected_while_cut_off_waits),
+        cmocka_unit_test(freeze_apply_rules),
+        cmocka_unit_test(frozen_host_is_left_alone),
+        cmocka_unit_test(new_coordinator_honours_freeze),
+        cmocka_unit_test(fence_honours_freeze_after_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
