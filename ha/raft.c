@@ -19,6 +19,58 @@
  * messages from an older term are answered (so a stale leader learns it is deposed)
  * or dropped. Vote requests are the exception: they carry their own rules (pre-vote,
  * lease) in raft_election.c.
+ *
+ * Who may send what. The caller has checked that a message really comes from m->from
+ * (drover: a signed envelope from an admitted member); the core then decides whether
+ * that server may send it, before the message can touch our term, vote or log. Raft
+ * trusts its voters and nobody else (the paper assumes non-Byzantine servers; the set
+ * it trusts is the configuration), so:
+ *   1. The sender must be in our latest configuration or, while that one is not known
+ *      committed (conf_index > commit), in the one before it. The previous one covers
+ *      a leader removing itself (it leads until the removal commits, diss. §4.2.2) and
+ *      a removal that a new leader may still truncate. Once the change commits, only
+ *      the new configuration counts: a removed server is dropped, pre-vote or not.
+ *   2. AppendEntries, InstallSnapshot and TimeoutNow come only from a leader, and
+ *      only a voter can have won an election: from anybody else they are dropped.
+ *      Vote requests and their answers likewise come only from voters.
+ *      A learner's vote request (pre-vote or not) is refused without any effect and
+ *      the refusal names our leader (rule 6); it is counted unless it is a pre-vote.
+ *   3. A learner's other messages (answers to our AppendEntries/InstallSnapshot) are
+ *      accepted unless they carry a term newer than ours: with pre-vote a term only
+ *      rises with a majority of voters' consent and a learner only learns terms from
+ *      voters, so a newer term from a learner is forged or an echo the voters will
+ *      give us themselves. Ignoring a term never endangers safety, only how soon a
+ *      stale leader steps down (check-quorum bounds that). Without pre-vote
+ *      (raft_opts.pre_vote false; drover never runs so) every timeout raises a
+ *      server's own term, and one demoted while it was away can only come back by
+ *      deposing the leader with that term, so this rule is off: learners can then
+ *      force elections, though never past RAFT_TERM_MAX.
+ *   4. Terms are bounded by RAFT_TERM_MAX (raft.h): a message above it is dropped, so
+ *      are AppendEntries/InstallSnapshot whose log terms exceed the message's own term
+ *      or go backwards (no leader sends those), and a server at the bound refuses to
+ *      campaign rather than wrap (raft_election.c).
+ *   5. A server with no configuration at all (a host that joined and has not yet
+ *      received its first entry or snapshot: agent/raft_drv.c loads it empty) cannot
+ *      tell voters from anyone. It accepts AppendEntries and InstallSnapshot (the
+ *      leader must be able to reach it) and vote requests (a cluster may have made it
+ *      a voter before it caught up and need its vote; its empty log makes granting
+ *      harmless), from any sender the caller admitted, and nothing else. The first
+ *      configuration it receives ends this, so the window is one round trip after
+ *      admission; within it only an admitted member can abuse it, and only for this
+ *      server, and never past RAFT_TERM_MAX.
+ *   6. Catching up from behind. A server that missed the promotion of today's leader
+ *      (it was down while voters were replaced) knows that leader only as a learner,
+ *      or not at all, so rule 2 would keep it behind for good. It asks: when it hears
+ *      no leader it accepts for an election timeout, it campaigns (a voter) or sends a
+ *      pre-vote request that only asks (a learner: answered, never granted, changes
+ *      nothing at the receiver). Every vote answer names the leader the answering
+ *      voter follows (hint). A leader so named by a voter of our configuration is
+ *      accepted for AppendEntries/InstallSnapshot until we follow a leader our own
+ *      configuration knows. This extends no trust beyond the voters: only a voter can
+ *      name a leader, and a voter could lead us itself.
+ * Every refusal is counted by reason in raft_stats (accepted_vouched counts rule 6).
+ * What is left: a server none of whose known voters is still reachable (all replaced
+ * while it was away) cannot be caught up and must be re-joined (docs/consensus.md).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -179,9 +231,86 @@ struct raft_message *raft__msg(struct raft *r, uint8_t type, raft_id to)
     return m;
 }
 
+/* Log terms in an AppendEntries/InstallSnapshot: the previous entry's, then the
+ * entries', never decreasing and never above the leader's own term (a leader appends
+ * only in its term, and its log holds terms up to it). */
+static bool log_terms_sane(const struct raft_message *m)
+{
+    raft_term t = m->log_term;
+    if (t > m->term)
+        return false;
+    if (m->type != RAFT_MSG_APPEND_ENTRIES)
+        return true;
+    for (uint32_t i = 0; i < m->n_entries; i++) {
+        if (m->entries[i].term < t || m->entries[i].term > m->term)
+            return false;
+        t = m->entries[i].term;
+    }
+    return true;
+}
+
+/* The rules in this file's header: true when m may be processed, else counted. */
+static bool admit(struct raft *r, const struct raft_message *m)
+{
+    if (m->from == 0 || m->from == r->o.id || m->to != r->o.id) {
+        r->stats.dropped_misaddressed++;
+        return false;
+    }
+    if (m->term > RAFT_TERM_MAX) {
+        r->stats.dropped_term_bound++;
+        return false;
+    }
+    bool from_leader = m->type == RAFT_MSG_APPEND_ENTRIES ||
+                       m->type == RAFT_MSG_INSTALL_SNAPSHOT || m->type == RAFT_MSG_TIMEOUT_NOW;
+    bool voting = m->type == RAFT_MSG_REQUEST_VOTE || m->type == RAFT_MSG_REQUEST_VOTE_RESULT;
+    uint8_t role;
+    if (r->conf.n == 0) {
+        /* rule 5: no configuration yet */
+        if (m->type != RAFT_MSG_APPEND_ENTRIES && m->type != RAFT_MSG_INSTALL_SNAPSHOT &&
+            m->type != RAFT_MSG_REQUEST_VOTE) {
+            r->stats.dropped_not_member++;
+            return false;
+        }
+        role = RAFT_VOTER;
+    } else {
+        role = raft__sender_role(r, m->from);
+    }
+    bool replicate = m->type == RAFT_MSG_APPEND_ENTRIES || m->type == RAFT_MSG_INSTALL_SNAPSHOT;
+    bool vouched = false;
+    if (role != RAFT_VOTER && replicate && m->from == r->vouched) {
+        role = RAFT_VOTER; /* rule 6 */
+        vouched = true;
+    }
+    if (role == 0) {
+        r->stats.dropped_not_member++;
+        return false;
+    }
+    if (role != RAFT_VOTER) {
+        /* a learner's vote request is refused without effect, naming our leader
+         * (raft_election.c); a pre-vote one is how a learner asks who leads (rule 6) */
+        bool newer = m->term > r->term && r->o.pre_vote; /* rule 3 */
+        if (m->type == RAFT_MSG_REQUEST_VOTE) {
+            if (!m->pre_vote)
+                r->stats.dropped_not_voter++;
+        } else if (from_leader || voting || newer) {
+            r->stats.dropped_not_voter++;
+            return false;
+        }
+    }
+    if (replicate && !log_terms_sane(m)) {
+        r->stats.dropped_bad_term++;
+        return false;
+    }
+    if (vouched)
+        r->stats.accepted_vouched++;
+    else if (replicate)
+        r->vouched = 0; /* following a leader our configuration knows: no longer behind */
+    return true;
+}
+
 static void receive(struct raft *r, const struct raft_message *m)
 {
-    if (m->from == 0 || m->from == r->o.id || m->to != r->o.id)
+    if (!admit(r, m))
         return;
     r->rx_stamp = m->stamp;
     if (m->type == RAFT_MSG_REQUEST_VOTE) {
@@ -408,6 +537,7 @@ raft_term raft_term_at(const struct raft *r, raft_index i) { return raft__term_a
 const struct raft_entry *raft_entry_at(const struct raft *r, raft_index i) { return raft__entry(r, i); }
 const struct raft_configuration *raft_config_of(const struct raft *r) { return &r->conf; }
 uint64_t raft_anomalies(const struct raft *r) { return r->anomalies; }
+const struct raft_stats *raft_stats_of(const struct raft *r) { return &r->stats; }
 const struct raft_snapshot_meta *raft_snapshot_of(const struct raft *r) { return &r->snap; }
 
 uint64_t raft_quorum_contact_ms(const struct raft *r)

@@ -62,6 +62,13 @@ typedef uint64_t raft_id;    /* server id, never 0 */
 typedef uint64_t raft_term;
 typedef uint64_t raft_index; /* log index; the first entry has index 1 */
 
+/* Terms stop at RAFT_TERM_MAX (2^62). A message whose term (or any log term it carries)
+ * is above it is dropped, and a server whose term has reached it does not campaign:
+ * term + 1 never wraps, so one forged message cannot leave a cluster unable to elect.
+ * Honest servers raise a term by one per election; at one election per millisecond
+ * 2^62 lasts 146 million years, so the bound refuses nothing a real cluster sends. */
+#define RAFT_TERM_MAX (UINT64_C(1) << 62)
+
 /* Errors: negative return values of raft_* functions. */
 enum {
     RAFT_OK = 0,
@@ -131,8 +138,10 @@ enum raft_msg_type {
 
 /* One flat message; fields used per type:
  *   REQUEST_VOTE:         index/log_term = candidate's last log entry; pre_vote;
- *                         transfer (sent because of TIMEOUT_NOW, bypasses leader lease)
- *   REQUEST_VOTE_RESULT:  reject, pre_vote
+ *                         transfer (sent because of TIMEOUT_NOW, bypasses leader lease);
+ *                         a learner's pre_vote request only asks who leads (never granted)
+ *   REQUEST_VOTE_RESULT:  reject, pre_vote; hint = the id of the leader the voter follows
+ *                         (0 = none), for a server whose configuration is behind
  *   APPEND_ENTRIES:       index/log_term = prevLogIndex/prevLogTerm; commit; entries
  *   APPEND_ENTRIES_RESULT: reject=false: index = highest index known to match;
  *                         reject=true: index = rejected prevLogIndex, hint = last index
@@ -168,7 +177,9 @@ struct raft_message {
 
 enum raft_event_type {
     RAFT_EV_TICK = 1,           /* time passed; call at least every tick_hint_ms */
-    RAFT_EV_RECEIVE = 2,        /* msg arrived (caller verified sender identity) */
+    RAFT_EV_RECEIVE = 2,        /* msg arrived (caller verified sender identity); the
+                                   core drops what the sender may not send (raft.c's
+                                   header: who may send what), counted in raft_stats */
     RAFT_EV_PROPOSE = 3,        /* append a command (leader only) */
     RAFT_EV_PERSISTED = 4,      /* log durable up to (index, term) */
     RAFT_EV_SNAPSHOT_TAKEN = 5, /* caller stored a snapshot of applied state at index */
@@ -313,5 +324,22 @@ raft_index raft_match_of(const struct raft *r, raft_id id);
  * entry, a second leader in our term). Always 0 unless the algorithm or a peer is
  * broken; the simulator asserts it stays 0. */
 uint64_t raft_anomalies(const struct raft *r);
+
+/* Messages the core refused, by reason (raft.c's header gives the rules), and elections
+ * it would not start. Every counter only grows. A steady rise of a dropped_* counter
+ * names a peer that sends what it may not: a forged or broken sender, or a server whose
+ * configuration is far behind the cluster's. */
+struct raft_stats {
+    uint64_t dropped_misaddressed; /* from id 0 or from ourselves, or not addressed to us */
+    uint64_t dropped_not_member;   /* sender in no configuration we accept senders from */
+    uint64_t dropped_not_voter;    /* AppendEntries, InstallSnapshot, TimeoutNow, a vote
+                                      request or answer, or a newer term, from a learner */
+    uint64_t dropped_term_bound;   /* message term above RAFT_TERM_MAX */
+    uint64_t dropped_bad_term;     /* log terms in it above its own term or decreasing */
+    uint64_t campaigns_refused;    /* our term is RAFT_TERM_MAX (or more): no election */
+    uint64_t accepted_vouched;     /* leader messages accepted only because a voter named
+                                      their sender as its leader (our config is behind) */
+};
+const struct raft_stats *raft_stats_of(const struct raft *r);
 
 #endif

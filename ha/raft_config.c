@@ -93,6 +93,22 @@ bool raft__is_voter(const struct raft_configuration *c, raft_id id)
     return s && s->role == RAFT_VOTER;
 }
 
+/* A sender's role as this server can tell it: its role in the latest configuration,
+ * or, while that configuration is not known committed, the stronger of that and its
+ * role in the one before (a leader that is removing itself, or an old voter whose
+ * removal may still be truncated away). 0 = member of neither. */
+uint8_t raft__sender_role(const struct raft *r, raft_id id)
+{
+    const struct raft_server *s = raft_config_get(&r->conf, id);
+    uint8_t role = s ? s->role : 0;
+    if (role != RAFT_VOTER && r->conf_index > r->commit) {
+        const struct raft_server *p = raft_config_get(&r->conf_prev, id);
+        if (p && (p->role == RAFT_VOTER || role == 0))
+            role = p->role;
+    }
+    return role;
+}
+
 unsigned raft__quorum(const struct raft *r)
 {
     return raft_config_voters(&r->conf) / 2 + 1;
@@ -119,6 +135,8 @@ int raft__config_recompute(struct raft *r)
         const struct raft_entry *e = raft__entry(r, k);
         if (e->type == RAFT_ENTRY_CONFIG) {
             int rv = raft_config_decode(e->buf, e->len, &r->conf);
+            if (rv == 0)
+                rv = raft__config_at(r, k - 1, &r->conf_prev);
             if (rv != 0) {
                 r->anomalies++;
                 return rv;
@@ -128,6 +146,7 @@ int raft__config_recompute(struct raft *r)
         }
     }
     r->conf = r->snap.config;
+    r->conf_prev = r->snap.config; /* a snapshot's configuration is committed */
     r->conf_index = r->snap.index;
 done:
     if (r->role == RAFT_LEADER)

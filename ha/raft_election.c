@@ -17,6 +17,9 @@
  *
  * Election timeouts are drawn uniformly from [eto, 2*eto) with the handle's own PRNG,
  * so split votes resolve quickly (paper §5.2) and the simulator replays exactly.
+ *
+ * Only voters campaign, and only below RAFT_TERM_MAX; vote requests and answers reach
+ * these functions only from voters (raft.c, "Who may send what").
  */
 #include "raft_internal.h"
 
@@ -65,8 +68,38 @@ static bool grant(struct raft *r, raft_id from)
     return r->n_granted >= raft__quorum(r);
 }
 
+/* RequestVote for term t to every other voter of our configuration. */
+static void request_votes(struct raft *r, raft_term t, bool pre_vote, bool transfer)
+{
+    for (unsigned i = 0; i < r->conf.n; i++) {
+        const struct raft_server *s = &r->conf.servers[i];
+        if (s->id == r->o.id || s->role != RAFT_VOTER)
+            continue;
+        struct raft_message *m = raft__msg(r, RAFT_MSG_REQUEST_VOTE, s->id);
+        if (!m)
+            continue;
+        m->term = t;
+        m->index = raft__last_index(r);
+        m->log_term = raft__last_term(r);
+        m->pre_vote = pre_vote;
+        m->transfer = transfer;
+    }
+}
+
 void raft__start_election(struct raft *r, bool pre_vote, bool transfer)
 {
+    if (r->term >= RAFT_TERM_MAX || !raft__is_voter(&r->conf, r->o.id)) {
+        /* At the bound the next term would be refused by everyone (or wrap): stay a
+         * follower and count it; only a term loaded from an older drover's disk or a
+         * cluster that really ran 2^62 elections gets here. Learners never campaign
+         * (diss. §4.2.1), even when a pre-vote answer or TimeoutNow arrives after a
+         * demotion. */
+        if (r->term >= RAFT_TERM_MAX)
+            r->stats.campaigns_refused++;
+        set_role(r, RAFT_FOLLOWER);
+        raft__timer_reset(r);
+        return;
+    }
     r->n_granted = 0;
     r->leader = 0;
     r->n_prog = 0;
@@ -81,19 +114,7 @@ void raft__start_election(struct raft *r, bool pre_vote, bool transfer)
     }
     raft__timer_reset(r);
     bool won = grant(r, r->o.id);
-    for (unsigned i = 0; i < r->conf.n; i++) {
-        const struct raft_server *s = &r->conf.servers[i];
-        if (s->id == r->o.id || s->role != RAFT_VOTER)
-            continue;
-        struct raft_message *m = raft__msg(r, RAFT_MSG_REQUEST_VOTE, s->id);
-        if (!m)
-            continue;
-        m->term = t;
-        m->index = raft__last_index(r);
-        m->log_term = raft__last_term(r);
-        m->pre_vote = pre_vote;
-        m->transfer = transfer;
-    }
+    request_votes(r, t, pre_vote, transfer);
     if (won) {
         if (pre_vote)
             raft__start_election(r, false, transfer);
@@ -107,8 +128,13 @@ void raft__tick_election(struct raft *r)
     if (r->now - r->election_start < r->election_rand)
         return;
     if (!raft__is_voter(&r->conf, r->o.id)) {
-        /* learners and removed servers never campaign (diss. §4.2.1) */
+        /* Learners and removed servers never campaign (diss. §4.2.1). A learner that
+         * heard no leader it accepts for an election timeout asks the voters it knows
+         * who leads: a pre-vote request, answered without granting or changing
+         * anything, naming their leader (raft.c, rule 6). */
         raft__timer_reset(r);
+        if (r->term < RAFT_TERM_MAX)
+            request_votes(r, r->term + 1, true, false);
         return;
     }
     raft__start_election(r, r->o.pre_vote, false);
@@ -123,20 +149,34 @@ static bool in_lease(const struct raft *r)
     return r->leader != 0 && r->now - r->leader_contact < r->o.election_timeout_ms;
 }
 
+/* Every answer names the leader we follow (hint), so a server whose configuration is
+ * behind learns whom to accept (raft.c, rule 6). */
+static void reply_vote(struct raft *r, const struct raft_message *m, raft_term term, bool ok,
+                       raft_id leader)
+{
+    struct raft_message *reply = raft__msg(r, RAFT_MSG_REQUEST_VOTE_RESULT, m->from);
+    if (!reply)
+        return;
+    reply->term = term;
+    reply->reject = !ok;
+    reply->pre_vote = m->pre_vote;
+    reply->hint = leader;
+}
+
 void raft__recv_request_vote(struct raft *r, const struct raft_message *m)
 {
-    struct raft_message *reply;
-    if (m->term > r->term && in_lease(r) && !m->transfer)
-        return; /* diss. §4.2.3: do not let a disruptive server depose a live leader */
+    raft_id leader = r->leader;
+    bool voter = r->conf.n == 0 || raft__sender_role(r, m->from) == RAFT_VOTER;
+    if (!voter || (m->term > r->term && in_lease(r) && !m->transfer)) {
+        /* a learner asking who leads, or diss. §4.2.3: do not let a disruptive server
+         * depose a live leader. Refuse without changing anything. */
+        reply_vote(r, m, r->term, false, leader);
+        return;
+    }
     if (m->pre_vote) {
         /* Answer as we would at term+1 without changing any state (diss. §9.6). */
         bool ok = m->term > r->term && log_up_to_date(r, m->log_term, m->index);
-        reply = raft__msg(r, RAFT_MSG_REQUEST_VOTE_RESULT, m->from);
-        if (reply) {
-            reply->term = ok ? m->term : r->term;
-            reply->reject = !ok;
-            reply->pre_vote = true;
-        }
+        reply_vote(r, m, ok ? m->term : r->term, ok, leader);
         return;
     }
     if (m->term > r->term)
@@ -150,15 +190,14 @@ void raft__recv_request_vote(struct raft *r, const struct raft_message *m)
         }
         raft__timer_reset(r);
     }
-    reply = raft__msg(r, RAFT_MSG_REQUEST_VOTE_RESULT, m->from);
-    if (reply) {
-        reply->term = r->term;
-        reply->reject = !ok;
-    }
+    reply_vote(r, m, r->term, ok, leader);
 }
 
 void raft__recv_request_vote_result(struct raft *r, const struct raft_message *m)
 {
+    /* a voter of ours names a leader our configuration does not know as a voter */
+    if (m->hint && m->hint != r->o.id && raft__sender_role(r, m->hint) != RAFT_VOTER)
+        r->vouched = m->hint;
     if (m->pre_vote) {
         if (r->role != RAFT_PRE_CANDIDATE)
             return;

@@ -51,7 +51,15 @@ struct raft {
     raft_index commit, applied, durable;
     struct raft_configuration conf; /* latest config in the log (diss. §4.1) */
     raft_index conf_index;
+    /* the configuration before `conf` (the previous config entry, else the snapshot's);
+     * senders are accepted from it too while conf_index > commit (raft.c) */
+    struct raft_configuration conf_prev;
     uint64_t anomalies;
+    struct raft_stats stats;
+    /* a server a voter of ours named as its leader while our configuration does not
+     * make it a voter: we are behind and accept its AppendEntries/InstallSnapshot
+     * (raft.c, rule 6); cleared once we follow a leader our configuration knows */
+    raft_id vouched;
 
     /* timers (caller's clock, ms) */
     uint64_t election_start;
@@ -113,6 +121,7 @@ void raft__log_free(struct raft__log *l);
 /* raft_config.c */
 int raft__config_recompute(struct raft *r);
 bool raft__is_voter(const struct raft_configuration *c, raft_id id);
+uint8_t raft__sender_role(const struct raft *r, raft_id id);
 unsigned raft__quorum(const struct raft *r);
 void raft__progress_rebuild(struct raft *r);
 struct raft__progress *raft__progress(struct raft *r, raft_id id);

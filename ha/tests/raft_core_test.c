@@ -616,6 +616,321 @@ static void test_config_codec(void **state)
     assert_int_equal(raft_config_decode(buf, n, &d), RAFT_ECORRUPT);
 }
 
+
+/* ---- who may send what (raft.c's header; issue 12) ------------------------------- */
+
+/* One server, id 1, loaded with voters {1,2,3} and learner 4 at term 3. */
+static struct raft *lone(bool pre_vote, raft_term term)
+{
+    struct raft_opts o;
+    raft_opts_default(&o, 1, 7);
+    o.election_timeout_ms = 100;
+    o.heartbeat_ms = 20;
+    o.pre_vote = pre_vote;
+    struct raft *r = raft_new(&o);
+    struct raft_configuration c = {.n = 4};
+    for (unsigned i = 0; i < 4; i++)
+        c.servers[i] = (struct raft_server){.id = i + 1, .role = i < 3 ? RAFT_VOTER : RAFT_LEARNER};
+    static uint8_t buf[RAFT_CONFIG_ENCODED_MAX];
+    struct raft_entry boot;
+    raft_bootstrap_entry(&c, buf, &boot);
+    assert_int_equal(raft_load(r, term, 0, NULL, 1, &boot, 1), 0);
+    return r;
+}
+
+static void rx(struct raft *r, struct raft_update *up, struct raft_message m)
+{
+    struct raft_event ev = {.type = RAFT_EV_RECEIVE, .now_ms = 10};
+    ev.receive = m;
+    raft_step(r, &ev, up);
+}
+
+/* The issue's attack: an AppendEntries with term UINT64_MAX from an id outside the
+ * configuration. It and every other message from a non-member are dropped, counted,
+ * and leave term, vote and leader alone. */
+static void test_forged_non_member(void **state)
+{
+    (void)state;
+    struct raft *r = lone(true, 3);
+    struct raft_update up;
+    const uint8_t types[] = {RAFT_MSG_APPEND_ENTRIES, RAFT_MSG_INSTALL_SNAPSHOT, RAFT_MSG_TIMEOUT_NOW,
+                             RAFT_MSG_REQUEST_VOTE, RAFT_MSG_REQUEST_VOTE_RESULT,
+                             RAFT_MSG_APPEND_ENTRIES_RESULT, RAFT_MSG_INSTALL_SNAPSHOT_RESULT};
+    struct raft_configuration sc = {0};
+    for (unsigned k = 0; k < sizeof types; k++) {
+        struct raft_message m = {.type = types[k], .from = 9, .to = 1, .term = 1000, .index = 1, .log_term = 1};
+        m.config = &sc;
+        rx(r, &up, m);
+        assert_int_equal(up.n_msgs, 0);
+        assert_false(up.flags & RAFT_UPD_HARD_STATE);
+    }
+    assert_int_equal(raft_stats_of(r)->dropped_not_member, sizeof types);
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 9, .to = 1, .term = UINT64_MAX});
+    assert_int_equal(raft_stats_of(r)->dropped_term_bound, 1);
+    assert_int_equal(raft_term_of(r), 3);
+    assert_int_equal(raft_leader_of(r), 0);
+    /* from id 0, from ourselves, to someone else */
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 0, .to = 1, .term = 5});
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 1, .to = 1, .term = 5});
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 2, .to = 3, .term = 5});
+    assert_int_equal(raft_stats_of(r)->dropped_misaddressed, 3);
+    assert_int_equal(raft_term_of(r), 3);
+    assert_int_equal(raft_anomalies(r), 0);
+    raft_free(r);
+}
+
+/* A learner never leads and never takes part in elections: its AppendEntries,
+ * InstallSnapshot, TimeoutNow, vote requests (pre-vote or not) and vote answers are
+ * dropped, and so is any message of its carrying a newer term; its answers in our term
+ * still count. */
+static void test_learner_cannot_lead(void **state)
+{
+    (void)state;
+    struct raft *r = lone(true, 3);
+    struct raft_update up;
+    struct raft_configuration sc = {0};
+    struct raft_message leaderish[] = {
+        {.type = RAFT_MSG_APPEND_ENTRIES, .from = 4, .to = 1, .term = 3, .index = 1, .log_term = 1},
+        {.type = RAFT_MSG_APPEND_ENTRIES, .from = 4, .to = 1, .term = 50, .index = 1, .log_term = 1},
+        {.type = RAFT_MSG_INSTALL_SNAPSHOT, .from = 4, .to = 1, .term = 50, .index = 9, .log_term = 2, .config = &sc},
+        {.type = RAFT_MSG_TIMEOUT_NOW, .from = 4, .to = 1, .term = 3},
+        {.type = RAFT_MSG_REQUEST_VOTE_RESULT, .from = 4, .to = 1, .term = 3},
+        {.type = RAFT_MSG_APPEND_ENTRIES_RESULT, .from = 4, .to = 1, .term = 50},
+    };
+    for (unsigned k = 0; k < sizeof leaderish / sizeof leaderish[0]; k++) {
+        rx(r, &up, leaderish[k]);
+        assert_int_equal(up.n_msgs, 0);
+        assert_false(up.flags & RAFT_UPD_HARD_STATE);
+        assert_int_equal(up.role, RAFT_FOLLOWER);
+    }
+    assert_int_equal(raft_stats_of(r)->dropped_not_voter, sizeof leaderish / sizeof leaderish[0]);
+    assert_int_equal(raft_term_of(r), 3);
+    assert_int_equal(raft_leader_of(r), 0);
+    assert_int_equal(raft_last_index(r), 1);
+    /* its vote requests are refused without effect (the real one counted); a pre-vote
+     * request is how a learner asks who leads */
+    for (int pv = 0; pv < 2; pv++) {
+        rx(r, &up, (struct raft_message){.type = RAFT_MSG_REQUEST_VOTE, .from = 4, .to = 1, .term = 50,
+                                         .index = 9, .log_term = 9, .pre_vote = pv});
+        assert_int_equal(up.n_msgs, 1);
+        assert_true(up.msgs[0].reject);
+        assert_int_equal(up.msgs[0].term, 3);
+        assert_false(up.flags & RAFT_UPD_HARD_STATE);
+        assert_int_equal(raft_term_of(r), 3);
+        assert_int_equal(raft_stats_of(r)->dropped_not_voter, sizeof leaderish / sizeof leaderish[0] + 1);
+    }
+    /* the same AppendEntries from a voter is followed */
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 2, .to = 1, .term = 4, .index = 1, .log_term = 1});
+    assert_int_equal(raft_term_of(r), 4);
+    assert_int_equal(raft_leader_of(r), 2);
+    assert_int_equal(up.n_msgs, 1);
+    assert_false(up.msgs[0].reject);
+    raft_free(r);
+}
+
+/* A voter's AppendEntries whose log terms go above its own term or backwards is
+ * malformed (no leader sends it) and dropped; a term above RAFT_TERM_MAX is dropped
+ * even from a voter, a term at the bound is accepted. */
+static void test_term_bound_messages(void **state)
+{
+    (void)state;
+    struct raft *r = lone(false, 3);
+    struct raft_update up;
+    struct raft_entry e[2] = {{.term = 9, .type = RAFT_ENTRY_BARRIER}, {.term = 4, .type = RAFT_ENTRY_BARRIER}};
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 2, .to = 1, .term = 5,
+                                     .index = 1, .log_term = 1, .n_entries = 1, .entries = e});
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 2, .to = 1, .term = 9,
+                                     .index = 1, .log_term = 1, .n_entries = 2, .entries = e});
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 2, .to = 1, .term = 5,
+                                     .index = 1, .log_term = 6});
+    assert_int_equal(raft_stats_of(r)->dropped_bad_term, 3);
+    assert_int_equal(raft_term_of(r), 3);
+    assert_int_equal(raft_last_index(r), 1);
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 2, .to = 1,
+                                     .term = RAFT_TERM_MAX + 1, .index = 1, .log_term = 1});
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_REQUEST_VOTE, .from = 3, .to = 1,
+                                     .term = UINT64_MAX, .index = 1, .log_term = 1});
+    assert_int_equal(raft_stats_of(r)->dropped_term_bound, 2);
+    assert_int_equal(raft_term_of(r), 3);
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 2, .to = 1,
+                                     .term = RAFT_TERM_MAX, .index = 1, .log_term = 1});
+    assert_int_equal(raft_term_of(r), RAFT_TERM_MAX);
+    assert_int_equal(raft_leader_of(r), 2);
+    raft_free(r);
+}
+
+/* A server at RAFT_TERM_MAX never campaigns (term + 1 must not wrap); one just below
+ * it campaigns once, reaching the bound, and then no more. */
+static void test_term_bound_campaign(void **state)
+{
+    (void)state;
+    struct raft_update up;
+    struct raft_event tick = {.type = RAFT_EV_TICK};
+    for (int pv = 0; pv < 2; pv++) {
+        struct raft *r = lone(pv, RAFT_TERM_MAX);
+        for (uint64_t t = 0; t <= 1000; t += 5) {
+            tick.now_ms = t;
+            raft_step(r, &tick, &up);
+            assert_int_equal(up.n_msgs, 0);
+            assert_false(up.flags & RAFT_UPD_HARD_STATE);
+        }
+        assert_int_equal(raft_role_of(r), RAFT_FOLLOWER);
+        assert_int_equal(raft_term_of(r), RAFT_TERM_MAX);
+        assert_true(raft_stats_of(r)->campaigns_refused >= 4);
+        raft_free(r);
+    }
+    struct raft *r = lone(false, RAFT_TERM_MAX - 1);
+    unsigned requests = 0;
+    for (uint64_t t = 0; t <= 1000; t += 5) {
+        tick.now_ms = t;
+        raft_step(r, &tick, &up);
+        for (unsigned k = 0; k < up.n_msgs; k++) {
+            assert_int_equal(up.msgs[k].term, RAFT_TERM_MAX);
+            requests++;
+        }
+    }
+    assert_int_equal(requests, 2); /* one election, to voters 2 and 3 */
+    assert_int_equal(raft_term_of(r), RAFT_TERM_MAX);
+    assert_true(raft_stats_of(r)->campaigns_refused >= 1);
+    raft_free(r);
+}
+
+/* A server with no configuration yet (a joining host) accepts the leader's
+ * AppendEntries from whoever the caller admitted, and vote requests, but no TimeoutNow
+ * and no answers; once the log gives it a configuration the usual rules apply. */
+static void test_no_configuration_yet(void **state)
+{
+    (void)state;
+    struct raft_opts o;
+    raft_opts_default(&o, 5, 7);
+    struct raft *r = raft_new(&o);
+    assert_int_equal(raft_load(r, 0, 0, NULL, 0, NULL, 0), 0);
+    struct raft_update up;
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_TIMEOUT_NOW, .from = 2, .to = 5, .term = 4});
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES_RESULT, .from = 2, .to = 5, .term = 4});
+    assert_int_equal(raft_stats_of(r)->dropped_not_member, 2);
+    assert_int_equal(raft_term_of(r), 0);
+    struct raft_configuration c = {.n = 2};
+    c.servers[0] = (struct raft_server){.id = 2, .role = RAFT_VOTER};
+    c.servers[1] = (struct raft_server){.id = 5, .role = RAFT_LEARNER};
+    uint8_t buf[RAFT_CONFIG_ENCODED_MAX];
+    struct raft_entry boot;
+    raft_bootstrap_entry(&c, buf, &boot);
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 2, .to = 5, .term = 4,
+                                     .index = 0, .log_term = 0, .n_entries = 1, .entries = &boot});
+    assert_int_equal(raft_leader_of(r), 2);
+    assert_int_equal(raft_last_index(r), 1);
+    assert_int_equal(raft_config_of(r)->n, 2);
+    /* now a configuration exists: a stranger is dropped again */
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_APPEND_ENTRIES, .from = 3, .to = 5, .term = 90,
+                                     .index = 1, .log_term = 1});
+    assert_int_equal(raft_stats_of(r)->dropped_not_member, 3);
+    assert_int_equal(raft_term_of(r), 4);
+    raft_free(r);
+}
+
+/* The whole cluster under forged traffic: every server gets AppendEntries, TimeoutNow
+ * and vote requests with huge terms from a stranger and from a learner; they are
+ * counted and the cluster keeps its leader and term and still commits. */
+static void test_cluster_keeps_leader_under_forgery(void **state)
+{
+    (void)state;
+    setup(3, 1, 0, true);
+    run(400);
+    int l = leader();
+    assert_true(l >= 0);
+    raft_term t = raft_term_of(nodes[l].r);
+    for (raft_id from = 4; from <= 9; from += 5) /* the learner, then a stranger */
+        for (unsigned i = 0; i < 4; i++) {
+            const uint8_t types[] = {RAFT_MSG_APPEND_ENTRIES, RAFT_MSG_TIMEOUT_NOW, RAFT_MSG_REQUEST_VOTE,
+                                     RAFT_MSG_APPEND_ENTRIES_RESULT};
+            for (unsigned k = 0; k < sizeof types; k++) {
+                struct raft_event ev = {.type = RAFT_EV_RECEIVE};
+                ev.receive = (struct raft_message){.type = types[k], .from = from, .to = i + 1,
+                                                   .term = RAFT_TERM_MAX, .index = 1, .log_term = 1};
+                if (from != i + 1)
+                    step(i, &ev);
+            }
+        }
+    run(300);
+    assert_int_equal(leader(), l);
+    assert_int_equal(raft_term_of(nodes[l].r), t);
+    for (unsigned i = 0; i < 4; i++) {
+        const struct raft_stats *s = raft_stats_of(nodes[i].r);
+        assert_int_equal(raft_term_of(nodes[i].r), t);
+        assert_true(s->dropped_not_member == 4);
+        assert_true(s->dropped_not_voter == (i == 3 ? 0u : 4u));
+    }
+    assert_int_equal(propose((unsigned)l, 11), 0);
+    run(100);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(nodes[i].applied[nodes[i].n_applied - 1], 11);
+    teardown_nodes();
+}
+
+
+/* Rule 6: a server that missed the promotion of today's leader (it knows id 4 only as
+ * a learner) refuses that leader until a voter of its configuration names it in a
+ * vote answer; then it follows it and catches up. A learner names nobody. */
+static void test_catch_up_when_behind(void **state)
+{
+    (void)state;
+    struct raft *r = lone(true, 3);
+    struct raft_update up;
+    struct raft_message ae = {.type = RAFT_MSG_APPEND_ENTRIES, .from = 4, .to = 1, .term = 9,
+                              .index = 1, .log_term = 1};
+    rx(r, &up, ae);
+    assert_int_equal(raft_stats_of(r)->dropped_not_voter, 1);
+    /* a learner's word is not enough: dropped before it is read */
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_REQUEST_VOTE_RESULT, .from = 4, .to = 1,
+                                     .term = 9, .reject = true, .pre_vote = true, .hint = 4});
+    rx(r, &up, ae);
+    assert_int_equal(raft_stats_of(r)->dropped_not_voter, 3);
+    assert_int_equal(raft_term_of(r), 3);
+    /* voter 2, in its lease, refuses our pre-vote and names its leader 4 */
+    rx(r, &up, (struct raft_message){.type = RAFT_MSG_REQUEST_VOTE_RESULT, .from = 2, .to = 1,
+                                     .term = 9, .reject = true, .pre_vote = true, .hint = 4});
+    rx(r, &up, ae);
+    assert_int_equal(raft_stats_of(r)->accepted_vouched, 1);
+    assert_int_equal(raft_term_of(r), 9);
+    assert_int_equal(raft_leader_of(r), 4);
+    assert_int_equal(up.n_msgs, 1);
+    assert_false(up.msgs[0].reject);
+    raft_free(r);
+}
+
+/* Rule 6 on a whole cluster: voter 3 is down while voter 2 is replaced by learner 4,
+ * which then leads; 3 comes back knowing 4 only as a learner and still catches up. */
+static void test_cluster_catch_up_after_promotion(void **state)
+{
+    (void)state;
+    setup(3, 1, 0, true);
+    run(400);
+    int l = leader();
+    assert_true(l >= 0);
+    unsigned away = l == 2 ? 1u : 2u; /* a follower that will miss the changes */
+    unsigned other = 3 - (unsigned)l - away;
+    nodes[away].up = false;
+    assert_int_equal(change((unsigned)l, 4, RAFT_VOTER), 0);
+    run(100);
+    assert_int_equal(change((unsigned)l, other + 1, RAFT_LEARNER), 0);
+    run(100);
+    struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+    ev.transfer.target = 4;
+    assert_int_equal(step((unsigned)l, &ev), 0);
+    run(300);
+    assert_int_equal(leader(), 3);
+    assert_int_equal(propose(3, 21), 0);
+    run(50);
+    nodes[away].up = true;
+    run(1000);
+    assert_int_equal(raft_leader_of(nodes[away].r), 4);
+    assert_int_equal(nodes[away].applied[nodes[away].n_applied - 1], 21);
+    assert_true(raft_stats_of(nodes[away].r)->accepted_vouched > 0);
+    assert_true(raft_config_get(raft_config_of(nodes[away].r), 4)->role == RAFT_VOTER);
+    teardown_nodes();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +949,14 @@ int main(void)
         cmocka_unit_test(test_transfer),
         cmocka_unit_test(test_single_voter),
         cmocka_unit_test(test_config_codec),
+        cmocka_unit_test(test_forged_non_member),
+        cmocka_unit_test(test_learner_cannot_lead),
+        cmocka_unit_test(test_term_bound_messages),
+        cmocka_unit_test(test_term_bound_campaign),
+        cmocka_unit_test(test_no_configuration_yet),
+        cmocka_unit_test(test_cluster_keeps_leader_under_forgery),
+        cmocka_unit_test(test_catch_up_when_behind),
+        cmocka_unit_test(test_cluster_catch_up_after_promotion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
