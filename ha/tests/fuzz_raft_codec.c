@@ -32,9 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct raft_opts o;
     raft_opts_default(&o, 1, 1);
     struct raft *r = raft_new(&o);
-    struct raft_configuration c = {.n = 3};
-    for (unsigned i = 0; i < 3; i++)
-        c.servers[i] = (struct raft_server){.id = i + 1, .role = RAFT_VOTER};
+    /* voters 1-3 and learner 4: the sender is folded onto ids 1-5 below so that the
+     * core's rules for voters, learners, strangers (5) and itself (1) all get input */
+    struct raft_configuration c = {.n = 4};
+    for (unsigned i = 0; i < 4; i++)
+        c.servers[i] = (struct raft_server){.id = i + 1, .role = i < 3 ? RAFT_VOTER : RAFT_LEARNER};
     uint8_t cbuf[RAFT_CONFIG_ENCODED_MAX];
     struct raft_entry log[2];
     raft_bootstrap_entry(&c, cbuf, &log[0]);
@@ -46,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ev = (struct raft_event){.type = RAFT_EV_RECEIVE, .now_ms = 20};
         ev.receive = w.m;
         ev.receive.to = 1;
+        ev.receive.from = 1 + w.m.from % 5;
         raft_step(r, &ev, &up);
         ev.now_ms = 5000; /* and again after an election timeout, in whatever role */
         raft_step(r, &ev, &up);

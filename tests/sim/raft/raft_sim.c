@@ -808,6 +808,63 @@ static void change(struct node *n)
     }
 }
 
+/* Forged traffic (issue 12): a message from an id outside every configuration, or,
+ * with pre-vote on, from a learner of the target's configuration, claiming leadership
+ * or an election with a huge term. The core must drop it (or, for a learner's vote
+ * request, refuse it) without touching the target's term, vote or role. Learners'
+ * forged answers to AppendEntries are left out: a learner may answer, and an answer
+ * claiming entries the leader never sent is counted as an anomaly by design. */
+#define FORGED_ID 1000
+static uint64_t stat_forged;
+
+static void forge(void)
+{
+    struct node *n = &nodes[rnd_below(n_nodes)];
+    if (!n->up || paused(n))
+        return;
+    const struct raft_configuration *c = raft_config_of(n->r);
+    if (c->n == 0)
+        return; /* a server with no configuration yet trusts whoever the caller admits */
+    raft_id from = FORGED_ID;
+    if (base_opts.pre_vote && chance(0.5)) {
+        const struct raft_server *s = &c->servers[rnd_below(c->n)];
+        if (s->role != RAFT_LEARNER || s->id == n->id)
+            return;
+        /* while a change is uncommitted a demoted voter still counts as one */
+        for (raft_index i = raft_commit_of(n->r) + 1; i <= raft_last_index(n->r); i++) {
+            const struct raft_entry *e = raft_entry_at(n->r, i);
+            if (!e || e->type == RAFT_ENTRY_CONFIG)
+                return;
+        }
+        from = s->id;
+    }
+    static const uint8_t types[] = {RAFT_MSG_APPEND_ENTRIES, RAFT_MSG_INSTALL_SNAPSHOT,
+                                    RAFT_MSG_TIMEOUT_NOW, RAFT_MSG_REQUEST_VOTE,
+                                    RAFT_MSG_REQUEST_VOTE_RESULT, RAFT_MSG_APPEND_ENTRIES_RESULT};
+    static const raft_term terms[] = {UINT64_MAX, RAFT_TERM_MAX + 1, RAFT_TERM_MAX, RAFT_TERM_MAX - 1};
+    struct raft_configuration none = {0};
+    struct raft_event ev = {.type = RAFT_EV_RECEIVE};
+    ev.receive = (struct raft_message){
+        .type = types[rnd_below(from == FORGED_ID ? 6 : 5)], .from = from, .to = n->id,
+        .term = chance(0.5) ? terms[rnd_below(4)] : raft_term_of(n->r) + 1 + rnd_below(1000),
+        .index = raft_last_index(n->r), .log_term = raft_term_at(n->r, raft_last_index(n->r)),
+        .commit = raft_last_index(n->r) + 10, .pre_vote = chance(0.5), .config = &none};
+    raft_term term = raft_term_of(n->r);
+    raft_id leader = raft_leader_of(n->r);
+    enum raft_role role = raft_role_of(n->r);
+    step(n, &ev);
+    stat_forged++;
+    if (!n->up)
+        return;
+    if (raft_term_of(n->r) != term || raft_role_of(n->r) != role || raft_leader_of(n->r) != leader)
+        fail("forged %s from %llu (term %llu) changed node %llu: term %llu -> %llu, %s -> %s",
+             ev.receive.type == RAFT_MSG_APPEND_ENTRIES ? "AppendEntries" : "message",
+             (unsigned long long)from, (unsigned long long)ev.receive.term,
+             (unsigned long long)n->id, (unsigned long long)term,
+             (unsigned long long)raft_term_of(n->r), raft_role_name(role),
+             raft_role_name(raft_role_of(n->r)));
+}
+
 static void heal(void)
 {
     memset(blocked, 0, sizeof(blocked));
@@ -1100,6 +1157,9 @@ static void run_seed(uint64_t seed, uint64_t duration_ms, struct run_stats *st, 
                     TRACE("%6llu pause %u until %llu\n", (unsigned long long)now_g, i + 1,
                           (unsigned long long)nodes[i].paused_until);
                 }
+            } else if (a == 8) {
+                for (int k = 0; k < 3; k++)
+                    forge();
             } else if (a == 6) {
                 /* a burst of proposals, then the leader dies while they are only
                  * partly replicated: the setup of paper Figure 8 */
@@ -1231,11 +1291,11 @@ int main(int argc, char **argv)
            (unsigned long long)st.pauses, (unsigned long long)stat_msgs);
     printf("raft_sim: snapshots_taken=%llu installs=%llu chunks=%llu truncations=%llu "
            "config_changes=%llu transfers=%llu crashes_mid_update=%llu queue_drops=%llu "
-           "codec_round_trips=%llu\n",
+           "codec_round_trips=%llu forged=%llu\n",
            (unsigned long long)stat_snapshots, (unsigned long long)stat_installs,
            (unsigned long long)stat_chunks, (unsigned long long)stat_truncates,
            (unsigned long long)stat_changes, (unsigned long long)stat_transfers,
            (unsigned long long)stat_mid_crashes, (unsigned long long)stat_dropped,
-           (unsigned long long)stat_wire);
+           (unsigned long long)stat_wire, (unsigned long long)stat_forged);
     return 0;
 }
