@@ -52,6 +52,8 @@ struct ag_ctl_req {
     ag_ctl *ctl;
     int fd;
     ag_id io;
+    uint64_t accepted_ms;
+    uint32_t uid, pid;
     struct buf in, out;
     bool got_request, finished;
     ag_ctl_close_fn on_close;
@@ -68,6 +70,9 @@ struct ag_ctl {
     size_t nh;
     ag_ctl_req *conns;
     int nconns;
+    ag_id idle_timer;
+    uint64_t idle_ms;
+    ag_ctl_stats stats;
 };
 
 static void conn_free(ag_ctl_req *r, bool notify)
@@ -89,13 +94,21 @@ static void conn_free(ag_ctl_req *r, bool notify)
     free(r);
 }
 
-static void queue_frame(ag_ctl_req *r, json_t *obj)
+static void queue_frame(ag_ctl_req *r, json_t *obj, bool final)
 {
     char *s = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
     if (!s)
         return;
     size_t n = strlen(s);
+    /* A client that stops reading (events --follow into a stuck pager) must not grow the
+     * agent without bound: its progress frames are dropped and counted; the final frame
+     * still goes. */
+    if (!final && r->out.len - r->out.off + n > AG_CTL_MAX_OUT) {
+        r->ctl->stats.frames_dropped++;
+        free(s);
+        return;
+    }
     uint32_t be = htobe32((uint32_t)n);
     if (buf_append(&r->out, &be, 4) == 0)
         buf_append(&r->out, s, n);
@@ -109,7 +122,7 @@ void ag_ctl_send(ag_ctl_req *r, json_t *event)
         json_decref(event);
         return;
     }
-    queue_frame(r, json_pack("{s:o}", "event", event));
+    queue_frame(r, json_pack("{s:o}", "event", event), false);
 }
 
 void ag_ctl_finish(ag_ctl_req *r, int code, json_t *result, const char *fmt, ...)
@@ -129,7 +142,7 @@ void ag_ctl_finish(ag_ctl_req *r, int code, json_t *result, const char *fmt, ...
     if (msg[0])
         json_object_set_new(f, "error", json_string(msg));
     json_object_set_new(f, "result", result ? result : json_object());
-    queue_frame(r, f);
+    queue_frame(r, f, true);
     r->finished = true;
 }
 
@@ -147,6 +160,7 @@ static void dispatch(ag_ctl_req *r, const char *frame, size_t n)
     json_t *args = NULL;
     if (!req || json_unpack(req, "{s:s,s?o}", "cmd", &cmd, "args", &args) != 0) {
         json_decref(req);
+        r->ctl->stats.refused_malformed++;
         ag_ctl_finish(r, AG_EX_PROTOCOL, NULL, "request is not {\"cmd\": ..., \"args\": {...}}");
         return;
     }
@@ -186,6 +200,7 @@ static void on_conn(ag_loop *l, ag_id id, short revents, void *ud)
                 uint32_t len = be32toh(be);
                 if (len > AG_CTL_MAX_FRAME) {
                     r->got_request = true;
+                    r->ctl->stats.refused_oversize++;
                     ag_ctl_finish(r, AG_EX_PROTOCOL, NULL, "request frame of %u bytes exceeds %u",
                                   len, AG_CTL_MAX_FRAME);
                 } else if (r->in.len >= 4 + (size_t)len) {
@@ -218,6 +233,33 @@ static void on_conn(ag_loop *l, ag_id id, short revents, void *ud)
     }
 }
 
+/* Who is on the other end. The socket file is 0600, so only its owner (root) can connect
+ * at all; the check still holds if someone widens the mode or hands the fd on: only root
+ * and the agent's own user may drive the agent. */
+static bool peer_allowed(int fd, uint32_t *uid, uint32_t *pid)
+{
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+        return false;
+    *uid = (uint32_t)cr.uid;
+    *pid = (uint32_t)cr.pid;
+    return cr.uid == 0 || cr.uid == geteuid();
+}
+
+static void refuse(ag_ctl *c, int fd, uint32_t uid)
+{
+    char msg[160];
+    int n = snprintf(msg + 4, sizeof msg - 4,
+                     "{\"final\":true,\"ok\":false,\"code\":%d,\"error\":\"uid %u may not use "
+                     "the agent's control socket: run drover as root\"}", AG_EX_PRIVILEGES, uid);
+    uint32_t be = htobe32((uint32_t)n);
+    memcpy(msg, &be, 4);
+    (void)!write(fd, msg, 4 + (size_t)n);   /* best effort: a fresh socket has room */
+    close(fd);
+    c->stats.refused_peer++;
+}
+
 static void on_accept(ag_loop *l, ag_id id, short revents, void *ud)
 {
     (void)id; (void)revents;
@@ -226,7 +268,13 @@ static void on_accept(ag_loop *l, ag_id id, short revents, void *ud)
         int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
+        uint32_t uid = 0, pid = 0;
+        if (!peer_allowed(fd, &uid, &pid)) {
+            refuse(c, fd, uid);
+            continue;
+        }
         if (c->nconns >= AG_CTL_MAX_CONNS) {   /* bounded: a stuck client cannot pile up */
+            c->stats.refused_full++;
             close(fd);
             continue;
         }
@@ -237,6 +285,9 @@ static void on_accept(ag_loop *l, ag_id id, short revents, void *ud)
         }
         r->ctl = c;
         r->fd = fd;
+        r->uid = uid;
+        r->pid = pid;
+        r->accepted_ms = ag_now_ms();
         r->io = ag_loop_add_fd(l, fd, ZMQ_POLLIN, on_conn, r);
         if (!r->io) {
             close(fd);
@@ -246,6 +297,24 @@ static void on_accept(ag_loop *l, ag_id id, short revents, void *ud)
         r->next = c->conns;
         c->conns = r;
         c->nconns++;
+        c->stats.accepted++;
+    }
+}
+
+/* A client that connected and has not sent its whole request within AG_CTL_IDLE_MS is
+ * gone or hostile: it holds one of AG_CTL_MAX_CONNS slots. Requests under way (a drain
+ * --wait, events --follow) are not idle: their client is waiting for us. */
+static void drop_idle(ag_loop *l, ag_id id, void *ud)
+{
+    (void)l; (void)id;
+    ag_ctl *c = ud;
+    uint64_t now = ag_now_ms();
+    for (ag_ctl_req *r = c->conns, *next; r; r = next) {
+        next = r->next;
+        if (!r->got_request && now >= r->accepted_ms + c->idle_ms) {
+            c->stats.dropped_idle++;
+            conn_free(r, true);
+        }
     }
 }
 
@@ -287,9 +356,12 @@ int ag_ctl_listen(ag_loop *l, const char *path, ag_ctl **out, char *err, size_t 
     if (probe >= 0)
         close(probe);
     unlink(path);
-    mode_t old = umask(0077);   /* the socket file is created 0600 from the start */
-    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-    umask(old);
+    /* Linux creates the socket file with the socket inode's mode less the umask: set
+     * 0600 on the inode first, so the file is never wider, without touching the
+     * process-wide umask (other threads create files meanwhile) */
+    int rc = fchmod(fd, 0600);
+    if (rc == 0)
+        rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     if (rc != 0 || listen(fd, 64) != 0) {
         int e = errno;
         snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(e));
@@ -306,6 +378,7 @@ int ag_ctl_listen(ag_loop *l, const char *path, ag_ctl **out, char *err, size_t 
     c->fd = fd;
     snprintf(c->path, sizeof c->path, "%s", path);
     c->io = ag_loop_add_fd(l, fd, ZMQ_POLLIN, on_accept, c);
+    ag_ctl_set_idle_ms(c, AG_CTL_IDLE_MS);
     *out = c;
     return 0;
 }
@@ -345,6 +418,8 @@ void ag_ctl_close(ag_ctl *c)
     while (c->conns)
         conn_free(c->conns, true);
     ag_loop_remove(c->loop, c->io);
+    if (c->idle_timer)
+        ag_loop_remove(c->loop, c->idle_timer);
     close(c->fd);
     unlink(c->path);
     free(c->h);
@@ -412,13 +487,12 @@ int ag_ctl_call(const char *path, const char *cmd, json_t *args, ag_ctl_event_fn
     json_decref(req);
     size_t n = strlen(s);
     uint32_t be = htobe32((uint32_t)n);
-    int rc = (write(fd, &be, 4) == 4 && write(fd, s, n) == (ssize_t)n) ? 0 : -errno;
+    /* A refusal at accept (ctl.c refuse) is written before the agent closes: the send may
+     * fail (EPIPE, no signal) and the refusal still be there to read. */
+    int sent = (send(fd, &be, 4, MSG_NOSIGNAL) == 4 && send(fd, s, n, MSG_NOSIGNAL) == (ssize_t)n)
+                   ? 0 : -errno;
     free(s);
-    if (rc) {
-        close(fd);
-        snprintf(err, errlen, "lost the agent while sending: %s", strerror(-rc));
-        return AG_EX_UNAVAILABLE;
-    }
+    int rc;
     for (;;) {
         uint32_t len;
         rc = read_full(fd, &be, 4, timeout_ms);
@@ -435,6 +509,10 @@ int ag_ctl_call(const char *path, const char *cmd, json_t *args, ag_ctl_event_fn
         if (rc) {
             free(frame);
             close(fd);
+            if (sent) {
+                snprintf(err, errlen, "lost the agent while sending: %s", strerror(-sent));
+                return AG_EX_UNAVAILABLE;
+            }
             if (rc == -ETIMEDOUT) {
                 snprintf(err, errlen, "the agent did not answer '%s' within %d ms", cmd, timeout_ms);
                 return AG_EX_TIMEOUT;
@@ -468,4 +546,24 @@ int ag_ctl_call(const char *path, const char *cmd, json_t *args, ag_ctl_event_fn
         close(fd);
         return c;
     }
+}
+
+void ag_ctl_set_idle_ms(ag_ctl *c, uint64_t idle_ms)
+{
+    uint64_t every = idle_ms / 4 < 50 ? 50 : idle_ms / 4 > 1000 ? 1000 : idle_ms / 4;
+    if (c->idle_timer)
+        ag_loop_remove(c->loop, c->idle_timer);
+    c->idle_ms = idle_ms;
+    c->idle_timer = ag_loop_timer(c->loop, every, every, drop_idle, c);
+}
+
+const ag_ctl_stats *ag_ctl_get_stats(const ag_ctl *c)
+{
+    return &c->stats;
+}
+
+void ag_ctl_caller(const ag_ctl_req *r, uint32_t *uid, uint32_t *pid)
+{
+    *uid = r->uid;
+    *pid = r->pid;
 }

@@ -21,6 +21,8 @@
 
 #define AG_CTL_MAX_FRAME (16u << 20)   /* 16 MiB: a full `vm list --json` of 10k VMs fits */
 #define AG_CTL_MAX_CONNS 64            /* concurrent CLI clients */
+#define AG_CTL_MAX_OUT (64u << 20)     /* unread answer bytes per client; then progress is dropped */
+#define AG_CTL_IDLE_MS 10000           /* a client must send its whole request within this */
 
 /* ---- server side (in the agent) ---- */
 typedef struct ag_ctl ag_ctl;
@@ -44,6 +46,23 @@ void ag_ctl_send(ag_ctl_req *r, json_t *event);
 void ag_ctl_finish(ag_ctl_req *r, int code, json_t *result, const char *error_fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void ag_ctl_on_close(ag_ctl_req *r, ag_ctl_close_fn fn, void *ud);
+/* The client's uid and pid (SO_PEERCRED at accept), for journalling who asked. Only root
+ * and the agent's own uid get this far: others are refused at accept. */
+void ag_ctl_caller(const ag_ctl_req *r, uint32_t *uid, uint32_t *pid);
+
+/* Every connection refused or cut short, by reason (none is silent). */
+typedef struct ag_ctl_stats {
+    uint64_t accepted;
+    uint64_t refused_peer;       /* uid neither root nor the agent's */
+    uint64_t refused_full;       /* AG_CTL_MAX_CONNS clients already connected */
+    uint64_t refused_oversize;   /* request frame over AG_CTL_MAX_FRAME */
+    uint64_t refused_malformed;  /* not {"cmd": ..., "args": {...}} */
+    uint64_t dropped_idle;       /* no whole request within AG_CTL_IDLE_MS */
+    uint64_t frames_dropped;     /* progress frames over AG_CTL_MAX_OUT unread bytes */
+} ag_ctl_stats;
+const ag_ctl_stats *ag_ctl_get_stats(const ag_ctl *c);
+/* Idle limit for a client's request (default AG_CTL_IDLE_MS; tests shorten it). */
+void ag_ctl_set_idle_ms(ag_ctl *c, uint64_t idle_ms);
 
 /* ---- client side (in the CLI) ---- */
 typedef void (*ag_ctl_event_fn)(json_t *event, void *ud);

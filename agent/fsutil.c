@@ -51,7 +51,13 @@ int ag_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         return -ENAMETOOLONG;
     if (excl && access(path, F_OK) == 0)
         return -EEXIST;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    /* O_EXCL|O_NOFOLLOW: the temporary name is predictable, and whatever sits there (a
+     * symlink planted towards another file, a leftover of a crash with our PID) must never
+     * be written through. A leftover is removed once (unlink removes a link, not its
+     * target) and the create tried again. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
     int rc = 0;
