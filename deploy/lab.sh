@@ -225,7 +225,9 @@ other_labs_up() {
 # leaves its pidfiles behind, and their PIDs may belong to someone else by now.
 own_pid() {
   local p; p=$(cat "$1" 2>/dev/null) || return 1
-  [ -n "$p" ] && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$2/" && echo "$p"
+  # { } 2>/dev/null: the process may end between the two reads, and the redirection's
+  # "No such file" is the shell's, not tr's
+  [ -n "$p" ] && { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$2/" && echo "$p"
 }
 # stop_pids SECONDS PID...: SIGTERM, then SIGKILL what is still there after SECONDS
 stop_pids() {
@@ -534,7 +536,7 @@ host_pids() {
   for f in "$d"/run/qemu/*.pid; do
     [ -f "$f" ] || continue
     p=$(cat "$f" 2>/dev/null) || continue
-    if [ -n "$p" ] && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q qemu-system; then roots+=("$p"); fi
+    if [ -n "$p" ] && { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -q qemu-system; then roots+=("$p"); fi
   done
   [ ${#roots[@]} -gt 0 ] || return 0
   ps -e -o pid=,ppid= | awk -v roots="${roots[*]}" '
@@ -574,14 +576,17 @@ host_fence() {
   if [ -z "$i" ] || [ ! -d "$(hdir "$i")" ]; then log "fence: no lab host '$who' ($addr)"; return 1; fi
   log "fence: host$i ($who $addr) asked by $(hostname 2>/dev/null || echo '?')"
   host_kill "$i"
-  for _ in $(seq 1 50); do
+  # the state letter follows the ") " that ends the command name; read without a fork per
+  # PID (a PDU that spends seconds polling is not what is measured here)
+  for _ in $(seq 1 500); do
     left=
     for p in $KILLED_PIDS; do
-      st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || continue
-      [ -z "$st" ] || [ "$st" = Z ] || left="$left $p"
+      { read -r st < "/proc/$p/stat"; } 2>/dev/null || continue   # gone: reaped
+      st=${st##*) }
+      [ "${st%% *}" = Z ] || left="$left $p"
     done
     [ -z "$left" ] && { log "fence: host$i is off"; return 0; }
-    sleep 0.1
+    sleep 0.01
   done
   log "fence: host$i NOT off, still alive:$left"
   return 1
