@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char init_usage[] =
     "Usage: drover init [--state-dir DIR] [--join] [--force] [--json]\n"
@@ -201,6 +202,23 @@ static int cmd_status(int argc, char **argv)
         json_array_foreach(json_object_get(raft, "voters"), i, v) printf(" %s", json_string_value(v));
         printf("\nlearners   ");
         json_array_foreach(json_object_get(raft, "learners"), i, v) printf(" %s", json_string_value(v));
+        printf("\n");
+    }
+    json_t *ha = json_object_get(r, "ha");
+    if (ha) {
+        printf("ha          fence %s, lease left %lld ms%s", json_string_value(json_object_get(ha, "fence")),
+               (long long)json_integer_value(json_object_get(ha, "lease_left_ms")),
+               json_is_true(json_object_get(ha, "coordinator")) ? ", coordinator" : "");
+        /* frozen: this host's agent stopped cleanly and the cluster left its VMs alone */
+        json_int_t at = json_integer_value(json_object_get(ha, "frozen_at_ms"));
+        if (json_is_true(json_object_get(ha, "frozen"))) {
+            char when[32] = "?";
+            time_t t = (time_t)(at / 1000);
+            struct tm tm;
+            if (at && localtime_r(&t, &tm))
+                strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+            printf(", host frozen since %s (its agent stopped; unfrozen once caught up)", when);
+        }
         printf("\n");
     }
     json_t *rej = json_object_get(r, "rejected");

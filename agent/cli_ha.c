@@ -1,4 +1,4 @@
-/* cli_ha.c — the operator's HA commands: `drover host cordon|drain|undrain|degraded`,
+/* cli_ha.c — the operator's HA commands: `drover host cordon|drain|undrain|degraded|unfreeze`,
  * `drover vm protect|unprotect` and `drover upgrade start|status|pause|resume|abort`,
  * clients of the agent's ha.admin, ha.protect, ha.upgrade and ha.status (ha_drv.h).
  *
@@ -544,9 +544,23 @@ static const char degraded_usage[] =
     "\nExit: 0 done, 105 no such host, 106 no quorum, 107 refused, 69 agent not reachable,\n"
     "64 usage.\n";
 
+static const char unfreeze_usage[] =
+    "Usage: drover host unfreeze HOST --confirm-off [--json] [--socket PATH | -c FILE]\n"
+    "\n"
+    "A host is frozen while its agent is stopped cleanly (systemctl stop or restart, a\n"
+    "package upgrade): its VMs run on without the agent and the cluster leaves them alone,\n"
+    "however long that takes. The agent unfreezes the host itself once it is back. If HOST\n"
+    "is off for good instead (powered off, or its VMs are surely gone), say so: the freeze\n"
+    "ends and counts as a confirmed fence, so its protected VMs restart elsewhere at once.\n"
+    "Never use it on a host that may still run its VMs: they would run twice.\n"
+    "\n"
+    "  --confirm-off   required: HOST is off (refused while gossip hears HOST)\n"
+    "\nExit: 0 done, 105 no such host, 106 no quorum, 107 refused (HOST is alive or not\n"
+    "frozen; the message says which), 69 agent not reachable, 64 usage.\n";
+
 typedef struct host_opts {
     const char *cmd;
-    bool wait, failback, interval_set;
+    bool wait, failback, interval_set, confirm_off;
     const char *deadline_text;
     int64_t deadline_ms;   /* -1: none */
     int64_t interval_ms;
@@ -558,6 +572,7 @@ static int host_opt(int o, void *ud)
     switch (o) {
     case 'w': h->wait = true; break;
     case 'F': h->failback = true; break;
+    case 'O': h->confirm_off = true; break;
     case 'D':
         if (ag_parse_duration_ms(optarg, &h->deadline_ms) != 0 || h->deadline_ms <= 0) {
             cli_usage_error(h->cmd, "--deadline '%s' is not a duration; write it with a unit: 90s, 5m, 1h",
@@ -582,7 +597,7 @@ static int host_opt(int o, void *ud)
 static const struct option host_extra[] = {
     {"wait", no_argument, 0, 'w'},         {"failback", no_argument, 0, 'F'},
     {"deadline", required_argument, 0, 'D'}, {"interval", required_argument, 0, 'I'},
-    {0, 0, 0, 0}};
+    {"confirm-off", no_argument, 0, 'O'}, {0, 0, 0, 0}};
 
 /* Parse a host command's arguments; npos positional words (HOST [on|off]).
  * Returns 0 to go on, -1 after --help, or an exit code. */
@@ -593,7 +608,7 @@ static int host_parse(int argc, char **argv, const char *cmd, const char *usage,
     o->cmd = cmd;
     o->deadline_ms = -1;
     o->interval_ms = CLI_HA_POLL_MS;
-    int rc = cli_parse(argc, argv, cmd, usage, cc, "wFD:I:", host_extra, host_opt, o);
+    int rc = cli_parse(argc, argv, cmd, usage, cc, "wFD:I:O", host_extra, host_opt, o);
     if (rc)
         return rc;
     if (argc - optind < npos)
@@ -608,6 +623,13 @@ static int host_parse(int argc, char **argv, const char *cmd, const char *usage,
     bool drain = strcmp(cmd, "host drain") == 0, undrain = strcmp(cmd, "host undrain") == 0;
     if (o->failback && !undrain)
         return cli_usage_error(cmd, "--failback belongs to `drover host undrain`");
+    bool unfreeze = strcmp(cmd, "host unfreeze") == 0;
+    if (o->confirm_off != unfreeze)
+        return cli_usage_error(cmd, "%s", unfreeze
+            ? "needs --confirm-off: a frozen host is unfrozen by its own agent once it is back; if HOST "
+              "is off for good (powered off, its VMs surely gone), say so with --confirm-off and its "
+              "protected VMs restart elsewhere"
+            : "--confirm-off belongs to `drover host unfreeze`");
     if (o->wait && !drain && !undrain)
         return cli_usage_error(cmd, "--wait belongs to `host drain` and `host undrain --failback`; "
                                     "this command takes effect at once");
@@ -904,6 +926,27 @@ static int cmd_degraded(int argc, char **argv)
     return AG_EX_OK;
 }
 
+static int cmd_unfreeze(int argc, char **argv)
+{
+    cli_common cc;
+    host_opts o;
+    int rc = host_parse(argc, argv, "host unfreeze", unfreeze_usage, 1, &cc, &o);
+    if (rc)
+        return rc < 0 ? AG_EX_OK : rc;
+    const char *host = argv[optind];
+    json_t *r;
+    rc = cli_call(&cc, "ha.admin", json_pack("{s:s, s:s}", "host", host, "req", "confirm-off"), &r);
+    if (rc)
+        return rc;
+    if (cc.json)
+        cli_print_json(r);
+    else
+        printf("%s confirmed off and unfrozen: its protected VMs restart elsewhere (decision %lld)\n", host,
+               num(r, "index", 0));
+    json_decref(r);
+    return AG_EX_OK;
+}
+
 /* ---- vm protect|unprotect ---------------------------------------------------------- */
 
 static const char protect_usage[] =
@@ -1195,6 +1238,7 @@ const ag_cmd ag_cmds_ha[] = {
     {"host drain", cmd_drain, "move every VM off a host for maintenance", drain_usage},
     {"host undrain", cmd_undrain, "make a host active again (--failback: VMs come back)", undrain_usage},
     {"host degraded", cmd_degraded, "set or clear a host's operator degraded flag", degraded_usage},
+    {"host unfreeze", cmd_unfreeze, "end the freeze of a host that is off (--confirm-off)", unfreeze_usage},
     {"vm protect", cmd_protect, "restart a VM elsewhere when its host fails", protect_usage},
     {"vm unprotect", cmd_unprotect, "take a VM out of HA", unprotect_usage},
     {"upgrade start", cmd_upstart, "rolling upgrade: one host at a time", upstart_usage},

@@ -1,5 +1,6 @@
 /* cli_members.c — `drover members` and `drover roster line`. */
 #include "cli.h"
+#include "ctl.h"
 #include "exitcodes.h"
 #include "identity.h"
 #include "members.h"
@@ -14,7 +15,9 @@ static const char members_usage[] =
     "\n"
     "List the cluster's hosts as this agent's gossip sees them: name, address, state,\n"
     "incarnation, and a summary of each host's signed status record (free memory, VMs,\n"
-    "admin state, libvirtd health, agent version).\n"
+    "admin state, libvirtd health, agent version). A host whose agent stopped cleanly shows\n"
+    "ADMIN \"frozen\": the cluster leaves its VMs alone until the agent is back (--json:\n"
+    "ha.frozen, ha.frozen_at_ms).\n"
     "\nExit: 0 ok, 2 bad --status, 69 agent not reachable.\n";
 
 static int on_status(int o, void *ud)
@@ -22,6 +25,32 @@ static int on_status(int o, void *ud)
     if (o == 'S')
         *(const char **)ud = optarg;
     return 0;
+}
+
+/* The HA state's word on each member (frozen, admin) from ha.status, merged into the
+ * list as "ha": gossip's record of a stopped agent is gone or old, the HA state is not.
+ * Without an answer (not in a cluster yet) the list is gossip's alone. */
+static void add_ha(const cli_common *cc, json_t *members)
+{
+    json_t *st = NULL, *m, *h;
+    char err[256];
+    size_t i, k;
+    if (ag_ctl_call(cc->socket, "ha.status", NULL, NULL, NULL, 5000, &st, err, sizeof err) != 0) {
+        json_decref(st);
+        return;
+    }
+    json_array_foreach(members, i, m) {
+        json_array_foreach(json_object_get(st, "hosts"), k, h) {
+            if (!json_equal(json_object_get(h, "name"), json_object_get(m, "name")))
+                continue;
+            json_t *o = json_pack("{s:O,s:O}", "admin", json_object_get(h, "admin"), "frozen",
+                                  json_object_get(h, "frozen") ? json_object_get(h, "frozen") : json_false());
+            if (json_object_get(h, "frozen_at_ms"))
+                json_object_set(o, "frozen_at_ms", json_object_get(h, "frozen_at_ms"));
+            json_object_set_new(m, "ha", o);
+        }
+    }
+    json_decref(st);
 }
 
 static int cmd_members(int argc, char **argv)
@@ -39,6 +68,7 @@ static int cmd_members(int argc, char **argv)
         json_object_set_new(args, "status", json_string(status));
     if ((rc = cli_call(&cc, "members", args, &r)) != 0)
         return rc;
+    add_ha(&cc, json_object_get(r, "members"));
     if (cc.json) {
         cli_print_json(r);
         json_decref(r);
@@ -50,6 +80,7 @@ static int cmd_members(int argc, char **argv)
     json_t *m;
     json_array_foreach(json_object_get(r, "members"), i, m) {
         json_t *st = json_object_get(m, "status");
+        bool frozen = json_is_true(json_object_get(json_object_get(m, "ha"), "frozen"));
         char freemem[32] = "-", vms[16] = "-";
         if (st) {
             snprintf(freemem, sizeof freemem, "%lld", (long long)json_integer_value(json_object_get(st, "memory_free_mib")));
@@ -60,7 +91,7 @@ static int cmd_members(int argc, char **argv)
                json_string_value(json_object_get(m, "addr")),
                json_string_value(json_object_get(m, "state")),
                (long long)json_integer_value(json_object_get(m, "incarnation")), freemem, vms,
-               st ? json_string_value(json_object_get(st, "admin_state")) : "-",
+               frozen ? "frozen" : st ? json_string_value(json_object_get(st, "admin_state")) : "-",
                st ? (json_is_true(json_object_get(st, "libvirtd_responsive")) ? "ok" : "down") : "-",
                st ? json_string_value(json_object_get(st, "agent_version")) : "-",
                json_is_true(json_object_get(m, "self")) ? "  (this host)" : "");

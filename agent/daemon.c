@@ -33,8 +33,10 @@ static const char agent_usage[] =
     "  -c, --config FILE  configuration (default /etc/drover/drover.conf; when that file\n"
     "                     does not exist, built-in defaults are used)\n"
     "  --print-config     print every configuration key with its default, and exit\n"
-    "\nSIGTERM or SIGINT stop it cleanly. Exit: 0 clean stop, 78 bad config, 66 no identity,\n"
-    "71 cannot open store or socket, 64 usage.\n";
+    "\nSIGTERM or SIGINT stop it cleanly: the cluster first freezes this host (its VMs run on\n"
+    "and are left alone until the agent is back; up to 2 s), then the agent leaves.\n"
+    "Exit: 0 clean stop, 78 bad config, 66 no identity, 71 cannot open store or socket,\n"
+    "64 usage.\n";
 
 static void on_leave_sent(ag_loop *l, ag_id id, void *ud)
 {
@@ -42,13 +44,20 @@ static void on_leave_sent(ag_loop *l, ag_id id, void *ud)
     ag_loop_stop(l);
 }
 
-/* A graceful stop announces LEFT first, so peers do not spend a suspicion timeout on us
- * (and the HA layer does not fence a host that is merely being restarted). The grace
- * period lets the announcement go out; a second signal stops at once. */
+/* A graceful stop first has the cluster freeze this host (ag_ha_stop_request: its VMs
+ * run on and are left alone until the agent is back), then announces LEFT, so peers do
+ * not spend a suspicion timeout on us. The grace period lets the announcement go out; a
+ * second signal stops at once. */
 #define LEAVE_GRACE_MS 300
-/* How long a stopping agent waits for blocking work (systemd's default stop timeout is
- * 90 s; a live migration normally ends well within this). */
+/* How long a stopping agent waits for blocking work (deploy/drover.service gives the
+ * whole stop TimeoutStopSec=45s; a live migration normally ends well within this). */
 #define LOOP_QUIESCE_MS 30000
+
+static void leave(ag_agent *a)
+{
+    ag_gossip_leave(a);
+    ag_loop_timer(a->loop, LEAVE_GRACE_MS, 0, on_leave_sent, a);
+}
 
 static void on_stop(ag_loop *l, int signo, void *ud)
 {
@@ -60,8 +69,7 @@ static void on_stop(ag_loop *l, int signo, void *ud)
         ag_loop_stop(l);
         return;
     }
-    ag_gossip_leave(a);
-    ag_loop_timer(l, LEAVE_GRACE_MS, 0, on_leave_sent, a);
+    ag_ha_stop_request(a, leave);
 }
 
 /* "<what>_us_p50", _p99, _p999, _max: quantiles are bucket tops (latency.h) */

@@ -26,8 +26,6 @@
 #include "state.pb-c.h"
 #include "view.h"
 
-#define HA_STATE_KEY "ha/state"
-
 /* ---- coordinator --------------------------------------------------------------------- */
 
 static void propose_done(ag_agent *a, void *ud, int code, uint64_t index, const char *error)
@@ -41,17 +39,7 @@ static void propose_done(ag_agent *a, void *ud, int code, uint64_t index, const 
 
 static void propose(ag_agent *a, const hac_prop *p, const char *reason)
 {
-    uint8_t *buf;
-    size_t n;
-    if (hac_prop_encode(p, reason, &buf, &n) != 0)
-        return;
-    Drover__Command c = DROVER__COMMAND__INIT;
-    c.op = DROVER__COMMAND_OP__CMD_HA;
-    c.key = (char *)HA_STATE_KEY;
-    c.ha.data = buf;
-    c.ha.len = n;
-    ag_raft_submit_cmd(a, &c, propose_done, NULL);
-    free(buf);
+    (void)ag_ha__submit(a, p, reason, propose_done, NULL);
 }
 
 static void send_cmd(ag_agent *a, const hac_cmd *cmd)
@@ -76,6 +64,12 @@ static void send_cmd(ag_agent *a, const hac_cmd *cmd)
     ag_ha__send_msg(a, ag_ha__member(a, s->hosts[dest].name), &m);
 }
 
+/* Proposals about a host (or the plan) rather than a VM: their index is no VM's. */
+static bool host_prop(hac_prop_kind k)
+{
+    return k == HAC_P_ADMIN || k == HAC_P_HOST_ADD || k == HAC_P_UPGRADE || k == HAC_P_FREEZE;
+}
+
 /* An event text right after a proposal about the same VM or host is its reason. */
 static const char *reason_for(const hac_out *out, uint32_t i)
 {
@@ -84,8 +78,7 @@ static const char *reason_for(const hac_out *out, uint32_t i)
         const hac_out_item *e = &out->items[j];
         if (e->kind != HAC_O_EVENT)
             continue;
-        bool vm_prop = p->prop.kind != HAC_P_ADMIN && p->prop.kind != HAC_P_HOST_ADD &&
-                       p->prop.kind != HAC_P_UPGRADE;
+        bool vm_prop = !host_prop(p->prop.kind);
         if ((vm_prop && e->vm == (int32_t)p->prop.index) ||
             (p->prop.kind == HAC_P_ADMIN && e->host == (int32_t)p->prop.index) ||
             (p->prop.kind == HAC_P_UPGRADE && e->vm < 0 && e->host < 0))
@@ -148,6 +141,18 @@ void ag_ha__coord_feed(ag_agent *a, hac_input *in)
         ag_ha__pump(a);
 }
 
+/* What an applied FREEZE means, for `drover events` on every host. */
+static void freeze_text(char *text, size_t len, const char *host, const hac_prop *p, const char *reason)
+{
+    const char *what = p->confirm_off ? "unfrozen: an operator confirmed it is off; its protected VMs "
+                                        "restart elsewhere"
+                       : p->frozen ? "frozen: its agent is stopping; its VMs are left alone until it is back"
+                                   : "unfrozen: its agent is back; its lease counts again";
+    snprintf(text, len, "host %s %s%s%s", host, what, reason[0] ? " (" : "", reason);
+    if (reason[0] && strlen(text) + 1 < len)
+        strcat(text, ")");
+}
+
 /* Commits reach the coordinator in log order, outside any other core step. */
 void ag_ha__pump(ag_agent *a)
 {
@@ -170,7 +175,7 @@ void ag_ha__pump(ag_agent *a)
         const hac_rstate *s = h->st;
         json_t *f = json_pack("{s:i,s:I}", "decision", (int)p.prop.kind, "index", (json_int_t)p.index);
         const char *vm = NULL;
-        if (p.prop.kind != HAC_P_ADMIN && p.prop.kind != HAC_P_HOST_ADD && p.prop.kind != HAC_P_UPGRADE) {
+        if (!host_prop(p.prop.kind)) {
             vm = p.prop.kind == HAC_P_VM_ADD ? p.prop.vm.name
                  : p.prop.index < s->n_vms ? s->vms[p.prop.index].name : "?";
             json_object_set_new(f, "vm", json_string(vm));
@@ -200,6 +205,9 @@ void ag_ha__pump(ag_agent *a)
             snprintf(text, sizeof text, "VM %s %s%s%s", vm,
                      p.prop.want_running ? "is kept running again" : "is no longer kept running",
                      p.reason[0] ? ": " : "", p.reason);
+            break;
+        case HAC_P_FREEZE:
+            freeze_text(text, sizeof text, ag_ha__host_name(s, (int32_t)p.prop.index), &p.prop, p.reason);
             break;
         case HAC_P_ADMIN:
             snprintf(text, sizeof text, "host %s is %s%s%s%s%s", ag_ha__host_name(s, (int32_t)p.prop.index),
@@ -360,22 +368,6 @@ static void register_hosts(ag_agent *a, uint64_t now)
     }
 }
 
-/* Gossip's opinion of a host right now: the view's copy (refresh_view) can be HA_VIEW_MS
- * old, and a fence decision should not wait for it. */
-static hac_live gossip_live(ag_agent *a, const char *name)
-{
-    struct gsp *g = ag_gossip_core(a);
-    const ag_member *m = ag_ha__member(a, name);
-    struct gsp_member_info mi;
-    gsp_id id;
-    if (!g || !m)
-        return HAC_SUSPECT;
-    memcpy(id.b, m->id, sizeof id.b);
-    if (gsp_member_find(g, id, &mi) != 0)
-        return HAC_SUSPECT;
-    return mi.state == GSP_ALIVE ? HAC_ALIVE : mi.state == GSP_SUSPECT ? HAC_SUSPECT : HAC_DEAD;
-}
-
 /* [ha] fence_command: power a failed host off so its VMs restart without waiting out the
  * lease. Only a command that confirms the host is off (exit 0) counts. A host is failed
  * once gossip declares it dead, or once gossip suspects it AND its lease reports have
@@ -392,7 +384,7 @@ static bool host_failed(ag_agent *a, uint32_t i, uint64_t now)
         return true;
     if (now < h->last_ack[i] + (uint64_t)a->cfg.fence_after_ms)
         return false;
-    return gossip_live(a, s->hosts[i].name) != HAC_ALIVE;
+    return ag_ha__gossip_live(a, s->hosts[i].name) != HAC_ALIVE;
 }
 
 static void fence_failed_hosts(ag_agent *a, uint64_t now)
@@ -406,8 +398,10 @@ static void fence_failed_hosts(ag_agent *a, uint64_t now)
             h->fence_confirmed[i] = false;
             continue;
         }
+        /* a frozen host's agent stopped cleanly: its QEMUs run on and are left alone */
         if (!a->cfg.fence_command[0] || !vouched || h->fencing[i] || h->fence_confirmed[i] ||
-            now < h->fence_next_ms[i] || (int32_t)i == h->self || !host_failed(a, i, now))
+            now < h->fence_next_ms[i] || (int32_t)i == h->self || s->hosts[i].frozen ||
+            !host_failed(a, i, now))
             continue;
         const ag_member *m = ag_ha__member(a, s->hosts[i].name);
         h->fencing[i] = true;

@@ -41,8 +41,15 @@ static void req_closed(ag_ctl_req *r, void *ud)
 static json_t *host_json(const hac_rstate *s, uint32_t i)
 {
     const hac_rhost *h = &s->hosts[i];
-    return json_pack("{s:s,s:s,s:b,s:b}", "host", h->name, "admin", hac_admin_name(h->admin),
-                     "degraded_flag", h->degraded_flag, "failback", h->failback);
+    json_t *r = json_pack("{s:s,s:s,s:b,s:b,s:b}", "host", h->name, "admin", hac_admin_name(h->admin),
+                          "degraded_flag", h->degraded_flag, "failback", h->failback, "frozen", h->frozen);
+    if (h->frozen) {
+        uint64_t now = ag_wall_ms();
+        json_object_set_new(r, "frozen_at_ms", json_integer((json_int_t)h->frozen_at_ms));
+        json_object_set_new(r, "frozen_for_s", json_integer(now > h->frozen_at_ms && h->frozen_at_ms
+                                                                ? (json_int_t)((now - h->frozen_at_ms) / 1000) : 0));
+    }
+    return r;
 }
 
 static void done(ag_agent *a, void *ud, int code, uint64_t index, const char *error)
@@ -60,7 +67,7 @@ static void done(ag_agent *a, void *ud, int code, uint64_t index, const char *er
             ag_ctl_finish(q->req, AG_EX_UNSAFE, NULL, "the cluster refused the change (%s)", strerror(-rc));
         else {
             json_t *r = NULL;
-            if (q->prop.kind == HAC_P_ADMIN && s && q->prop.index < s->n_hosts)
+            if ((q->prop.kind == HAC_P_ADMIN || q->prop.kind == HAC_P_FREEZE) && s && q->prop.index < s->n_hosts)
                 r = host_json(s, q->prop.index);
             else if (q->prop.kind == HAC_P_PROTECT && s && q->prop.index < s->n_vms) {
                 const hac_rvm *v = &s->vms[q->prop.index];
@@ -85,11 +92,8 @@ static void submit(ag_agent *a, ag_ctl_req *req, const hac_prop *p, const char *
 {
     char full[HAC_TEXT_MAX];
     snprintf(full, sizeof full, "%s (operator, via %s)", reason, a->cfg.name);
-    uint8_t *buf;
-    size_t n;
     struct req *q = calloc(1, sizeof *q);
-    if (!q || hac_prop_encode(p, full, &buf, &n) != 0) {
-        free(q);
+    if (!q) {
         json_decref(warnings);
         ag_ctl_finish(req, AG_EX_OSERR, NULL, "out of memory");
         return;
@@ -98,13 +102,8 @@ static void submit(ag_agent *a, ag_ctl_req *req, const hac_prop *p, const char *
     q->prop = *p;
     q->warnings = warnings;
     ag_ctl_on_close(req, req_closed, q);
-    Drover__Command c = DROVER__COMMAND__INIT;
-    c.op = DROVER__COMMAND_OP__CMD_HA;
-    c.key = (char *)"ha/state";
-    c.ha.data = buf;
-    c.ha.len = n;
-    ag_raft_submit_cmd(a, &c, done, q);
-    free(buf);
+    if (ag_ha__submit(a, p, full, done, q) != 0)
+        done(a, q, AG_EX_OSERR, 0, "out of memory");
 }
 
 static bool ready(ag_agent *a, ag_ctl_req *req)
@@ -126,14 +125,14 @@ static void ctl_admin(ag_ctl_req *req, json_t *args, void *ud)
     static const struct { const char *word; hac_admin_req req; } words[] = {
         {"cordon", HAC_REQ_CORDON}, {"drain", HAC_REQ_DRAIN}, {"undrain", HAC_REQ_UNDRAIN},
         {"failback", HAC_REQ_UNDRAIN_FAILBACK}, {"degraded-on", HAC_REQ_DEGRADED_SET},
-        {"degraded-off", HAC_REQ_DEGRADED_CLEAR}};
+        {"degraded-off", HAC_REQ_DEGRADED_CLEAR}, {"confirm-off", HAC_REQ_CONFIRM_OFF}};
     hac_input in = {.kind = HAC_IN_ADMIN};
     for (size_t i = 0; what && i < sizeof words / sizeof *words; i++)
         if (strcmp(what, words[i].word) == 0)
             in.req = words[i].req;
     if (!host || !in.req) {
         ag_ctl_finish(req, AG_EX_INVALID, NULL, "ha.admin needs host and req "
-                      "(cordon|drain|undrain|failback|degraded-on|degraded-off)");
+                      "(cordon|drain|undrain|failback|degraded-on|degraded-off|confirm-off)");
         return;
     }
     int hi = hac_find_host(a->ha->st, host);
@@ -143,6 +142,14 @@ static void ctl_admin(ag_ctl_req *req, json_t *args, void *ud)
         return;
     }
     in.host = (uint32_t)hi;
+    /* an operator's "it is off" about a host gossip hears is a mistake, and would run its
+     * VMs twice: its agent is back and unfreezes it itself */
+    if (in.req == HAC_REQ_CONFIRM_OFF && ag_ha__gossip_live(a, host) == HAC_ALIVE) {
+        ag_ctl_finish(req, AG_EX_UNSAFE, NULL, "host %s is alive (gossip hears it): it is not off; its agent "
+                      "unfreezes it once caught up with the cluster. --confirm-off is only for a host that is "
+                      "powered off or whose VMs are surely gone", host);
+        return;
+    }
     hac_prop p;
     char why[HAC_TEXT_MAX];
     int rc = hac_admin_prop(a->ha->st, &in, ag_now_ms(), &p, why, sizeof why);

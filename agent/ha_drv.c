@@ -5,8 +5,9 @@
  * raft_drv's apply into LMDB ("ha/state", ha_state.c) and then into the coordinator as
  * COMMITs (ha_coord.c); gossip records and agents' reports become HOST and INVENTORY
  * inputs; the cores' outputs become Raft proposals, MSG_COMMAND messages and libvirt jobs
- * (ha_exec.c); this host's fence, lease and report are ha_fence.c; the control socket is
- * ha_ctl.c. This file holds the start, the stop, the messages and the clock.
+ * (ha_exec.c); this host's fence, lease and report are ha_fence.c; its freeze on a clean
+ * stop is ha_freeze.c; the control socket is ha_ctl.c. This file holds the start, the
+ * stop, the messages and the clock.
  *
  * The lease is the heart of "never twice" (docs/ha.md, "Lease arithmetic"): an agent
  * counts contact from the send time of a report the coordinator answered. A newer
@@ -28,7 +29,8 @@
  * A restarting agent keeps its lease: the send time of its last answered report and the
  * kernel's boot id are saved every second (a saved time older than the real one only
  * ends the lease sooner), so restarting the agent does not destroy the host's VMs,
- * while a reboot (new boot id) starts without one, as the fence core wants.
+ * while a reboot (new boot id) starts without one, as the fence core wants. An absence
+ * longer than the lease is covered by the freeze a clean stop asks for (ha_freeze.c).
  *
  * Nothing here re-enters a core: messages to this host itself are queued and delivered
  * from the loop, and commits that arrive while the coordinator's outputs are being
@@ -78,6 +80,22 @@ const char *ag_ha__host_name(const hac_rstate *s, int32_t i)
 static bool is_self(ag_agent *a, const ag_member *m)
 {
     return m && memcmp(m->id, a->id.host_id, AG_HOST_ID_LEN) == 0;
+}
+
+/* Gossip's opinion of a host right now: the view's copy (refresh_view) can be HA_VIEW_MS
+ * old, and a fence decision should not wait for it. */
+hac_live ag_ha__gossip_live(ag_agent *a, const char *name)
+{
+    struct gsp *g = ag_gossip_core(a);
+    const ag_member *m = ag_ha__member(a, name);
+    struct gsp_member_info mi;
+    gsp_id id;
+    if (!g || !m)
+        return HAC_SUSPECT;
+    memcpy(id.b, m->id, sizeof id.b);
+    if (gsp_member_find(g, id, &mi) != 0)
+        return HAC_SUSPECT;
+    return mi.state == GSP_ALIVE ? HAC_ALIVE : mi.state == GSP_SUSPECT ? HAC_SUSPECT : HAC_DEAD;
 }
 
 /* ---- messages ------------------------------------------------------------------------ */
@@ -161,6 +179,22 @@ void ag_ha__send_result(ag_agent *a, const hac_cmd *cmd, bool ok, const char *te
     ag_ha__send_msg(a, ag_raft_leader_member(a), &m);
 }
 
+int ag_ha__submit(ag_agent *a, const hac_prop *p, const char *reason, ag_raft_done_fn done, void *ud)
+{
+    uint8_t *buf;
+    size_t n;
+    if (hac_prop_encode(p, reason, &buf, &n) != 0)
+        return -ENOMEM;
+    Drover__Command c = DROVER__COMMAND__INIT;
+    c.op = DROVER__COMMAND_OP__CMD_HA;
+    c.key = (char *)"ha/state";
+    c.ha.data = buf;
+    c.ha.len = n;
+    ag_raft_submit_cmd(a, &c, done, ud);
+    free(buf);
+    return 0;
+}
+
 void ag_ha_applied(ag_agent *a, uint64_t index)
 {
     struct ag_ha *h = a->ha;
@@ -171,6 +205,9 @@ void ag_ha_applied(ag_agent *a, uint64_t index)
         return;
     ag_ha__self_index(h);
     ag_ha__pump(a);
+    /* the fence learns a freeze or unfreeze of this host at once */
+    hac_fence_input st = {.kind = HAC_FIN_TICK, .state = h->st};
+    ag_ha__fence_feed(a, &st);
     ag_ha__maybe_synced(a);
     /* commands that waited for this much of the log */
     uint32_t n = h->n_parked;
@@ -240,6 +277,7 @@ static void on_tick(ag_loop *l, ag_id id, void *ud)
     if (now >= h->report_sent_ms + HA_REPORT_MS + HA_TICK_MS)
         ag_ha__send_lease(a);
     ag_ha__coord_tick(a, now);
+    ag_ha__unfreeze_tick(a, now);
 }
 
 /* ---- start / stop / status ----------------------------------------------------------- */
@@ -312,7 +350,7 @@ int ag_ha_start(ag_agent *a, char *err, size_t errlen)
     a->ha = h;
     ag_ha__self_index(h);
     h->last_mode = h->fence.mode;
-    ag_ha__restore_lease(a);
+    ag_ha__freeze_start(a, ag_ha__restore_lease(a));
     ag_ha__ctl_register(a);
     h->tick = ag_loop_timer(a->loop, HA_TICK_MS, HA_TICK_MS, on_tick, a);
     ag_loop_set_label(a->loop, h->tick, "ha.tick");
@@ -331,8 +369,9 @@ void ag_ha_stop(ag_agent *a)
     ag_ha__save_lease(a, true);
     /* Protected VMs outlive the agent, and nothing enforces their lease while it is gone:
      * the watchdog stays armed, so the host resets unless an agent is back within its
-     * timeout (an agent restart). With none of them here it is disarmed. */
-    bool guard = hac_fence_runs_protected(&h->fence);
+     * timeout (an agent restart). With none of them here, or with the host frozen (the
+     * cluster leaves them alone: no lease to enforce), it is disarmed. */
+    bool guard = hac_fence_runs_protected(&h->fence) && !h->freeze_confirmed;
     if (h->wd.fd >= 0 && guard)
         ag_warn("watchdog: left armed: protected VMs run here and the agent stops; the host "
                 "resets in %lld s unless the agent is started again", (long long)(h->wd.timeout_ms / 1000));
@@ -389,11 +428,16 @@ json_t *ag_ha_status_json(ag_agent *a)
     static const char *modes[] = {"reconcile", "active", "fenced"};
     uint64_t now = ag_now_ms();
     uint64_t end = hac_fence_deadline_ms(&h->fence);
-    return json_pack("{s:s,s:b,s:I,s:I,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "fence", modes[h->fence.mode],
+    bool frozen = h->self >= 0 && h->st->hosts[h->self].frozen;
+    json_t *r = json_pack("{s:s,s:b,s:I,s:I,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "fence", modes[h->fence.mode],
                      "coordinator", h->coord != NULL, "contact_age_ms",
                      (json_int_t)(h->fence.contact_ever ? now - h->fence.last_contact_ms : 0), "lease_left_ms",
                      (json_int_t)(end > now ? end - now : 0), "hosts", (int)h->st->n_hosts, "vms",
                      (int)h->st->n_vms, "reports_in", (json_int_t)h->reports_in, "acks", (json_int_t)h->acks,
                      "acks_held", (json_int_t)h->acks_held, "lease_rechecks", (json_int_t)h->rechecks,
                      "commands_refused", (json_int_t)h->cmds_refused);
+    json_object_set_new(r, "frozen", json_boolean(frozen));
+    if (frozen)
+        json_object_set_new(r, "frozen_at_ms", json_integer((json_int_t)h->st->hosts[h->self].frozen_at_ms));
+    return r;
 }

@@ -19,15 +19,18 @@
  * contact. Commands carry (term, generation, commit index); the fence core checks them.
  *
  * Control socket commands (JSON, ctl.h):
- *   "ha.admin"   {host, req: cordon|drain|undrain|failback|degraded-on|degraded-off}
- *                -> after commit: {host, admin, degraded_flag, failback, index}
+ *   "ha.admin"   {host, req: cordon|drain|undrain|failback|degraded-on|degraded-off|
+ *                confirm-off} -> after commit: {host, admin, degraded_flag, failback,
+ *                frozen, index}. confirm-off ends a frozen host's freeze as a confirmed
+ *                fence (refused, 107, unless frozen and while gossip hears the host)
  *   "ha.protect" {vm, protect: bool, priority?, order?, max_restarts?}
  *                -> after commit: {vm, protected, priority, order, max_restarts, index,
  *                   warnings: [string]}
  *   "ha.upgrade" {op: start|pause|resume|abort, command? (start), order? [host names]}
  *                -> after commit: {state, index}
  *   "ha.status"  {} -> {coordinator, term, self, fence: {mode, contact_age_ms},
- *                   hosts: [{name, admin, degraded_flag, failback, live, owned}],
+ *                   hosts: [{name, admin, degraded_flag, failback, frozen,
+ *                           frozen_at_ms + frozen_for_s (when frozen), live, owned}],
  *                   vms: [{name, owner, generation, protected, priority, order,
  *                          max_restarts, restarts, moving_to, home, want_running,
  *                          prot_acked, running_on}],
@@ -65,6 +68,13 @@ int  ag_ha_apply(ag_agent *a, MDB_txn *txn, MDB_dbi state_db, uint64_t index,
 void ag_ha_applied(ag_agent *a, uint64_t index);
 /* Leadership changed (role/term as raft_drv sees them after a step). */
 void ag_ha_leader(ag_agent *a, bool leader, uint64_t term);
+
+/* A clean stop (SIGTERM): unless this host owns no protected VM or has fenced them, ask
+ * the cluster to freeze it (its VMs are then left alone until the agent is back, however
+ * long that takes), wait up to HA_FREEZE_WAIT_MS for the commit, journal the outcome,
+ * then call THEN (once, on the loop thread). Nothing is destroyed either way. */
+typedef void (*ag_ha_then_fn)(ag_agent *a);
+void ag_ha_stop_request(ag_agent *a, ag_ha_then_fn then);
 
 struct ag_host_facts;
 /* What HA adds to this host's gossip record: its admin state from the replicated state

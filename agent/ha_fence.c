@@ -92,18 +92,24 @@ static bool read_lease(ag_agent *a, char *v, size_t cap)
     return true;
 }
 
-void ag_ha__restore_lease(ag_agent *a)
+/* True when the saved lease is of this boot: the agent restarted, the host did not, so
+ * the QEMUs here may have run on since it stopped (a freeze of this host then holds,
+ * hac_fence_same_boot). The persisted state goes with the old contact, so the fence core
+ * knows of a freeze before it judges that contact. */
+bool ag_ha__restore_lease(ag_agent *a)
 {
     char v[HA_LEASE_REC + 1], boot[48];
     unsigned long long sent;
     if (!read_lease(a, v, sizeof v))
-        return;
+        return false;
     if (sscanf(v, "%47s %llu", boot, &sent) != 2 || strcmp(boot, boot_id()) != 0)
-        return;   /* another boot: the VMs of before are gone or must be fenced */
-    hac_fence_input in = {.kind = HAC_FIN_CONTACT, .sent_ms = sent};
+        return false;   /* another boot: the VMs of before are gone or must be fenced */
+    hac_fence_same_boot(&a->ha->fence);
+    hac_fence_input in = {.kind = HAC_FIN_CONTACT, .sent_ms = sent, .state = a->ha->st};
     ag_ha__fence_feed(a, &in);
     ag_info("ha: lease carried over from before this agent restarted (%llu ms old)",
             (unsigned long long)(ag_now_ms() - sent));
+    return true;
 }
 
 void ag_ha__maybe_synced(ag_agent *a)

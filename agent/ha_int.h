@@ -12,6 +12,7 @@
 #include "hac.h"
 #include "hv.h"
 #include "loop.h"
+#include "raft_drv.h"
 #include "watchdog.h"
 
 /* Fixed budgets, each a bound on a queue (STYLE: every queue has a limit). */
@@ -33,6 +34,11 @@
 /* A RUN (upgrade) command is killed after this long: an upgrade that hangs must not
  * hold the plan forever (the coordinator pauses it after rejoin_timeout). */
 #define HA_RUN_TIMEOUT_MS  (10 * 60 * 1000)
+/* A clean stop waits this long for its freeze to commit (ha_freeze.c): a commit takes
+ * milliseconds, a leader change about an election timeout; systemd's TimeoutStopSec
+ * (deploy/drover.service) leaves room for it. */
+#define HA_FREEZE_WAIT_MS  2000
+#define HA_UNFREEZE_RETRY_MS 1000
 /* IPMI power-off answers in seconds; a fence that takes longer is not confirming. */
 #define HA_FENCE_TIMEOUT_MS (60 * 1000)
 
@@ -137,6 +143,13 @@ struct ag_ha {
     uint64_t report_ms;        /* last inventory asked for */
     uint64_t report_sent_ms;   /* last report (lease request) sent */
     uint64_t acks, acks_held, reports_in, cmds_in, cmds_refused;
+    /* freeze (ha_freeze.c): stamps of this process's FREEZE requests are epoch << 32 |
+     * ++freeze_n; a stopping agent never asks to unfreeze */
+    uint32_t freeze_n;
+    bool stopping;
+    bool freeze_confirmed;     /* this stop's freeze committed and applied here */
+    bool unfreeze_out;         /* an unfreeze request is in flight */
+    uint64_t unfreeze_ms;
 };
 
 struct Drover__HaMsg;
@@ -149,8 +162,13 @@ struct Drover__HaInvVm;
 /* ha_drv.c: start/stop, messages (to this host itself: queued, delivered from the loop) */
 const ag_member *ag_ha__member(ag_agent *a, const char *name);
 const char *ag_ha__host_name(const hac_rstate *s, int32_t i);
+/* Gossip's opinion of host NAME right now (suspect when unknown). */
+hac_live ag_ha__gossip_live(ag_agent *a, const char *name);
 void ag_ha__send_msg(ag_agent *a, const ag_member *to, const struct Drover__HaMsg *m);
 void ag_ha__send_result(ag_agent *a, const hac_cmd *cmd, bool ok, const char *text);
+/* Commit proposal P (with REASON, logged on apply) through the log; DONE as
+ * ag_raft_submit_cmd's. -ENOMEM when it cannot be encoded (DONE is not called). */
+int ag_ha__submit(ag_agent *a, const hac_prop *p, const char *reason, ag_raft_done_fn done, void *ud);
 
 /* ha_state.c: "ha/state" in LMDB */
 int  ag_ha__load(ag_agent *a, hac_rstate *s);
@@ -168,7 +186,7 @@ void ag_ha__feed_constraints(ag_agent *a, uint32_t vi, const struct Drover__HaIn
 void ag_ha__fence_feed(ag_agent *a, hac_fence_input *in);
 void ag_ha__maybe_synced(ag_agent *a);
 void ag_ha__save_lease(ag_agent *a, bool force);
-void ag_ha__restore_lease(ag_agent *a);
+bool ag_ha__restore_lease(ag_agent *a);
 void ag_ha__on_ack(ag_agent *a, const uint8_t sender[16], const struct Drover__HaAck *k);
 void ag_ha__on_command(ag_agent *a, const uint8_t sender[16], const struct Drover__HaCommand *c);
 void ag_ha__inventory_done(ag_agent *a);
@@ -189,6 +207,10 @@ bool ag_ha__xml_stored(ag_agent *a, const char *vm);
 void ag_ha__exec_fence(ag_agent *a, uint32_t host, const char *name, const char *addr);
 void ag_ha__fenced(ag_agent *a, uint32_t host, bool ok, const char *text);
 void ag_ha__exec_free(ag_agent *a);
+
+/* ha_freeze.c: a clean stop freezes this host; the agent back unfreezes it */
+void ag_ha__freeze_start(ag_agent *a, bool same_boot);
+void ag_ha__unfreeze_tick(ag_agent *a, uint64_t now);
 
 /* ha_ctl.c */
 void ag_ha__ctl_register(ag_agent *a);

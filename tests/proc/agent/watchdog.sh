@@ -4,8 +4,12 @@
 #  - a watchdog_timeout that leaves no lease after a leader change, a fractional one, and
 #    a path that cannot be opened are refused at start (78) with what to change;
 #  - h1 feeds it while it runs the protected "test";
-#  - h1 stopped while it runs "test" protected leaves it armed (no 'V': the host would
-#    reset unless an agent comes back), and says so;
+#  - h1 stopped cleanly while it runs "test" protected has the cluster freeze it: nothing
+#    enforces a lease then, so it disarms ('V' last) and says it is frozen; back, it
+#    unfreezes itself;
+#  - a stop cut short by a second signal (SIGTERM, then SIGINT at once) waits for no
+#    freeze and leaves it armed (no 'V': the host would reset unless an agent comes
+#    back), and says so;
 #  - h1 cut off (h2 and h3 SIGSTOPped) self-fences watchdog_timeout + 250 ms before its
 #    lease ends and goes on feeding: an isolation does not reset the host;
 #  - with "test" unprotected, a clean stop disarms it ('V' last).
@@ -59,11 +63,28 @@ p0=$(pets); sleep 1; p1=$(pets)
 [ "$p1" -gt "$p0" ] || fail "h1 does not feed the watchdog ($p0 -> $p1 keep-alives in 1 s)"
 log "h1 feeds the watchdog while it runs protected test ($((p1 - p0)) keep-alives in 1 s)"
 
+frozen() { "$D" status --json -c "$T/h1.conf" 2>/dev/null | jq -r '.ha.frozen'; }
 kill -TERM "${PIDS[0]}"; wait "${PIDS[0]}" || true
-[ "$(tail -c 1 "$T/wd")" != V ] || fail "h1 stopped with protected test running but disarmed the watchdog"
-grep -q "watchdog: left armed" "$T/h1.log" || fail "h1 did not say it left the watchdog armed"
-log "stopped with protected test running: left armed"
+grep -q "host h1 frozen: agent stopping" "$T/h1.log" || fail "h1 stopped cleanly with protected test but is not frozen"
+[ "$(tail -c 1 "$T/wd")" = V ] || fail "h1 stopped frozen (nothing to enforce) but left the watchdog armed"
+log "stopped cleanly with protected test running: host frozen, watchdog disarmed"
 testdrv_start 1
+t0=$SECONDS
+until [ "$(frozen)" = false ]; do
+  [ $((SECONDS - t0)) -lt 30 ] || fail "h1 not unfrozen 30 s after its agent started again"
+  sleep 0.5
+done
+sleep 2
+kill -TERM "${PIDS[0]}"; kill -INT "${PIDS[0]}"; wait "${PIDS[0]}" || true
+[ "$(tail -c 1 "$T/wd")" != V ] || fail "h1 stopped unfrozen with protected test running but disarmed the watchdog"
+grep -q "watchdog: left armed" "$T/h1.log" || fail "h1 did not say it left the watchdog armed"
+log "stop cut short by a second signal, protected test running: left armed"
+testdrv_start 1
+t0=$SECONDS
+until [ "$(frozen)" = false ]; do   # the freeze may have committed after all: h1 ends it
+  [ $((SECONDS - t0)) -lt 30 ] || fail "h1 not unfrozen 30 s after its second start"
+  sleep 0.5
+done
 sleep 3
 p0=$(pets)
 kill -STOP "${PIDS[1]}" "${PIDS[2]}"
