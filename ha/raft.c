@@ -64,10 +64,13 @@
  *      no leader it accepts for an election timeout, it campaigns (a voter) or sends a
  *      pre-vote request that only asks (a learner: answered, never granted, changes
  *      nothing at the receiver). Every vote answer names the leader the answering
- *      voter follows (hint). A leader so named by a voter of our configuration is
- *      accepted for AppendEntries/InstallSnapshot until we follow a leader our own
- *      configuration knows. This extends no trust beyond the voters: only a voter can
- *      name a leader, and a voter could lead us itself.
+ *      voter follows in the answer's term (hint). A leader so named by a voter of our
+ *      configuration is accepted for AppendEntries/InstallSnapshot of exactly that
+ *      term, until we follow a leader our own configuration knows. By Election
+ *      Safety a term has one leader, so this is the message Raft would have us
+ *      accept anyway, and it extends no trust beyond the voters: only a voter can name
+ *      a leader, and a voter could lead us itself. (Any newer term from the named
+ *      server is refused: it may have been demoted since.)
  * Every refusal is counted by reason in raft_stats (accepted_vouched counts rule 6).
  * What is left: a server none of whose known voters is still reachable (all replaced
  * while it was away) cannot be caught up and must be re-joined (docs/consensus.md).
@@ -277,7 +280,7 @@ static bool admit(struct raft *r, const struct raft_message *m)
     }
     bool replicate = m->type == RAFT_MSG_APPEND_ENTRIES || m->type == RAFT_MSG_INSTALL_SNAPSHOT;
     bool vouched = false;
-    if (role != RAFT_VOTER && replicate && m->from == r->vouched) {
+    if (role != RAFT_VOTER && replicate && m->from == r->vouched && m->term == r->vouched_term) {
         role = RAFT_VOTER; /* rule 6 */
         vouched = true;
     }

@@ -176,11 +176,13 @@ void raft__recv_request_vote(struct raft *r, const struct raft_message *m)
     if (m->pre_vote) {
         /* Answer as we would at term+1 without changing any state (diss. §9.6). */
         bool ok = m->term > r->term && log_up_to_date(r, m->log_term, m->index);
-        reply_vote(r, m, ok ? m->term : r->term, ok, leader);
+        reply_vote(r, m, ok ? m->term : r->term, ok, ok ? 0 : leader);
         return;
     }
-    if (m->term > r->term)
+    if (m->term > r->term) {
         raft__become_follower(r, m->term, 0);
+        leader = 0; /* the leader we followed led an older term than the answer's */
+    }
     bool ok = m->term == r->term && (r->vote == 0 || r->vote == m->from) &&
               log_up_to_date(r, m->log_term, m->index) && r->role != RAFT_LEADER;
     if (ok) {
@@ -196,8 +198,10 @@ void raft__recv_request_vote(struct raft *r, const struct raft_message *m)
 void raft__recv_request_vote_result(struct raft *r, const struct raft_message *m)
 {
     /* a voter of ours names a leader our configuration does not know as a voter */
-    if (m->hint && m->hint != r->o.id && raft__sender_role(r, m->hint) != RAFT_VOTER)
+    if (m->hint && m->hint != r->o.id && raft__sender_role(r, m->hint) != RAFT_VOTER) {
         r->vouched = m->hint;
+        r->vouched_term = m->term;
+    }
     if (m->pre_vote) {
         if (r->role != RAFT_PRE_CANDIDATE)
             return;

@@ -56,10 +56,12 @@ struct raft {
     struct raft_configuration conf_prev;
     uint64_t anomalies;
     struct raft_stats stats;
-    /* a server a voter of ours named as its leader while our configuration does not
-     * make it a voter: we are behind and accept its AppendEntries/InstallSnapshot
-     * (raft.c, rule 6); cleared once we follow a leader our configuration knows */
+    /* the leader of term vouched_term as a voter of ours named it, while our
+     * configuration does not make it a voter: we are behind and accept its
+     * AppendEntries/InstallSnapshot of exactly that term (raft.c, rule 6); cleared
+     * once we follow a leader our configuration knows */
     raft_id vouched;
+    raft_term vouched_term;
 
     /* timers (caller's clock, ms) */
     uint64_t election_start;

@@ -890,6 +890,11 @@ static void test_catch_up_when_behind(void **state)
     /* voter 2, in its lease, refuses our pre-vote and names its leader 4 */
     rx(r, &up, (struct raft_message){.type = RAFT_MSG_REQUEST_VOTE_RESULT, .from = 2, .to = 1,
                                      .term = 9, .reject = true, .pre_vote = true, .hint = 4});
+    /* named as the leader of term 9, not of any later term (it may be demoted by then) */
+    ae.term = 10;
+    rx(r, &up, ae);
+    assert_int_equal(raft_stats_of(r)->dropped_not_voter, 4);
+    ae.term = 9;
     rx(r, &up, ae);
     assert_int_equal(raft_stats_of(r)->accepted_vouched, 1);
     assert_int_equal(raft_term_of(r), 9);
