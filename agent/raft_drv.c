@@ -1055,6 +1055,14 @@ json_t *ag_raft_status_json(ag_agent *a)
         json_object_set_new(j, "lag", lag);
     else
         json_decref(lag);
+    /* messages the core refused by reason (ha/raft.c, "who may send what") */
+    const struct raft_stats *s = raft_stats_of(R->r);
+    json_object_set_new(j, "refused", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+        "not_member", (json_int_t)s->dropped_not_member, "not_voter", (json_int_t)s->dropped_not_voter,
+        "term_bound", (json_int_t)s->dropped_term_bound, "bad_term", (json_int_t)s->dropped_bad_term,
+        "misaddressed", (json_int_t)s->dropped_misaddressed,
+        "campaigns_at_term_max", (json_int_t)s->campaigns_refused,
+        "accepted_vouched", (json_int_t)s->accepted_vouched));
     return j;
 }
 

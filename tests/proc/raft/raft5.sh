@@ -92,8 +92,14 @@ for i in $(seq $N); do
   done
   a=$("$D" status -c "$T/h$i.conf" --json | tr -d '\n ' | grep -o '"anomalies":[0-9]*' | cut -d: -f2)
   [ "$a" = 0 ] || fail "h$i counted $a Raft anomalies"
+  # an honest cluster sends nothing the core's sender rules refuse (issue 12)
+  j=$("$D" status -c "$T/h$i.conf" --json | tr -d '\n ')
+  for why in not_member not_voter term_bound bad_term; do
+    c=$(grep -o "\"$why\":[0-9]*" <<<"$j" | head -1 | cut -d: -f2)
+    [ "$c" = 0 ] || fail "h$i refused ${c:-?} honest Raft messages as $why"
+  done
 done
-log "4. all ${#acked[@]} acknowledged writes present on all $N hosts, 0 anomalies"
+log "4. all ${#acked[@]} acknowledged writes present on all $N hosts, 0 anomalies, 0 refused"
 
 # election safety across the whole run: one coordinator per term
 grep -h "this host coordinates" "$T"/h*.log | sed 's/.*leader is \([^ ]*\) (term \([0-9]*\)).*/\2 \1/' | sort -u > "$T/terms"
