@@ -619,6 +619,59 @@ hosts_running() {
   echo "${out# }"
 }
 
+# ---- load (issue 11, point 5): the lab_ha_* scenarios (LAB_LOAD) and bench/ha ----------
+# LAB_LOAD=saturated: from load_start to load_stop stress-ng runs nproc CPU workers (every
+# core busy) and one hdd worker writing a file of at most LAB_LOAD_HDD_BYTES (64M) under
+# $LAB/load with an fsync after every write (fsync pressure on the disk the agents' LMDB
+# stores live on). It always runs with --timeout (load_start's SECONDS, else
+# LAB_LOAD_TIMEOUT_S, else 280 s: below the lab tests' ctest TIMEOUT), so a script killed
+# without its trap (ctest's own timeout) still ends its load by itself; the trap stops it
+# by PID (load_stop). LAB_LOAD=idle (or unset): nothing. Both print the load average.
+LOAD_WARMUP_S=2   # the workers are all running before the fault
+LOAD_PID=
+loadavg() { local a b c r _; read -r a b c r _ < /proc/loadavg; echo "load average $a $b $c, running/threads $r"; }
+# load_start [SECONDS]
+load_start() {
+  local secs=${1:-${LAB_LOAD_TIMEOUT_S:-280}} bytes=${LAB_LOAD_HDD_BYTES:-64M}
+  case "${LAB_LOAD:-idle}" in
+    idle) return 0 ;;
+    saturated) ;;
+    *) die "LAB_LOAD='$LAB_LOAD': use idle or saturated" ;;
+  esac
+  command -v stress-ng >/dev/null || die "LAB_LOAD=saturated needs stress-ng (deploy/setup.sh lab installs it)"
+  mkdir -p "$LAB/load"
+  log "load: start, LAB_LOAD=saturated: $(nproc) CPU workers + 1 hdd worker (fsync, $bytes) for at most $secs s ($(loadavg))"
+  stress-ng --cpu "$(nproc)" --hdd 1 --hdd-bytes "$bytes" --hdd-write-size 64K \
+    --hdd-opts fsync,wr-seq --temp-path "$LAB/load" --timeout "${secs}s" \
+    > "$LAB/load.log" 2>&1 < /dev/null &
+  LOAD_PID=$!
+  sleep "$LOAD_WARMUP_S"
+  kill -0 "$LOAD_PID" 2>/dev/null || { cat "$LAB/load.log" >&2; die "stress-ng (pid $LOAD_PID) exited at once"; }
+  log "load: stress-ng pid $LOAD_PID running ($(loadavg))"
+}
+# load_running: the stress-ng of load_start still runs (its PID is still stress-ng's: one
+# that ended by its --timeout was reaped, and the PID may be someone else's by now)
+load_running() {
+  [ -n "${LOAD_PID:-}" ] && [ "$(cat "/proc/$LOAD_PID/comm" 2>/dev/null)" = stress-ng ]
+}
+# Stop the load by its PID: stress-ng's parent stops its workers on SIGTERM; any worker
+# still there after 5 s is killed by its own PID (children of that parent only).
+load_stop() {
+  [ -n "${LOAD_PID:-}" ] || return 0
+  local p _
+  log "load: end ($(loadavg))"
+  load_running || { LOAD_PID=; rm -rf "${LAB:?}/load"; return 0; }
+  kill -TERM "$LOAD_PID" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$LOAD_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$LOAD_PID" 2>/dev/null; then
+    for p in $(pgrep -P "$LOAD_PID" || true); do kill -KILL "$p" 2>/dev/null || true; done
+    kill -KILL "$LOAD_PID" 2>/dev/null || true
+  fi
+  wait "$LOAD_PID" 2>/dev/null || true
+  LOAD_PID=
+  rm -rf "${LAB:?}/load"
+}
+
 # The HA story (issue 7): 3 hosts form one cluster, 4 protected tick guests; host1 is
 # drained for maintenance (live moves, a line per VM) and made active again; then host2
 # dies outright and its guests are restarted on the others. Ends with a table.

@@ -228,52 +228,8 @@ lab_on_exit() {
   [ "$1" = 0 ] || ha_dump
 }
 
-# ---- load (issue 11, point 5) --------------------------------------------------------
-# LAB_LOAD=saturated: from load_start to the end of the scenario stress-ng runs nproc CPU
-# workers (every core busy) and one hdd worker writing a file of at most LOAD_HDD_BYTES
-# under $LAB/load with an fsync after every write (fsync pressure on the disk the agents'
-# LMDB stores live on). It always runs with --timeout, so a test killed without its trap
-# (ctest's own timeout) still ends its load by itself; the trap stops it by PID.
-# LAB_LOAD=idle (or unset): nothing. The loaded part prints the load average at its start
-# and end; scenarios assert behaviour only, under load as idle.
-LOAD_TIMEOUT_S=${LAB_LOAD_TIMEOUT_S:-280}   # backstop below the lab tests' ctest TIMEOUT
-LOAD_HDD_BYTES=${LAB_LOAD_HDD_BYTES:-64M}
-LOAD_WARMUP_S=2                              # the workers are all running before the fault
-LOAD_PID=
-loadavg() { local a b c r _; read -r a b c r _ < /proc/loadavg; echo "load average $a $b $c, running/threads $r"; }
-load_start() {
-  case "${LAB_LOAD:-idle}" in
-    idle) return 0 ;;
-    saturated) ;;
-    *) fail "LAB_LOAD='$LAB_LOAD': use idle or saturated" ;;
-  esac
-  command -v stress-ng >/dev/null || fail "LAB_LOAD=saturated needs stress-ng (deploy/setup.sh lab installs it)"
-  mkdir -p "$LAB/load"
-  log "load: start, LAB_LOAD=saturated: $(nproc) CPU workers + 1 hdd worker (fsync, $LOAD_HDD_BYTES) for at most ${LOAD_TIMEOUT_S} s ($(loadavg))"
-  stress-ng --cpu "$(nproc)" --hdd 1 --hdd-bytes "$LOAD_HDD_BYTES" --hdd-write-size 64K \
-    --hdd-opts fsync,wr-seq --temp-path "$LAB/load" --timeout "${LOAD_TIMEOUT_S}s" \
-    > "$LAB/load.log" 2>&1 < /dev/null &
-  LOAD_PID=$!
-  sleep "$LOAD_WARMUP_S"
-  kill -0 "$LOAD_PID" 2>/dev/null || { cat "$LAB/load.log" >&2; fail "stress-ng (pid $LOAD_PID) exited at once"; }
-  log "load: stress-ng pid $LOAD_PID running ($(loadavg))"
-}
-# Stop the load by its PID: stress-ng's parent stops its workers on SIGTERM; any worker
-# still there after 5 s is killed by its own PID (children of that parent only).
-load_stop() {
-  [ -n "${LOAD_PID:-}" ] || return 0
-  local p _
-  log "load: end ($(loadavg))"
-  kill -TERM "$LOAD_PID" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$LOAD_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$LOAD_PID" 2>/dev/null; then
-    for p in $(pgrep -P "$LOAD_PID" || true); do kill -KILL "$p" 2>/dev/null || true; done
-    kill -KILL "$LOAD_PID" 2>/dev/null || true
-  fi
-  wait "$LOAD_PID" 2>/dev/null || true
-  LOAD_PID=
-  rm -rf "${LAB:?}/load"
-}
+# ---- load (issue 11, point 5): load_start / load_stop, LAB_LOAD=idle|saturated, live in
+# deploy/lab.sh (bench/ha/ha_lab.sh runs the same load); lab_on_exit above stops it.
 
 # ---- collateral damage (issue 11): a failure of one host must not hurt the others ----
 # A scenario names the hosts it kills or cuts off (host_failed I...) before doing so;
