@@ -20,6 +20,7 @@
 #include "drover.pb-c.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,61 @@ struct ag_gossip {
 
 static void process(ag_agent *a, const struct gsp_out *out);
 static void on_tick(ag_loop *l, ag_id id, void *ud);
+
+/* ---- the core's signatures (gossip.h, struct gsp_auth; issue 12) ----------------------
+ * A member's incarnation is its own word: "drover-incarnation-v1\0" || host id ||
+ * incarnation (4 bytes, big endian) || state (1 byte: 0 ALIVE, 3 LEFT), signed with the
+ * host's Ed25519 identity key and checked against the sign_pk the member table holds.
+ * A host not in the table has no key, so nothing it is said to have signed verifies. */
+#define INC_DOMAIN "drover-incarnation-v1"
+
+static void inc_statement(gsp_id id, uint32_t inc, enum gsp_state state,
+                          uint8_t out[sizeof INC_DOMAIN + GSP_ID_LEN + 5])
+{
+    memcpy(out, INC_DOMAIN, sizeof INC_DOMAIN);
+    uint8_t *p = out + sizeof INC_DOMAIN;
+    memcpy(p, id.b, GSP_ID_LEN);
+    p += GSP_ID_LEN;
+    p[0] = (uint8_t)(inc >> 24);
+    p[1] = (uint8_t)(inc >> 16);
+    p[2] = (uint8_t)(inc >> 8);
+    p[3] = (uint8_t)inc;
+    p[4] = (uint8_t)state;
+}
+
+static void auth_sign(void *ctx, gsp_id id, uint32_t inc, enum gsp_state state,
+                      uint8_t sig[GSP_SIG_LEN])
+{
+    ag_agent *a = ctx;
+    uint8_t msg[sizeof INC_DOMAIN + GSP_ID_LEN + 5];
+    inc_statement(id, inc, state, msg);
+    crypto_sign_detached(sig, NULL, msg, sizeof msg, a->id.sign_sk);
+}
+
+static int auth_verify(void *ctx, gsp_id id, uint32_t inc, enum gsp_state state,
+                       const uint8_t sig[GSP_SIG_LEN])
+{
+    ag_agent *a = ctx;
+    const ag_member *m = ag_members_find(&a->members, id.b);
+    if (!m)
+        return -ENOENT;
+    uint8_t msg[sizeof INC_DOMAIN + GSP_ID_LEN + 5];
+    inc_statement(id, inc, state, msg);
+    return crypto_sign_verify_detached(sig, msg, sizeof msg, m->sign_pk) == 0 ? 0 : -EPERM;
+}
+
+/* The version that orders a status record is the one its host signed (hoststatus.c). */
+static int auth_status(void *ctx, gsp_id id, const uint8_t *rec, uint32_t len, uint64_t *version)
+{
+    ag_agent *a = ctx;
+    Drover__HostStatus *st;
+    int rc = ag_status_open(&a->members, id.b, rec, len, &st);
+    if (rc)
+        return rc;
+    *version = st->version;
+    drover__host_status__free_unpacked(st, NULL);
+    return 0;
+}
 
 static void step(ag_agent *a, struct gsp_event *ev)
 {
@@ -300,7 +356,7 @@ json_t *ag_gossip_status_json(ag_agent *a)
     struct tp_stats ts;
     gsp_stats_get(a->gossip->g, &gs);
     tp_stats_get(a->tp, &ts);
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+    json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
         "members", (json_int_t)gsp_member_count(a->gossip->g),
         "alive", (json_int_t)gsp_alive_count(a->gossip->g),
         "incarnation", (json_int_t)gsp_incarnation(a->gossip->g),
@@ -310,6 +366,14 @@ json_t *ag_gossip_status_json(ag_agent *a)
         "send_failed", (json_int_t)a->gossip->send_failed,
         "zap_allowed", (json_int_t)ts.zap_allowed, "zap_denied", (json_int_t)ts.zap_denied,
         "received", (json_int_t)ts.received, "status_bad", (json_int_t)a->gossip->status_bad);
+    /* updates the core refused, by reason (gossip.h, "Who may raise what") */
+    json_object_set_new(j, "refused", json_pack("{s:I,s:I,s:I,s:I}",
+        "incarnation_unsigned", (json_int_t)gs.refused_inc_unsigned,
+        "incarnation_bad_signature", (json_int_t)gs.refused_inc_bad_sig,
+        "status_bad_signature", (json_int_t)gs.refused_status_bad_sig,
+        "status_version_mismatch", (json_int_t)gs.refused_status_version));
+    json_object_set_new(j, "incarnation_saturated", json_integer((json_int_t)gs.inc_saturated));
+    return j;
 }
 
 /* ---- life cycle ----------------------------------------------------------------------- */
@@ -329,6 +393,8 @@ int ag_gossip_start(ag_agent *a, char *err, size_t errlen)
         cfg.gossip_interval_ms = (uint32_t)a->cfg.gossip_interval_ms;
     if (a->cfg.suspicion_mult)
         cfg.suspicion_alpha = (uint32_t)a->cfg.suspicion_mult;
+    cfg.auth = (struct gsp_auth){.ctx = a, .sign_inc = auth_sign, .verify_inc = auth_verify,
+                                 .status_version = auth_status};
     cfg.seed = a->epoch ^ ((uint64_t)a->id.host_id[0] << 40 | (uint64_t)a->id.host_id[1] << 32);
     /* a restarted host comes back with a higher incarnation, so its ALIVE wins at once */
     uint64_t inc = 0;
@@ -336,7 +402,8 @@ int ag_gossip_start(ag_agent *a, char *err, size_t errlen)
     const ag_member *self = ag_members_find(&a->members, a->id.host_id);
     gsp_id me;
     memcpy(me.b, a->id.host_id, AG_HOST_ID_LEN);
-    int rc = gsp_new(&cfg, me, self->addr, (uint32_t)inc, &G->g);
+    /* incarnations saturate (gossip.h): 2^32 restarts do not wrap to 0 */
+    int rc = gsp_new(&cfg, me, self->addr, inc > GSP_INC_MAX ? GSP_INC_MAX : (uint32_t)inc, &G->g);
     if (rc) {
         snprintf(err, errlen, "cannot start gossip: %s", strerror(-rc));
         free(G);

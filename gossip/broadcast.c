@@ -22,8 +22,9 @@
 #include <string.h>
 
 /* Wire-size estimates used only for budgeting (the real encoder is codec.c): field tags
- * and lengths cost about 2 bytes each; a HAVE announcement is an id and a version. */
-#define GSP__FACT_BYTES_EST 44u
+ * and lengths cost about 2 bytes each; a HAVE announcement is an id and a version; a
+ * membership fact carries its subject's signature (members.c), 66 of its bytes. */
+#define GSP__FACT_BYTES_EST (44u + GSP_SIG_LEN + 2u)
 #define GSP__STATUS_BYTES_EST 30u
 /* Running suspicions carried by every message besides the queue: 2 keeps the cost at
  * ~100 bytes per message while a handful of suspicions cycle through within a few

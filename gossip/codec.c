@@ -79,6 +79,10 @@ static int to_pb(const struct gsp_msg *m, Drover__GossipMsg *pb, Drover__GossipU
 			p->status.len = u->status_len;
 			p->status.data = (uint8_t *)u->status;
 		}
+		if (u->has_sig) {
+			p->signature.len = GSP_SIG_LEN;
+			p->signature.data = (uint8_t *)u->sig;
+		}
 		(*ptrs)[i] = p;
 	}
 	pb->n_updates = m->n_updates;
@@ -207,6 +211,11 @@ int gsp_codec_decode(const uint8_t *buf, size_t len, struct gsp_codec_msg **out,
 			BAD("update address too long");
 		if (p->status.len > GSP_STATUS_MAX)
 			BAD("status record larger than GSP_STATUS_MAX");
+		if (p->signature.len != 0 && p->signature.len != GSP_SIG_LEN)
+			BAD("signature is not 64 bytes");
+		u->has_sig = p->signature.len == GSP_SIG_LEN;
+		if (u->has_sig)
+			memcpy(u->sig, p->signature.data, GSP_SIG_LEN);
 		u->incarnation = p->incarnation;
 		u->status_version = p->status_version;
 		u->status_len = (uint32_t)p->status.len;

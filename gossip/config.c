@@ -11,9 +11,12 @@
 #include "internal.h"
 
 #include <math.h>
+#include <string.h>
 
 void gsp_config_default(struct gsp_config *c)
 {
+	/* auth has no default (gossip.h): left empty, so gsp_new refuses until it is set */
+	memset(c, 0, sizeof(*c));
 	/* SWIM's expected first detection is T'/(1-e^-1) ~ 1.58 T' [SWIM 3.1]; T' = 200 ms
 	 * puts it near 320 ms and costs 5 pings/s per host. */
 	c->probe_interval_ms = 200;

@@ -4,6 +4,8 @@
  * event with a timestamp; everything it wants done is listed in the gsp_out it returns.
  * There are no callbacks: a callback would let the caller re-enter the core in the middle
  * of a state change, and the deterministic simulator would have to reason about that.
+ * The one exception is the signature seam (gsp_auth, gossip.h): sign and verify are pure
+ * functions of the caller's keys that must not touch the gsp, so nothing re-enters.
  *
  * Time is only ever compared, never read.  Each timer is a deadline in the caller's
  * monotonic milliseconds (next probe, end of the current probe, relay nack deadlines,
@@ -153,7 +155,8 @@ int gsp_new(const struct gsp_config *cfg, gsp_id self, const char *addr, uint32_
 	    cfg->suspicion_alpha == 0 || cfg->suspicion_beta == 0 || cfg->lhm_max == 0 ||
 	    cfg->members_max < 2 || cfg->piggyback_max == 0 || cfg->piggyback_max > 64 || cfg->retransmit_mult == 0 ||
 	    cfg->push_pull_interval_ms == 0 || cfg->nack_percent > 100 || cfg->relay_max == 0 ||
-	    cfg->reconnect_interval_ms == 0 || cfg->push_pull_scale_n == 0)
+	    cfg->reconnect_interval_ms == 0 || cfg->push_pull_scale_n == 0 ||
+	    !cfg->auth.sign_inc || !cfg->auth.verify_inc || !cfg->auth.status_version)
 		return -EINVAL;
 	struct gsp *g = calloc(1, sizeof(*g));
 	if (!g)
@@ -163,10 +166,11 @@ int gsp_new(const struct gsp_config *cfg, gsp_id self, const char *addr, uint32_
 	g->relays = calloc(cfg->relay_max, sizeof(*g->relays));
 	if (!g->relays)
 		goto err_after_alloc;
-	uint32_t m = gsp__add(g, self, addr, incarnation, 0);
+	uint32_t m = gsp__add(g, self, addr, incarnation, NULL, 0);
 	if (m == GSP__NONE)
 		goto err_after_alloc;
 	g->self = m;
+	gsp__sign_self(g);
 	*out = g;
 	return 0;
 
@@ -228,6 +232,12 @@ static int set_status(struct gsp *g, const struct gsp_event *ev)
 	struct gsp__member *me = &g->members[g->self];
 	if (ev->status_version <= me->status_version)
 		return -ESTALE;
+	/* Others order records by the signed version (members.c): ours must carry it too. */
+	uint64_t signed_version = 0;
+	if (g->cfg.auth.status_version(g->cfg.auth.ctx, me->id, ev->status, ev->status_len,
+	                               &signed_version) != 0 ||
+	    signed_version != ev->status_version)
+		return -EINVAL;
 	uint8_t *copy = malloc(ev->status_len ? ev->status_len : 1);
 	if (!copy)
 		return -ENOMEM;
@@ -265,10 +275,13 @@ static void do_leave(struct gsp *g, uint64_t now)
 {
 	struct gsp__member *me = &g->members[g->self];
 	g->leaving = true;
-	/* A higher incarnation makes LEFT beat any ALIVE about us still in flight. */
-	me->inc++;
+	/* A higher incarnation makes LEFT beat any ALIVE about us still in flight; at the
+	 * maximum, LEFT still beats ALIVE at the same incarnation (members.c). */
+	if (me->inc < GSP_INC_MAX)
+		me->inc++;
 	me->bc_from = me->id;
 	gsp__set_state(g, g->self, GSP_LEFT, now);
+	gsp__sign_self(g);
 	gsp__bc_member(g, g->self);
 	/* Tell a few members right now instead of waiting for the next gossip round: the
 	 * caller may stop ticking us soon. */
@@ -401,6 +414,7 @@ int gsp_step(gsp *g, const struct gsp_event *ev, struct gsp_out *out)
 	g->n_upd = 0;
 	g->n_ev = 0;
 	g->oom = false;
+	g->refused_in_msg = false;
 	graveyard_free(g);
 	if (ev->type == GSP_EV_RECV && (!ev->msg || !msg_valid(ev->msg)))
 		return -EINVAL;

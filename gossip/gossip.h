@@ -34,6 +34,28 @@
  *     of a newer version pulls the body from the announcer, so each member receives
  *     each body about once instead of lambda*log(N) times (broadcast.c).
  *
+ * Who may raise what (issue 12).  Messages come from authenticated members, but a
+ * member may lie about another one, so nothing a member says about host X can raise
+ * what we keep for X unless X itself signed it.  The core holds no keys and links no
+ * crypto: it asks the caller through struct gsp_auth (below), synchronously.
+ *   - Incarnations are X's own: an update that would raise the incarnation we hold for
+ *     X (or introduce X) must carry X's signature of (X, incarnation, ALIVE); a LEFT
+ *     must always carry X's signature of (X, incarnation, LEFT).  So SUSPECT/DEAD about
+ *     X can only name an incarnation X has signed: a member suspects what it has seen.
+ *     Every fact we spread carries that signature, so a member that has not yet seen
+ *     X's latest incarnation still accepts a suspicion of it [SWIM 4.2 needs exactly
+ *     that suspicion at the current incarnation spreads].
+ *   - Incarnations saturate at GSP_INC_MAX: never wrap, and comparisons are plain
+ *     unsigned ones, so a small number is never "newer" than a large one.  A host at
+ *     the maximum can no longer outbid an accusation (counted in inc_saturated); only
+ *     its own signatures get it there, one per refutation, leave or restart.
+ *   - A status record's version is the one inside its signed body: a record that does
+ *     not verify, or whose update names another version, is refused before it can
+ *     replace anything; the announced (unsigned) versions of HAVE entries and digests
+ *     only decide what to pull.
+ * Refusals are counted by reason in gsp_stats.  After one refusal in a message the
+ * rest of its signed claims are refused unchecked (a bound on verification work).
+ *
  * Errors are negative errno values.  Memory referenced from a gsp_out stays valid until
  * the next call of gsp_step() or gsp_free() on the same gsp.
  */
@@ -46,6 +68,8 @@
 #define GSP_ID_LEN 16        /* BLAKE2b-128 of the host's identity key (see proto/drover.proto) */
 #define GSP_ADDR_MAX 48      /* "tcp://[v6 addr]:port" fits; longer addresses are refused */
 #define GSP_STATUS_MAX 2048  /* bytes of one signed status record; bounds one update's size */
+#define GSP_SIG_LEN 64       /* a signature through gsp_auth (Ed25519 in the agent) */
+#define GSP_INC_MAX UINT32_MAX /* incarnations saturate here, never wrap */
 
 typedef struct gsp_id {
 	uint8_t b[GSP_ID_LEN];
@@ -53,8 +77,31 @@ typedef struct gsp_id {
 
 enum gsp_state { GSP_ALIVE = 0, GSP_SUSPECT = 1, GSP_DEAD = 2, GSP_LEFT = 3 };
 
+/* The seam to the caller's keys (see "Who may raise what" above).  Called from inside
+ * gsp_step and gsp_new, never re-entrantly: the functions must not call any gsp_*
+ * function on the same gsp, and should be quick (a table lookup and one signature
+ * operation).  All three are required; gsp_new refuses a config without them.
+ * `ctx` is passed back unchanged.  What exactly is signed (domain string, encoding)
+ * is the caller's choice; it must bind all of id, inc and state. */
+struct gsp_auth {
+	void *ctx;
+	/* Sign "host `id` is `state` (GSP_ALIVE or GSP_LEFT) at incarnation `inc`" with this
+	 * host's key.  Called with our own id only, each time our incarnation or state
+	 * changes (gsp_new, refutation, leave).  Must not fail. */
+	void (*sign_inc)(void *ctx, gsp_id id, uint32_t inc, enum gsp_state state,
+	                 uint8_t sig[GSP_SIG_LEN]);
+	/* 0 when sig is `id`'s signature of that statement; anything else refuses it. */
+	int (*verify_inc)(void *ctx, gsp_id id, uint32_t inc, enum gsp_state state,
+	                  const uint8_t sig[GSP_SIG_LEN]);
+	/* Open a status record claimed to be `id`'s: 0 and *version = the version in its
+	 * signed body when `id` signed it and it is about `id`; anything else refuses it. */
+	int (*status_version)(void *ctx, gsp_id id, const uint8_t *rec, uint32_t len,
+	                      uint64_t *version);
+};
+
 /* Tunables.  gsp_config_default() gives the values justified in gossip_config.c and
- * docs/gossip.md; every field may be changed before gsp_new(). */
+ * docs/gossip.md; every field may be changed before gsp_new().  `auth` has no default:
+ * the caller must set it. */
 struct gsp_config {
 	uint32_t probe_interval_ms;     /* one probe round (SWIM's protocol period T') */
 	uint32_t probe_timeout_ms;      /* wait for a direct ack before indirect probes */
@@ -76,6 +123,7 @@ struct gsp_config {
 	uint32_t relay_max;             /* outstanding indirect probes we relay for others */
 	uint32_t members_max;           /* table size limit (including dead and left) */
 	uint64_t seed;                  /* PRNG seed; 0 is allowed */
+	struct gsp_auth auth;           /* signatures: required (see above) */
 };
 
 /* ---- messages (codec-free; gossip/codec.h maps them to proto/gossip.proto) ---- */
@@ -99,6 +147,9 @@ struct gsp_update {
 	uint64_t status_version;  /* STATUS; in push-pull digests: version the sender holds */
 	uint32_t status_len;      /* STATUS only */
 	const uint8_t *status;    /* STATUS only; borrowed, status_len bytes */
+	int has_sig;              /* sig is set */
+	uint8_t sig[GSP_SIG_LEN]; /* ALIVE/SUSPECT/DEAD: subject's signature of (subject,
+	                           * incarnation, ALIVE); LEFT: of (subject, incarnation, LEFT) */
 };
 
 enum gsp_msg_type {
@@ -141,7 +192,8 @@ struct gsp_event {
 	size_t n_seeds;                        /* JOIN */
 	const char *const *seeds;              /* JOIN: addresses */
 	uint64_t status_version;               /* STATUS: must exceed the previous version */
-	const uint8_t *status;                 /* STATUS */
+	const uint8_t *status;                 /* STATUS: auth.status_version must give
+	                                        * status_version back */
 	uint32_t status_len;                   /* STATUS: <= GSP_STATUS_MAX */
 };
 
@@ -189,14 +241,16 @@ void gsp_config_default(struct gsp_config *cfg);
 
 /* Create the view of host `self` reachable at `addr`, alone in its group, incarnation
  * `incarnation` (a restarted host may pass a persisted value; 0 is fine, refutation
- * raises it).  Errors: -EINVAL (bad config, addr too long), -ENOMEM. */
+ * raises it; signed at once through cfg->auth.sign_inc).  Errors: -EINVAL (bad config,
+ * auth functions missing, addr too long), -ENOMEM. */
 int gsp_new(const struct gsp_config *cfg, gsp_id self, const char *addr,
             uint32_t incarnation, gsp **out);
 void gsp_free(gsp *g);
 
 /* Feed one event.  On success fills *out (valid until the next call) and returns 0.
  * Preconditions: ev->now_ms never decreases between calls on the same gsp.
- * Errors: -EINVAL (malformed event or message: nothing changed), -ESTALE (STATUS with a
+ * Errors: -EINVAL (malformed event or message: nothing changed; a STATUS whose record
+ * does not open to ev->status_version through auth.status_version), -ESTALE (STATUS with a
  * version not above the current one), -EPERM (JOIN/STATUS/LEAVE after LEAVE),
  * -ENOMEM (an allocation failed part-way: *out is still valid and must still be acted
  * on, the state is consistent, some work of this event may be missing).  A message for
@@ -222,6 +276,13 @@ struct gsp_stats {
 	uint64_t probes, probes_failed, indirect_sent, nacks_sent, nacks_received;
 	uint64_t refutations, msgs_ignored, updates_applied, push_pulls, relays_dropped;
 	uint64_t members_full;
+	/* Refused updates, by reason ("Who may raise what" above).  A correct member never
+	 * causes these: each one is a forgery, or a bug. */
+	uint64_t refused_inc_unsigned;     /* would raise an incarnation, or says LEFT, unsigned */
+	uint64_t refused_inc_bad_sig;      /* the same with a signature that does not verify */
+	uint64_t refused_status_bad_sig;   /* status record not signed by (or not about) its host */
+	uint64_t refused_status_version;   /* update's version differs from the signed one */
+	uint64_t inc_saturated;            /* we had to refute at GSP_INC_MAX and could not */
 };
 void gsp_stats_get(const gsp *g, struct gsp_stats *st);
 

@@ -42,6 +42,8 @@ struct gsp__member {
 	bool st_pending;          /* status record waiting to be retransmitted */
 	bool in_active;           /* listed in g->active */
 	uint32_t inc;
+	uint8_t sig[GSP_SIG_LEN]; /* the member's own signature of inc: of (id, inc, LEFT)
+	                           * while LEFT, else of (id, inc, ALIVE) (members.c) */
 	uint64_t since_ms;
 	gsp_id bc_from;           /* `from` of the membership fact we spread */
 	uint16_t bc_tx, st_tx;    /* transmissions so far */
@@ -115,6 +117,7 @@ struct gsp {
 	uint32_t pb_round;        /* counter stamped on facts taken by one piggyback call */
 	uint32_t lhm_score;       /* 0 .. lhm_max-1; the multiplier is score + 1 */
 	bool started;
+	bool refused_in_msg;      /* a signed claim of this event was refused (members.c) */
 
 	/* output being built */
 	struct gsp__send_b *out_send;
@@ -132,13 +135,15 @@ struct gsp {
 
 /* members.c */
 uint32_t gsp__find(const struct gsp *g, gsp_id id);
-uint32_t gsp__add(struct gsp *g, gsp_id id, const char *addr, uint32_t inc, uint64_t now);
+uint32_t gsp__add(struct gsp *g, gsp_id id, const char *addr, uint32_t inc,
+                  const uint8_t sig[GSP_SIG_LEN], uint64_t now);
 enum gsp__applied { GSP__APPLIED = 0, GSP__STALE = 1, GSP__WANT = 2 };
 enum gsp__applied gsp__apply(struct gsp *g, const struct gsp_update *u, uint64_t now,
                              bool from_push_pull);
 void gsp__on_status_pull(struct gsp *g, const struct gsp_msg *msg);
 void gsp__set_state(struct gsp *g, uint32_t m, enum gsp_state s, uint64_t now);
 void gsp__refute(struct gsp *g, uint32_t inc_seen);
+void gsp__sign_self(struct gsp *g);
 void gsp__emit(struct gsp *g, enum gsp_mevent_type t, uint32_t m);
 void gsp__fill_fact(const struct gsp *g, uint32_t m, struct gsp_update *u);
 

@@ -9,6 +9,21 @@
  * a higher incarnation, which then overrides the accusation everywhere.  Refuting also
  * raises our LHM [LG 4.3]: being suspected is a hint that we are the slow one.
  *
+ * "Only the member itself" is enforced, not assumed (issue 12): each row keeps the
+ * member's own signature of its incarnation, every fact we spread carries it, and an
+ * update that would raise the incarnation we hold (or says LEFT, which only the member
+ * says of itself) is applied only when it carries a valid one (vouched()).  So DEAD(X,
+ * 0xFFFFFFFF) from a liar is refused, while SUSPECT(X, i) from an honest prober who has
+ * seen X's signed i is accepted even by a member still holding i-1: the signature it
+ * carries proves that i exists.  Updates at or below the held incarnation need no
+ * signature; SWIM's precedence alone decides them, as before.  Incarnations saturate at
+ * GSP_INC_MAX (refute, do_leave) rather than wrap to 0, which every member would read
+ * as older than anything.
+ *
+ * A status record replaces the one we hold only when its signed body opens to exactly
+ * the version the update names (status_vouched()): the version that orders records is
+ * the signed one, never a relay's say-so.
+ *
  * Members are never removed: a dead host keeps its row so that late messages about it
  * are recognised as stale and so that reconnect attempts can heal partitions.  The table
  * is bounded by members_max; beyond it, new members are refused and counted.
@@ -99,7 +114,8 @@ static bool reserve(struct gsp *g, uint32_t need)
 	return true;
 }
 
-uint32_t gsp__add(struct gsp *g, gsp_id id, const char *addr, uint32_t inc, uint64_t now)
+uint32_t gsp__add(struct gsp *g, gsp_id id, const char *addr, uint32_t inc,
+                  const uint8_t sig[GSP_SIG_LEN], uint64_t now)
 {
 	if (gsp_id_is_zero(id) || strlen(addr) >= GSP_ADDR_MAX)
 		return GSP__NONE;
@@ -114,6 +130,8 @@ uint32_t gsp__add(struct gsp *g, gsp_id id, const char *addr, uint32_t inc, uint
 	strncpy(mb->addr, addr, GSP_ADDR_MAX - 1);
 	mb->state = GSP_ALIVE;
 	mb->inc = inc;
+	if (sig)
+		memcpy(mb->sig, sig, GSP_SIG_LEN);
 	mb->since_ms = now;
 	mb->bc_from = id;
 	hash_put(g->hash, g->hash_cap, g->members, m);
@@ -145,19 +163,76 @@ void gsp__fill_fact(const struct gsp *g, uint32_t m, struct gsp_update *u)
 	u->subject = mb->id;
 	u->from = mb->bc_from;
 	u->incarnation = mb->inc;
+	u->has_sig = 1;
+	memcpy(u->sig, mb->sig, GSP_SIG_LEN);
 	if (u->kind == GSP_UPD_ALIVE)
 		memcpy(u->addr, mb->addr, GSP_ADDR_MAX);
 }
 
+/* Our row's signature for our current incarnation and state (ALIVE or LEFT). */
+void gsp__sign_self(struct gsp *g)
+{
+	struct gsp__member *me = &g->members[g->self];
+	g->cfg.auth.sign_inc(g->cfg.auth.ctx, me->id, me->inc,
+	                     me->state == GSP_LEFT ? GSP_LEFT : GSP_ALIVE, me->sig);
+}
+
+/* inc_seen is an incarnation of ours that we signed (vouched() checked it).  At
+ * GSP_INC_MAX there is nothing higher to refute with: we re-spread ALIVE at the maximum
+ * (it still beats older accusations) and count it. */
 void gsp__refute(struct gsp *g, uint32_t inc_seen)
 {
 	struct gsp__member *me = &g->members[g->self];
-	me->inc = (inc_seen > me->inc ? inc_seen : me->inc) + 1;
+	uint32_t top = inc_seen > me->inc ? inc_seen : me->inc;
+	if (top == GSP_INC_MAX)
+		g->st.inc_saturated++;
+	me->inc = top == GSP_INC_MAX ? GSP_INC_MAX : top + 1;
 	me->bc_from = me->id;
+	gsp__sign_self(g);
 	gsp__bc_member(g, g->self);
 	if (g->lhm_score + 1 < g->cfg.lhm_max)
 		g->lhm_score++;
 	g->st.refutations++;
+}
+
+/* May u raise the incarnation we hold for member m (GSP__NONE: introduce it), or, a
+ * LEFT, speak for m at all?  Only with m's own signature of exactly that statement.
+ * Updates that raise nothing pass unchecked.  Refusals are counted by reason; after one,
+ * the rest of the message is refused without spending a verification on each. */
+static bool vouched(struct gsp *g, const struct gsp_update *u, uint32_t m)
+{
+	enum gsp_state said = u->kind == GSP_UPD_LEFT ? GSP_LEFT : GSP_ALIVE;
+	if (said == GSP_ALIVE && m != GSP__NONE && u->incarnation <= g->members[m].inc)
+		return true;
+	if (!u->has_sig) {
+		g->st.refused_inc_unsigned++;
+		return false;
+	}
+	if (g->refused_in_msg ||
+	    g->cfg.auth.verify_inc(g->cfg.auth.ctx, u->subject, u->incarnation, said, u->sig) != 0) {
+		g->refused_in_msg = true;
+		g->st.refused_inc_bad_sig++;
+		return false;
+	}
+	return true;
+}
+
+/* Does the record in u open, as its subject's, to the version u names? */
+static bool status_vouched(struct gsp *g, const struct gsp_update *u)
+{
+	uint64_t v = 0;
+	if (g->refused_in_msg || g->cfg.auth.status_version(g->cfg.auth.ctx, u->subject, u->status,
+	                                                    u->status_len, &v) != 0) {
+		g->refused_in_msg = true;
+		g->st.refused_status_bad_sig++;
+		return false;
+	}
+	if (v != u->status_version) {
+		g->refused_in_msg = true;
+		g->st.refused_status_version++;
+		return false;
+	}
+	return true;
 }
 
 static void apply_status(struct gsp *g, const struct gsp_update *u)
@@ -168,6 +243,11 @@ static void apply_status(struct gsp *g, const struct gsp_update *u)
 	struct gsp__member *mb = &g->members[m];
 	if (u->status_version <= mb->status_version)
 		return;
+	if (!status_vouched(g, u)) {
+		/* a forged announcement of this version made us pull it: forget that want */
+		mb->pull_version = mb->status_version;
+		return;
+	}
 	uint8_t *copy = malloc(u->status_len ? u->status_len : 1);
 	if (!copy) {
 		g->oom = true;
@@ -197,9 +277,9 @@ static void apply_status(struct gsp *g, const struct gsp_update *u)
 static void apply_alive(struct gsp *g, const struct gsp_update *u, uint32_t m, uint64_t now)
 {
 	if (m == GSP__NONE) {
-		if (u->addr[0] == 0)
+		if (u->addr[0] == 0 || !vouched(g, u, m))
 			return;
-		m = gsp__add(g, u->subject, u->addr, u->incarnation, now);
+		m = gsp__add(g, u->subject, u->addr, u->incarnation, u->sig, now);
 		if (m == GSP__NONE)
 			return;
 		gsp__emit(g, GSP_ME_STATE, m);
@@ -208,15 +288,17 @@ static void apply_alive(struct gsp *g, const struct gsp_update *u, uint32_t m, u
 		return;
 	}
 	if (m == g->self) {
-		/* Somebody remembers a previous life of ours with a higher number. */
-		if (u->incarnation > g->members[m].inc && !g->leaving)
+		/* Somebody remembers a previous life of ours with a higher number (which we
+		 * signed then: a number nobody signed must not push ours up). */
+		if (u->incarnation > g->members[m].inc && !g->leaving && vouched(g, u, m))
 			gsp__refute(g, u->incarnation);
 		return;
 	}
 	struct gsp__member *mb = &g->members[m];
-	if (u->incarnation <= mb->inc)
+	if (u->incarnation <= mb->inc || !vouched(g, u, m))
 		return;
 	mb->inc = u->incarnation;
+	memcpy(mb->sig, u->sig, GSP_SIG_LEN);
 	mb->bc_from = mb->id;
 	if (u->addr[0])
 		memcpy(mb->addr, u->addr, GSP_ADDR_MAX);
@@ -232,8 +314,13 @@ static void apply_alive(struct gsp *g, const struct gsp_update *u, uint32_t m, u
 static void apply_down(struct gsp *g, const struct gsp_update *u, uint32_t m, uint64_t now)
 {
 	struct gsp__member *mb = &g->members[m];
-	if (mb->state == GSP_DEAD || mb->state == GSP_LEFT || u->incarnation < mb->inc)
+	if (mb->state == GSP_DEAD || mb->state == GSP_LEFT || u->incarnation < mb->inc ||
+	    !vouched(g, u, m))
 		return;
+	/* The row keeps the signature of what it now says: the LEFT one, or, raised, the
+	 * ALIVE one the accusation carried (vouched() checked whichever applies). */
+	if (u->kind == GSP_UPD_LEFT || u->incarnation > mb->inc)
+		memcpy(mb->sig, u->sig, GSP_SIG_LEN);
 	mb->inc = u->incarnation;
 	mb->bc_from = u->from;
 	gsp__suspicion_clear(g, m);
@@ -301,12 +388,21 @@ enum gsp__applied gsp__apply(struct gsp *g, const struct gsp_update *u, uint64_t
 	if (stale_accusation(g, u, m))
 		return GSP__STALE;
 	if (m == g->self) {
-		if (!g->leaving && u->incarnation >= g->members[m].inc)
+		/* An accusation of a number we never signed, or a LEFT we did not sign, is a
+		 * lie nobody else believes either: no refutation (it would spend numbers). */
+		if (!g->leaving && u->incarnation >= g->members[m].inc && vouched(g, u, m))
 			gsp__refute(g, u->incarnation);
 		return GSP__APPLIED;
 	}
 	if (u->kind == GSP_UPD_SUSPECT || (from_push_pull && u->kind == GSP_UPD_DEAD)) {
+		struct gsp__member *mb = &g->members[m];
+		if (mb->state == GSP_DEAD || mb->state == GSP_LEFT || u->incarnation < mb->inc ||
+		    !vouched(g, u, m))
+			return GSP__APPLIED;
+		uint32_t before = mb->inc;
 		gsp__suspect(g, m, u->incarnation, u->from, now);
+		if (mb->inc != before)   /* raised to u's incarnation: keep the proof of it */
+			memcpy(mb->sig, u->sig, GSP_SIG_LEN);
 		return GSP__APPLIED;
 	}
 	apply_down(g, u, m, now);

@@ -11,6 +11,12 @@
  * The period grows above push_pull_scale_n members by ceil(log2(N / scale_n)) + 1 (the
  * memberlist rule) so the bytes per host per second stay nearly flat as N grows.
  *
+ * Signatures (members.c): a digest entry carries its subject's signature of the
+ * incarnation only where the receiver may need it, i.e. always in a first PUSH_PULL (we
+ * do not know the peer's view) and, in a reply, where the peer's digest shows an older
+ * incarnation or a different LEFT state.  They count against the body budget, so a
+ * reply to a joiner that knows nobody (all 66-byte signatures) still fits the codec.
+ *
  * Healing partitions: after a long enough cut, each side has declared the other dead
  * and nobody probes or gossips to dead members.  Every reconnect_interval_ms we therefore
  * push-pull with one random dead (not left) member; if it is in fact alive it sees
@@ -72,9 +78,16 @@ void gsp__push_pull_send(struct gsp *g, uint32_t dest, const char *addr, int joi
                          enum gsp_msg_type type, const struct gsp_msg *peer)
 {
 	uint64_t *peer_ver = NULL;
+	struct peer_fact {
+		bool known, left;
+		uint32_t inc;
+	} *peer_fact = NULL;
 	if (peer) {
 		peer_ver = calloc(g->n_members, sizeof(*peer_ver));
-		if (!peer_ver) {
+		peer_fact = calloc(g->n_members, sizeof(*peer_fact));
+		if (!peer_ver || !peer_fact) {
+			free(peer_ver);
+			free(peer_fact);
 			g->oom = true;
 			return;
 		}
@@ -83,10 +96,17 @@ void gsp__push_pull_send(struct gsp *g, uint32_t dest, const char *addr, int joi
 			if (u->kind == GSP_UPD_STATUS)
 				continue;
 			uint32_t m = gsp__find(g, u->subject);
-			if (m != GSP__NONE)
-				peer_ver[m] = u->status_version;
+			if (m == GSP__NONE)
+				continue;
+			peer_ver[m] = u->status_version;
+			if (u->kind != GSP_UPD_STATUS_HAVE) {
+				peer_fact[m].known = true;
+				peer_fact[m].left = u->kind == GSP_UPD_LEFT;
+				peer_fact[m].inc = u->incarnation;
+			}
 		}
 	}
+	size_t sig_bytes = 0;
 	struct gsp__send_b *b = gsp__send_new(g, dest, addr, type);
 	if (!b)
 		goto out;
@@ -99,10 +119,16 @@ void gsp__push_pull_send(struct gsp *g, uint32_t dest, const char *addr, int joi
 			gsp__fill_fact(g, m, u);
 			memcpy(u->addr, g->members[m].addr, GSP_ADDR_MAX);
 			u->status_version = g->members[m].status_version;
+			const struct peer_fact *pf = peer_fact ? &peer_fact[m] : NULL;
+			if (pf && pf->known && pf->inc >= u->incarnation &&
+			    (u->kind != GSP_UPD_LEFT || pf->left))
+				u->has_sig = 0;   /* the peer holds this incarnation already */
+			else
+				sig_bytes += GSP_SIG_LEN + 2;
 		}
 	}
 	if (peer) {
-		size_t body_bytes = 0;
+		size_t body_bytes = sig_bytes;
 		for (uint32_t m = 0; m < g->n_members; m++) {
 			const struct gsp__member *mb = &g->members[m];
 			if (!mb->status || mb->status_version <= peer_ver[m])
@@ -128,6 +154,7 @@ void gsp__push_pull_send(struct gsp *g, uint32_t dest, const char *addr, int joi
 		g->st.push_pulls++;
 out:
 	free(peer_ver);
+	free(peer_fact);
 }
 
 void gsp__on_push_pull(struct gsp *g, const struct gsp_msg *msg, uint64_t now)

@@ -124,7 +124,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (n < 4 || trials == 0 || trials >= n || status_bytes > GSP_STATUS_MAX || status_period_ms == 0) {
+	if (n < 4 || trials == 0 || trials >= n || status_bytes > GSP_STATUS_MAX ||
+	    status_bytes < GSIM_SEAL_LEN || status_period_ms == 0) {
 		fprintf(stderr, "bad parameters\n");
 		return 2;
 	}
@@ -165,6 +166,9 @@ int main(int argc, char **argv)
 
 	/* Background status load: member i re-publishes at i*P/n + k*P. */
 	uint8_t *rec = calloc(1, status_bytes ? status_bytes : 1);
+	/* gsim_set_status adds a GSIM_SEAL_LEN-byte seal (the stand-in signature): the
+	 * records on the wire are status_bytes long. */
+	status_bytes -= GSIM_SEAL_LEN;
 	uint64_t *ver = calloc(n, sizeof(uint64_t));
 	uint64_t *next_pub = calloc(n, sizeof(uint64_t));
 	if (!rec || !ver || !next_pub)
