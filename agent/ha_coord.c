@@ -483,6 +483,7 @@ void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
         h->last_ack[hi] = now;
         if (r->inventory_ok) {
             uint32_t *vms = calloc(r->n_vms + 1, sizeof *vms), *busy = calloc(r->n_busy + 1, sizeof *busy);
+            uint32_t *starting = calloc(r->n_starting + 1, sizeof *starting), ns = 0;
             uint32_t *down = calloc(r->n_vms + 1, sizeof *down), nd = 0;
             hac_gen *gens = calloc(r->n_vms + 1, sizeof *gens);
             uint32_t nv = 0, nb = 0;
@@ -526,11 +527,18 @@ void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
                 if (vi >= 0)
                     busy[nb++] = (uint32_t)vi;
             }
-            if (vms && gens && busy && down) {
+            for (size_t i = 0; starting && i < r->n_starting; i++) {
+                int vi = r->starting[i] ? hac_find_vm(s, r->starting[i]) : -1;
+                if (vi >= 0)
+                    starting[ns++] = (uint32_t)vi;
+            }
+            if (vms && gens && busy && down && starting) {
                 hac_input in = {.kind = HAC_IN_INVENTORY, .host = (uint32_t)hi, .vms = vms, .gens = gens,
-                                .n_vms = nv, .busy = busy, .n_busy = nb, .down = down, .n_down = nd};
+                                .n_vms = nv, .busy = busy, .n_busy = nb, .down = down, .n_down = nd,
+                                .starting = starting, .n_starting = ns};
                 ag_ha__coord_feed(a, &in);
             }
+            free(starting);
             free(down);
             free(vms);
             free(gens);

@@ -617,6 +617,17 @@ bool ag_ha__job_busy(ag_agent *a, const char *vm)
     return false;
 }
 
+uint32_t ag_ha__local_starts(ag_agent *a, char **out, uint32_t max)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < HA_JOBS_MAX && n < max; i++) {
+        ha_job *j = a->ha->jobs[i];
+        if (j && j->kind == JOB_CMD && j->cmd.kind == HAC_CMD_START)
+            out[n++] = j->vm;
+    }
+    return n;
+}
+
 void ag_ha__local_moves(ag_agent *a, struct ha_move *out, uint32_t *n, uint32_t max)
 {
     *n = 0;

@@ -386,6 +386,9 @@ static void send_report(ag_agent *a, Drover__HaInvVm **ivp, size_t nr, char **bu
     r.n_busy = nm;
     r.moves = pmp;
     r.n_moves = nm;
+    char *starting[HA_JOBS_MAX];
+    r.starting = starting;
+    r.n_starting = ag_ha__local_starts(a, starting, HA_JOBS_MAX);
     r.applied = ag_raft_applied(a);
     r.inventory_ok = inventory;
     r.sent_ms = ag_now_ms();   /* the lease counts from here */

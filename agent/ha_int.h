@@ -201,6 +201,8 @@ void ag_ha__exec_inventory(ag_agent *a);
 void ag_ha__exec_destroy(ag_agent *a, const char *vm, const char *uuid, bool undefine, const char *why);
 void ag_ha__exec_cmd(ag_agent *a, const hac_cmd *cmd);
 bool ag_ha__job_busy(ag_agent *a, const char *vm);
+/* Names of the VMs a START job runs for here, at most max (borrowed from the jobs). */
+uint32_t ag_ha__local_starts(ag_agent *a, char **out, uint32_t max);
 /* vmxml/<vm> is in this host's copy of the replicated state. */
 bool ag_ha__xml_stored(ag_agent *a, const char *vm);
 /* Run [ha] fence_command for host index `host` (name, address); ag_ha__fenced follows. */

@@ -350,6 +350,10 @@ typedef struct hac_input {
     /* INVENTORY: VMs with a migration job running on the reporting host */
     const uint32_t *busy;
     uint32_t n_busy;
+    /* INVENTORY: VMs with a START job running on the reporting host: a START sent there
+     * is under way, not lost, until cmd_timeout_ms (a cold QEMU start can take seconds) */
+    const uint32_t *starting;
+    uint32_t n_starting;
     /* INVENTORY: VMs defined on the reporting host and shut off by their guest (or an
      * ACPI shutdown request): not crashed, not destroyed. Seen running on their owner
      * before, they are no longer kept running (vSphere HA does not restart a guest that

@@ -37,8 +37,12 @@ static int reconcile(hac_coord *c, hac_out *out)
     hac__note_fresh(c);
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         vsoft *s = &c->v[v];
-        uint64_t limit = s->cmd_kind == HAC_CMD_START ? c->cfg.start_timeout_ms
-                                                      : c->cfg.cmd_timeout_ms;
+        /* A START is re-sent quickly when its message may be lost (start_timeout_ms), but
+         * not while its target reports the job under way: each re-send was a "lost"
+         * event and a joined duplicate for every second a slow start took. */
+        bool under_way = s->starting && s->cmd_to == (uint32_t)c->s.vms[v].owner;
+        uint64_t limit = s->cmd_kind == HAC_CMD_START && !under_way ? c->cfg.start_timeout_ms
+                                                                    : c->cfg.cmd_timeout_ms;
         if (s->cmd_id && now >= s->cmd_ms + limit) {
             hac__event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: command %llu lost (no result)",
                   c->s.vms[v].name, (unsigned long long)s->cmd_id);
@@ -284,6 +288,12 @@ static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
     for (uint32_t i = 0; i < in->n_busy; i++)
         if (in->busy[i] < c->s.n_vms && c->s.vms[in->busy[i]].owner == (int32_t)in->host)
             busy[in->busy[i]] = true;
+    for (uint32_t v = 0; v < c->s.n_vms; v++)
+        if (c->s.vms[v].owner == (int32_t)in->host)
+            c->v[v].starting = false;
+    for (uint32_t i = 0; in->starting && i < in->n_starting; i++)
+        if (in->starting[i] < c->s.n_vms && c->s.vms[in->starting[i]].owner == (int32_t)in->host)
+            c->v[in->starting[i]].starting = true;
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         int32_t *seen = &c->v[v].seen_on;
         if (c->s.vms[v].owner == (int32_t)in->host)

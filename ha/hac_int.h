@@ -73,6 +73,7 @@ typedef struct vsoft {
     bool unacked_reported;
     uint64_t orphan_ms;     /* a recorded move with no command of ours since (0 = none) */
     bool busy;              /* its owner's last report lists a migration job for it */
+    bool starting;          /* its owner's last report lists a START job for it */
     uint64_t must_not;      /* hosts it can never run on (HAC_IN_CONSTRAINTS) */
     uint32_t start_fails;   /* failed STARTs in a row since it last ran (backoff) */
     uint64_t retry_ms;      /* no START and no restart decision before this (backoff) */
