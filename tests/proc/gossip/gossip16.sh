@@ -6,7 +6,9 @@
 #  4. SIGSTOP one for 0.5 s -> nobody marks it dead;
 #  5. a host that is not in the roster cannot join (ZAP refuses it, nobody lists it);
 #  6. forged, replayed and impersonating messages from a member's credentials are rejected
-#     and counted by reason.
+#     and counted by reason; so are lies inside well-sealed gossip (issue 12: a forged
+#     status record at UINT64_MAX, a record under another version, DEAD/ALIVE at
+#     incarnation 0xFFFFFFFF), and the lied-about member stays alive with its record.
 set -euo pipefail
 B=${1:?build dir}
 D=$B/agent/drover
@@ -44,15 +46,15 @@ CONF
 done
 start() { "$D" agent -c "$T/h$1.conf" 2>> "$T/h$1.log" & PID[$1]=$!; }
 members_json() { "$D" members -c "$T/h$1.conf" --json 2>/dev/null || true; }
+# members --json read with jq: members carry nested objects (status, ha) in any key order
 count_state() {  # host, state -> how many members host $1 sees in state $2
-  members_json "$1" | grep -c "\"state\": \"$2\"" || true
+  members_json "$1" | jq --arg s "$2" '[.members[]? | select(.state == $s)] | length' 2>/dev/null || echo 0
 }
-state_of() {  # host, name -> state of name as seen by host
-  members_json "$1" | tr -d '\n ' | grep -o "{[^{}]*\"name\":\"$2\"[^{}]*\"state\":\"[a-z]*\"" | sed 's/.*"state":"\([a-z]*\)"/\1/' | head -1
+member_field() {  # host, name, field -> that field of name as seen by host
+  members_json "$1" | jq -rc --arg n "$2" --arg f "$3" '.members[]? | select(.name == $n) | .[$f]' 2>/dev/null | head -1
 }
-inc_of() {
-  members_json "$1" | tr -d '\n ' | grep -o "\"incarnation\":[0-9]*,[^{}]*\"name\":\"$2\"" | sed 's/"incarnation":\([0-9]*\).*/\1/' | head -1
-}
+state_of() { member_field "$1" "$2" state; }
+inc_of() { member_field "$1" "$2" incarnation; }
 wait_until() {  # seconds, description, command...
   local secs=$1 what=$2; shift 2
   local t0=$SECONDS
@@ -107,7 +109,7 @@ cp "$T/roster" "$T/roster99"
 start 99
 sleep 3
 for i in $(seq $N); do
-  members_json "$i" | grep -q '"name": "h99"' && fail "h$i lists the non-member h99"
+  [ -z "$(state_of "$i" h99)" ] || fail "h$i lists the non-member h99"
 done
 denied=$("$D" status -c "$T/h1.conf" --json | grep -o '"zap_denied": [0-9]*' | grep -o '[0-9]*$')
 [ "${denied:-0}" -gt 0 ] || fail "h1 counted no refused handshake from h99"
@@ -126,7 +128,18 @@ done
 old=$(echo "$st" | grep -o '"old_epoch":[0-9]*' | grep -o '[0-9]*$')
 [ "${old:-0}" = 0 ] || fail "impersonation moved h$victim's replay window ($old old_epoch rejections)"
 log "6. h1 rejected and counted: $(echo "$st" | grep -o '"rejected":{[^}]*}')"
+for reason in status_bad_signature status_version_mismatch incarnation_unsigned incarnation_bad_signature; do
+  v=$(echo "$st" | grep -o "\"$reason\":[0-9]*" | grep -o '[0-9]*$')
+  [ "${v:-0}" -ge 1 ] || fail "h1 did not refuse and count a '$reason' gossip update ($st)"
+done
+log "6. h1 refused and counted: $(echo "$st" | grep -o '"refused":{[^}]*}')"
 all_see alive $((N - 2)) "$N" || fail "cluster disturbed by the forgeries"
+[ "$(state_of 1 "h$victim")" = alive ] || fail "h1 believes the lie about h$victim"
+[ "$(inc_of 1 "h$victim")" != 4294967295 ] || fail "h$victim's incarnation was raised by a lie at h1"
+[ "$(member_field 1 "h$victim" status | jq -r '.version // empty' 2>/dev/null)" != "" ] ||
+  fail "h1 holds no verified status record of h$victim after the forgeries"
+bad=$(members_json 1 | jq '[.members[]? | select(.status_error)] | length')
+[ "$bad" = 0 ] || fail "$bad status records at h1 fail verification after the forgeries"
 # agents built with ASan/UBSan report into their logs; any report fails the test
 if grep -l "Sanitizer\|runtime error" "$T"/*.log 2>/dev/null; then
   grep -h -A20 "Sanitizer\|runtime error" "$T"/*.log | head -60 >&2; fail "sanitizer report in an agent log"
