@@ -266,6 +266,7 @@ void ag_ha_leader(ag_agent *a, bool leader, uint64_t term)
             h->last_ack[i] = now;
         memset(h->hv, 0, sizeof h->hv);
         memset(h->fed, 0, sizeof h->fed);
+        memset(h->reported, 0, sizeof h->reported);
         h->view_ms = 0;
         h->n_moves = 0;
         ag_event(a, "ha", json_pack("{s:I}", "term", (json_int_t)term),
@@ -380,6 +381,11 @@ static bool host_failed(ag_agent *a, uint32_t i, uint64_t now)
 {
     struct ag_ha *h = a->ha;
     const hac_rstate *s = hac_coord_state(h->coord);
+    /* A host that never reported to this coordinator is not silent, only new (registered,
+     * still joining: gossip may not know it yet) or never started: nothing of ours runs
+     * there to free. Its VMs, if any, are freed by the lease as before. */
+    if (!h->reported[i])
+        return false;
     if (h->hv[i].live == HAC_DEAD)
         return true;
     if (now < h->last_ack[i] + (uint64_t)a->cfg.fence_after_ms)
@@ -481,6 +487,7 @@ void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
     uint64_t now = ag_now_ms();
     if (hi >= 0) {
         h->last_ack[hi] = now;
+        h->reported[hi] = true;
         if (r->inventory_ok) {
             uint32_t *vms = calloc(r->n_vms + 1, sizeof *vms), *busy = calloc(r->n_busy + 1, sizeof *busy);
             uint32_t *starting = calloc(r->n_starting + 1, sizeof *starting), ns = 0;

@@ -127,6 +127,7 @@ struct ag_ha {
     uint64_t xml_sync_ms;
     /* fence_command per host (coordinator): running, confirmed, next try */
     bool fencing[HAC_HOSTS_MAX], fence_confirmed[HAC_HOSTS_MAX];
+    bool reported[HAC_HOSTS_MAX];   /* a report reached this coordinator since its start */
     uint64_t fence_next_ms[HAC_HOSTS_MAX];
     hac_gen leftover[HAC_VMS_MAX];
     /* constraints of the local VMs from the full placement view (agent), refreshed every
