@@ -470,6 +470,21 @@ void ag_ha__coord_tick(ag_agent *a, uint64_t now)
         h->n_stuck = 0;
 }
 
+/* A lease report without an inventory still says which STARTs run there (the inventory
+ * job may be queued behind those very starts). */
+static void feed_starting(ag_agent *a, uint32_t host, const Drover__HaReport *r)
+{
+    const hac_rstate *s = hac_coord_state(a->ha->coord);
+    uint32_t idx[HA_JOBS_MAX], n = 0;
+    for (size_t i = 0; i < r->n_starting && n < HA_JOBS_MAX; i++) {
+        int vi = r->starting[i] ? hac_find_vm(s, r->starting[i]) : -1;
+        if (vi >= 0)
+            idx[n++] = (uint32_t)vi;
+    }
+    hac_input in = {.kind = HAC_IN_STARTING, .host = host, .starting = idx, .n_starting = n};
+    ag_ha__coord_feed(a, &in);
+}
+
 void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const Drover__HaReport *r)
 {
     struct ag_ha *h = a->ha;
@@ -550,7 +565,8 @@ void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
             free(vms);
             free(gens);
             free(busy);
-        }
+        } else
+            feed_starting(a, (uint32_t)hi, r);
         for (size_t i = 0; i < r->n_moves; i++) {
             const Drover__HaMove *mv = r->moves[i];
             uint32_t k = 0;

@@ -329,6 +329,8 @@ typedef enum hac_in_kind {
                          * what the agent's full placement view knows and this core's does
                          * not (shared storage, CPU features, networks, devices, libvirt and
                          * QEMU versions). Soft state: the latest one per VM counts. */
+    HAC_IN_STARTING,  /* host reports its START jobs only (starting[0..n_starting)): a
+                       * lease report without an inventory, which waits behind starts */
 } hac_in_kind;
 
 typedef struct hac_input {

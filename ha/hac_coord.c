@@ -273,6 +273,17 @@ static void want_running_from(hac_coord *c, uint32_t v, uint32_t host, bool was_
                m->name, hac__hname(c, (int32_t)host));
 }
 
+/* The reporting host's START jobs: its VMs listed are under way, the others are not. */
+static void note_starting(hac_coord *c, const hac_input *in)
+{
+    for (uint32_t v = 0; v < c->s.n_vms; v++)
+        if (c->s.vms[v].owner == (int32_t)in->host)
+            c->v[v].starting = false;
+    for (uint32_t i = 0; in->starting && i < in->n_starting; i++)
+        if (in->starting[i] < c->s.n_vms && c->s.vms[in->starting[i]].owner == (int32_t)in->host)
+            c->v[in->starting[i]].starting = true;
+}
+
 static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
 {
     bool here[HAC_VMS_MAX] = {false}, stale[HAC_VMS_MAX] = {false}, busy[HAC_VMS_MAX] = {false};
@@ -288,12 +299,7 @@ static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
     for (uint32_t i = 0; i < in->n_busy; i++)
         if (in->busy[i] < c->s.n_vms && c->s.vms[in->busy[i]].owner == (int32_t)in->host)
             busy[in->busy[i]] = true;
-    for (uint32_t v = 0; v < c->s.n_vms; v++)
-        if (c->s.vms[v].owner == (int32_t)in->host)
-            c->v[v].starting = false;
-    for (uint32_t i = 0; in->starting && i < in->n_starting; i++)
-        if (in->starting[i] < c->s.n_vms && c->s.vms[in->starting[i]].owner == (int32_t)in->host)
-            c->v[in->starting[i]].starting = true;
+    note_starting(c, in);
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         int32_t *seen = &c->v[v].seen_on;
         if (c->s.vms[v].owner == (int32_t)in->host)
@@ -541,6 +547,11 @@ int hac_coord_step(hac_coord *c, const hac_event *ev, hac_out *out)
         if (in->host >= c->s.n_hosts || (in->n_vms && in->vms == NULL))
             return -EINVAL;
         on_inventory(c, in, out);
+        break;
+    case HAC_IN_STARTING:
+        if (in->host >= c->s.n_hosts || (in->n_starting && in->starting == NULL))
+            return -EINVAL;
+        note_starting(c, in);
         break;
     case HAC_IN_ADMIN: {
         int rc = on_admin(c, in, out);
