@@ -3,6 +3,7 @@
  *
  *   gossip_bench [--n N] [--trials T] [--seed S] [--status-period-ms P] [--status-bytes B]
  *                [--loss L] [--gossip-interval-ms I] [--fanout F] [--retransmit-mult M]
+ *                [--msg-budget-bytes B]
  *
  * What one run does, all in virtual time:
  *   1. N members join through member 0 (spread over 1 s) until everyone sees everyone;
@@ -99,7 +100,7 @@ int main(int argc, char **argv)
 	uint32_t n = 64, trials = 10, status_bytes = 320;
 	uint64_t seed = 1, status_period_ms = 60000;
 	double loss = 0;
-	uint32_t gi = 0, fanout = 0, rmult = 0;   /* 0: the core's default */
+	uint32_t gi = 0, fanout = 0, rmult = 0, budget = 0;   /* 0: the core's default */
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--n"))
 			n = (uint32_t)strtoul(argv[i + 1], NULL, 0);
@@ -115,6 +116,8 @@ int main(int argc, char **argv)
 			loss = strtod(argv[i + 1], NULL);
 		else if (!strcmp(argv[i], "--gossip-interval-ms"))
 			gi = (uint32_t)strtoul(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--msg-budget-bytes"))
+			budget = (uint32_t)strtoul(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--fanout"))
 			fanout = (uint32_t)strtoul(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--retransmit-mult"))
@@ -143,6 +146,8 @@ int main(int argc, char **argv)
 		c.gossip.gossip_fanout = fanout;
 	if (rmult)
 		c.gossip.retransmit_mult = rmult;
+	if (budget)
+		c.gossip.msg_budget_bytes = budget;
 	c.net.delay_min_ms = 1;
 	c.net.delay_max_ms = 5;
 	c.net.loss = loss;
