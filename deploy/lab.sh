@@ -294,6 +294,12 @@ lab_down() {
   done
   rmdir /sys/fs/cgroup/freezer/drover-lab 2>/dev/null || true   # other labs may still use it
   mountpoint -q "$SHARED" 2>/dev/null && { fusermount -u "$SHARED" 2>/dev/null || umount -l "$SHARED"; }
+  # a lazy unmount (a dying QEMU still held a file) leaves the bindfs daemon running with
+  # nothing mounted: ours is the one whose command line names this lab's directories
+  for p in $(pgrep -x bindfs 2>/dev/null || true); do
+    { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$SHARED_BACKING $SHARED " &&
+      { kill "$p" 2>/dev/null || true; }
+  done
   other_labs_up || ip route del unreachable "$GUARD_RANGE" 2>/dev/null || true
   log "lab $NAME down"
 }
