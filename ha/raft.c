@@ -31,10 +31,16 @@
  *      a removal that a new leader may still truncate. Once the change commits, only
  *      the new configuration counts: a removed server is dropped, pre-vote or not.
  *   2. AppendEntries, InstallSnapshot and TimeoutNow come only from a leader, and
- *      only a voter can have won an election: from anybody else they are dropped.
- *      Vote requests and their answers likewise come only from voters.
- *      A learner's vote request (pre-vote or not) is refused without any effect and
- *      the refusal names our leader (rule 6); it is counted unless it is a pre-vote.
+ *      only a voter can have won an election: from anybody else they are dropped, and
+ *      so are vote answers. Vote requests are the exception rule 1 and this rule must
+ *      make (diss. §4.2.3: servers vote without consulting their configuration): a
+ *      server that was away may not know that the candidate was promoted, and the
+ *      cluster may need its vote (raft_sim long seed 7092 deadlocked without it). So
+ *      from a non-voter or non-member a pre-vote request is answered as any (it
+ *      changes nothing here), and a real one is processed only if its term is at most
+ *      ours + 1; beyond that it is dropped. Outside the lease (a live leader's
+ *      followers ignore vote requests) a stranger can thus move our term by one per
+ *      election it calls, never far and never past a live leader.
  *   3. A learner's other messages (answers to our AppendEntries/InstallSnapshot) are
  *      accepted unless they carry a term newer than ours: with pre-vote a term only
  *      rises with a majority of voters' consent and a learner only learns terms from
@@ -62,8 +68,8 @@
  *      (it was down while voters were replaced) knows that leader only as a learner,
  *      or not at all, so rule 2 would keep it behind for good. It asks: when it hears
  *      no leader it accepts for an election timeout, it campaigns (a voter) or sends a
- *      pre-vote request that only asks (a learner: answered, never granted, changes
- *      nothing at the receiver). Every vote answer names the leader the answering
+ *      pre-vote request that only asks (a learner: it does not act on the answer; a
+ *      refusal's newer term is adopted, as any voter's). Every vote answer names the leader the answering
  *      voter follows in the answer's term (hint). A leader so named by a voter of our
  *      configuration is accepted for AppendEntries/InstallSnapshot of exactly that
  *      term, until we follow a leader our own configuration knows. By Election
@@ -284,21 +290,24 @@ static bool admit(struct raft *r, const struct raft_message *m)
         role = RAFT_VOTER; /* rule 6 */
         vouched = true;
     }
+    if (m->type == RAFT_MSG_REQUEST_VOTE && role != RAFT_VOTER) {
+        /* rule 2: a pre-vote changes nothing here; a real one at most one term up */
+        if (m->pre_vote || m->term <= r->term + 1)
+            return true;
+        if (role == 0)
+            r->stats.dropped_not_member++;
+        else
+            r->stats.dropped_not_voter++;
+        return false;
+    }
     if (role == 0) {
         r->stats.dropped_not_member++;
         return false;
     }
-    if (role != RAFT_VOTER) {
-        /* a learner's vote request is refused without effect, naming our leader
-         * (raft_election.c); a pre-vote one is how a learner asks who leads (rule 6) */
-        bool newer = m->term > r->term && r->o.pre_vote; /* rule 3 */
-        if (m->type == RAFT_MSG_REQUEST_VOTE) {
-            if (!m->pre_vote)
-                r->stats.dropped_not_voter++;
-        } else if (from_leader || voting || newer) {
-            r->stats.dropped_not_voter++;
-            return false;
-        }
+    bool newer = m->term > r->term && r->o.pre_vote; /* rule 3 */
+    if (role != RAFT_VOTER && (from_leader || voting || newer)) {
+        r->stats.dropped_not_voter++;
+        return false;
     }
     if (replicate && !log_terms_sane(m)) {
         r->stats.dropped_bad_term++;

@@ -331,9 +331,11 @@ uint64_t raft_anomalies(const struct raft *r);
  * configuration is far behind the cluster's. */
 struct raft_stats {
     uint64_t dropped_misaddressed; /* from id 0 or from ourselves, or not addressed to us */
-    uint64_t dropped_not_member;   /* sender in no configuration we accept senders from */
-    uint64_t dropped_not_voter;    /* AppendEntries, InstallSnapshot, TimeoutNow, a vote
-                                      request or answer, or a newer term, from a learner */
+    uint64_t dropped_not_member;   /* sender in no configuration we accept senders from
+                                      (a vote request only when more than one term up) */
+    uint64_t dropped_not_voter;    /* from a learner: AppendEntries, InstallSnapshot,
+                                      TimeoutNow, a vote answer, a newer term, or a vote
+                                      request more than one term up */
     uint64_t dropped_term_bound;   /* message term above RAFT_TERM_MAX */
     uint64_t dropped_bad_term;     /* log terms in it above its own term or decreasing */
     uint64_t campaigns_refused;    /* our term is RAFT_TERM_MAX (or more): no election */

@@ -18,8 +18,9 @@
  * Election timeouts are drawn uniformly from [eto, 2*eto) with the handle's own PRNG,
  * so split votes resolve quickly (paper §5.2) and the simulator replays exactly.
  *
- * Only voters campaign, and only below RAFT_TERM_MAX; vote requests and answers reach
- * these functions only from voters (raft.c, "Who may send what").
+ * Only voters campaign, and only below RAFT_TERM_MAX. Vote answers reach these
+ * functions only from voters; vote requests from anyone in a configuration, and from a
+ * non-voter only when pre-vote or at most one term up (raft.c, "Who may send what").
  */
 #include "raft_internal.h"
 
@@ -166,10 +167,9 @@ static void reply_vote(struct raft *r, const struct raft_message *m, raft_term t
 void raft__recv_request_vote(struct raft *r, const struct raft_message *m)
 {
     raft_id leader = r->leader;
-    bool voter = r->conf.n == 0 || raft__sender_role(r, m->from) == RAFT_VOTER;
-    if (!voter || (m->term > r->term && in_lease(r) && !m->transfer)) {
-        /* a learner asking who leads, or diss. §4.2.3: do not let a disruptive server
-         * depose a live leader. Refuse without changing anything. */
+    if (m->term > r->term && in_lease(r) && !m->transfer) {
+        /* diss. §4.2.3: do not let a disruptive server depose a live leader. Refuse
+         * without changing anything. */
         reply_vote(r, m, r->term, false, leader);
         return;
     }
@@ -203,8 +203,13 @@ void raft__recv_request_vote_result(struct raft *r, const struct raft_message *m
         r->vouched_term = m->term;
     }
     if (m->pre_vote) {
-        if (r->role != RAFT_PRE_CANDIDATE)
+        /* a refusal carries the voter's real term: a newer one is adopted in any role
+         * (paper §5.1), which is how a learner asking who leads catches up on terms */
+        if (r->role != RAFT_PRE_CANDIDATE) {
+            if (m->reject && m->term > r->term)
+                raft__become_follower(r, m->term, 0);
             return;
+        }
         if (!m->reject && m->term == r->term + 1) {
             if (grant(r, m->from))
                 raft__start_election(r, false, false);
