@@ -437,6 +437,8 @@ json_t *ag_ha_status_json(ag_agent *a)
                      "acks_held", (json_int_t)h->acks_held, "lease_rechecks", (json_int_t)h->rechecks,
                      "commands_refused", (json_int_t)h->cmds_refused);
     json_object_set_new(r, "frozen", json_boolean(frozen));
+    json_object_set_new(r, "commands_refused_sender", json_pack("{s:I,s:I}", "not_leader",
+                        (json_int_t)h->cmds_not_leader, "not_current_term", (json_int_t)h->cmds_not_term));
     if (frozen)
         json_object_set_new(r, "frozen_at_ms", json_integer((json_int_t)h->st->hosts[h->self].frozen_at_ms));
     return r;

@@ -232,6 +232,29 @@ void ag_ha__on_ack(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const Drov
     }
 }
 
+/* Who may command this host: the leader it follows, in the term it follows it in. Any
+ * other member's keys, or a term from nowhere, are refused and counted here, before the
+ * fence core would take the term as its newest (and then ignore the real leader's acks
+ * and self-fence). A real new leader's command that arrives before this host has heard
+ * of its term is refused too; the coordinator sends it again. Refused without an
+ * answer: an answer would go to a sender that is not the coordinator. */
+static bool command_authorized(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const Drover__HaCommand *c)
+{
+    struct ag_ha *h = a->ha;
+    const ag_member *leader = ag_raft_leader_member(a);
+    if (!leader || memcmp(leader->id, sender, AG_HOST_ID_LEN) != 0) {
+        if (h->cmds_not_leader++ == 0)
+            ag_warn("ha: refused a command from a host that is not the leader this host follows "
+                    "(counted in ha.status commands_refused_sender)");
+        return false;
+    }
+    if (c->term != ag_raft_term(a)) {
+        h->cmds_not_term++;
+        return false;
+    }
+    return true;
+}
+
 void ag_ha__on_command(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const Drover__HaCommand *c)
 {
     struct ag_ha *h = a->ha;
@@ -240,6 +263,8 @@ void ag_ha__on_command(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const 
         a->rejected_payload++;
         return;
     }
+    if (!command_authorized(a, sender, c))
+        return;
     h->cmds_in++;
     hac_cmd cmd = {.kind = (hac_cmd_kind)c->kind, .id = c->id, .term = c->term, .generation = c->generation,
                    .vm = c->vm, .from = c->from, .to = c->to};

@@ -144,6 +144,7 @@ struct ag_ha {
     uint64_t report_ms;        /* last inventory asked for */
     uint64_t report_sent_ms;   /* last report (lease request) sent */
     uint64_t acks, acks_held, reports_in, cmds_in, cmds_refused;
+    uint64_t cmds_not_leader, cmds_not_term;   /* refused before the fence core (issue 12) */
     /* freeze (ha_freeze.c): stamps of this process's FREEZE requests are epoch << 32 |
      * ++freeze_n; a stopping agent never asks to unfreeze */
     uint32_t freeze_n;

@@ -1001,6 +1001,11 @@ static void ctl_get(ag_ctl_req *req, json_t *args, void *ud)
                   rc ? "cannot read the store" : NULL);
 }
 
+uint64_t ag_raft_term(const ag_agent *a)
+{
+    return a->raft ? raft_term_of(a->raft->r) : 0;
+}
+
 uint64_t ag_raft_applied(const ag_agent *a)
 {
     return a->raft ? a->raft->applied : 0;

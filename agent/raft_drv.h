@@ -33,6 +33,8 @@ void ag_raft_recv(ag_agent *a, const ag_opened *o);      /* MSG_RAFT */
 void ag_raft_forward(ag_agent *a, const ag_opened *o);   /* MSG_FORWARD */
 json_t *ag_raft_status_json(ag_agent *a);
 uint64_t ag_raft_applied(const ag_agent *a);
+/* This host's current Raft term (0 before Raft runs). */
+uint64_t ag_raft_term(const ag_agent *a);
 uint64_t ag_raft_commit(const ag_agent *a);
 /* The member record of the host this one believes leads (NULL when none is known). */
 const ag_member *ag_raft_leader_member(ag_agent *a);

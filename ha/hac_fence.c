@@ -134,6 +134,16 @@ static bool duplicate(const hac_fence *f, const hac_cmd *cmd)
     return false;
 }
 
+/* RUN is a root shell command: only the replicated upgrade's own command, in its run
+ * phase, on this host's turn (issue 12). The state is this agent's applied copy, which
+ * the agent brought up to the command's commit first, so a genuine RUN always passes. */
+static bool upgrade_turn(const hac_fence *f, const hac_rstate *s, const hac_cmd *cmd)
+{
+    const hac_upgrade *u = s ? &s->upgrade : NULL;
+    return u && u->state == HAC_UPG_RUNNING && u->phase == HAC_UPH_RUN && u->cur < u->n &&
+           u->order[u->cur] == f->self && cmd->to == f->self && strcmp(cmd->text, u->command) == 0;
+}
+
 static void on_command(hac_fence *f, const hac_fence_input *in, hac_out *out)
 {
     const hac_cmd *cmd = &in->cmd;
@@ -168,6 +178,9 @@ static void on_command(hac_fence *f, const hac_fence_input *in, hac_out *out)
             return;
         }
         f->applied[cmd->vm] = cmd->generation;
+    } else if (!upgrade_turn(f, in->state, cmd)) {
+        refuse(out, cmd, "not this host's turn of the replicated upgrade");
+        return;
     }
     f->max_term = cmd->term;
     f->seen_term[f->seen_next] = cmd->term;

@@ -969,6 +969,51 @@ static void fence_watchdog_pets_only_while_safe(void **st)
     assert_true(hac_fence_may_pet(&f, 1900));
 }
 
+/* RUN is a root shell command (issue 12): an active agent runs only the replicated
+ * upgrade's command, in its run phase, on its own turn. A forged RUN — no upgrade, the
+ * wrong phase, another host's turn, another text — is refused and runs nothing. */
+static void run_only_on_upgrade_turn(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    cluster(&s);
+    hac_fence f;
+    hac_fence_init(&f, 1, 2000);
+    hac_fence_input con = {.kind = HAC_FIN_CONTACT, .sent_ms = 10};
+    hac_fence_input syn = {.kind = HAC_FIN_SYNCED, .state = &s};
+    out.n = 0;
+    hac_fence_step(&f, 20, &con, &out);
+    hac_fence_step(&f, 20, &syn, &out);
+    assert_int_equal(f.mode, HAC_FM_ACTIVE);
+    hac_fence_input run = {.kind = HAC_FIN_COMMAND, .state = &s,
+                           .cmd = {.kind = HAC_CMD_RUN, .id = 1, .term = 3, .from = 1, .to = 1}};
+    snprintf(run.cmd.text, sizeof run.cmd.text, "apt-get -y install drover");
+    uint64_t id = 1;
+    struct { hac_upg_state state; hac_upg_phase phase; uint32_t turn; const char *text; bool runs; } cases[] = {
+        {HAC_UPG_IDLE, HAC_UPH_RUN, 1, "apt-get -y install drover", false},     /* no upgrade */
+        {HAC_UPG_RUNNING, HAC_UPH_DRAIN, 1, "apt-get -y install drover", false}, /* not yet */
+        {HAC_UPG_RUNNING, HAC_UPH_RUN, 2, "apt-get -y install drover", false},  /* not our turn */
+        {HAC_UPG_RUNNING, HAC_UPH_RUN, 1, "id > /tmp/owned", false},            /* not its text */
+        {HAC_UPG_PAUSED, HAC_UPH_RUN, 1, "apt-get -y install drover", false},   /* paused */
+        {HAC_UPG_RUNNING, HAC_UPH_RUN, 1, "apt-get -y install drover", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s.upgrade.state = cases[i].state;
+        s.upgrade.phase = cases[i].phase;
+        s.upgrade.order[0] = 0;
+        s.upgrade.order[1] = cases[i].turn;
+        s.upgrade.n = 3;
+        s.upgrade.cur = 1;
+        snprintf(s.upgrade.command, sizeof s.upgrade.command, "%s", "apt-get -y install drover");
+        snprintf(run.cmd.text, sizeof run.cmd.text, "%s", cases[i].text);
+        run.cmd.id = ++id;
+        out.n = 0;
+        hac_fence_step(&f, 30, &run, &out);
+        assert_int_equal(count(HAC_O_EXEC, -1), cases[i].runs ? 1 : 0);
+        assert_int_equal(count(HAC_O_REFUSE, -1), cases[i].runs ? 0 : 1);
+    }
+}
+
 static void fence_self_fences_and_reconciles(void **st)
 {
     (void)st;
@@ -1456,6 +1501,7 @@ int main(void)
         cmocka_unit_test(apply_rules),
         cmocka_unit_test(restart_waits_for_lease),
         cmocka_unit_test(slow_start_is_not_lost),
+        cmocka_unit_test(run_only_on_upgrade_turn),
         cmocka_unit_test(fence_confirmed_restarts_at_once),
         cmocka_unit_test(max_restarts_honoured),
         cmocka_unit_test(drain_to_maintenance),
