@@ -161,6 +161,15 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
     json_t *lj = loop_json(a->loop);
     if (lj)
         json_object_set_new(r, "loop", lj);
+    if (a->ctl) {   /* the control socket's own refusals (none is silent) */
+        const ag_ctl_stats *cs = ag_ctl_get_stats(a->ctl);
+        json_object_set_new(r, "ctl", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "accepted",
+                            (json_int_t)cs->accepted, "refused_peer", (json_int_t)cs->refused_peer,
+                            "refused_full", (json_int_t)cs->refused_full, "refused_oversize",
+                            (json_int_t)cs->refused_oversize, "refused_malformed",
+                            (json_int_t)cs->refused_malformed, "dropped_idle", (json_int_t)cs->dropped_idle,
+                            "frames_dropped", (json_int_t)cs->frames_dropped));
+    }
     ag_ctl_finish(req, AG_EX_OK, r, NULL);
 }
 

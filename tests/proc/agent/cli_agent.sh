@@ -48,7 +48,7 @@ expect_rc 0 "$D" status -c "$T/drover.conf"
 grep -q '^host *cli-test' "$T/out" || fail "status text"
 grep -q '^epoch *1$' "$T/out" || fail "first epoch is 1"
 expect_rc 0 "$D" status --socket "$T/run/drover.sock" --json
-for k in host_id name version uptime_s state_dir store epoch rejected; do
+for k in host_id name version uptime_s state_dir store epoch rejected ctl refused_peer dropped_idle; do
   grep -q "\"$k\"" "$T/out" || fail "status --json lacks $k"
 done
 # a second agent on the same state dir is refused before it touches anything
