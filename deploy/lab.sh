@@ -40,6 +40,10 @@ NET=${LAB_NET:-10.77.0}
 # All labs live inside 10.77.0.0/16; the route covers every lab subnet at once.
 GUARD_RANGE=${LAB_GUARD_RANGE:-10.77.0.0/16}
 VIRT=${LAB_VIRT:-auto}
+# Upper bound of the lab's setup waits (cluster formed, voters, protection acknowledged):
+# a bound, not a figure — a healthy lab takes a few seconds; at load average 40 (two labs
+# and sanitizer builds beside it on 2 cores) 30 s were not enough
+LAB_WAIT_S=${LAB_WAIT_S:-90}
 SHARED=$LAB/shared                 # bindfs view typed fuse.glusterfs: libvirt treats it as shared
 SHARED_BACKING=$LAB/shared-backing # the real files
 LOCAL_DIR=lib/images               # per-host local storage, relative to the host dir
@@ -491,7 +495,7 @@ agents_up() {
   # host1 created the cluster when it has a Raft leader (itself) and can issue tokens
   t0=$SECONDS
   until [ -n "$(leader_of 1)" ]; do
-    [ $((SECONDS - t0)) -lt 30 ] || die "host1's agent formed no cluster in 30 s (see $(hdir 1)/drover.log)"
+    [ $((SECONDS - t0)) -lt "$LAB_WAIT_S" ] || die "host1's agent formed no cluster in $LAB_WAIT_S s (see $(hdir 1)/drover.log)"
     sleep 0.2
   done
   for i in $(seq 2 "$n"); do
@@ -510,7 +514,7 @@ agents_up() {
   # cluster survives the loss of its first host only once min(3, N) of them vote
   t0=$SECONDS
   until [ "$(DV_TIMEOUT=5 dv 1 status --json 2>/dev/null | jq '.raft.voters | length' 2>/dev/null)" = "$(( n < 3 ? n : 3 ))" ]; do
-    [ $((SECONDS - t0)) -lt 30 ] || die "voters did not reach $(( n < 3 ? n : 3 )) in 30 s: $(DV_TIMEOUT=5 dv 1 status --json | jq -c .raft)"
+    [ $((SECONDS - t0)) -lt "$LAB_WAIT_S" ] || die "voters did not reach $(( n < 3 ? n : 3 )) in $LAB_WAIT_S s: $(DV_TIMEOUT=5 dv 1 status --json | jq -c .raft)"
     sleep 0.2
   done
   log "cluster formed: $(cluster_summary)voters $(DV_TIMEOUT=5 dv 1 status --json | jq -c .raft.voters)"
@@ -756,7 +760,7 @@ demo() {
   t0=$SECONDS
   until [ "$("$build/tests/lab/drctl" "$(sock 1)" ha.status '{}' 2>/dev/null |
            jq '[.vms[] | select(.prot_acked)] | length' 2>/dev/null)" = 4 ]; do
-    [ $((SECONDS - t0)) -lt 30 ] || die "the owners did not acknowledge protection in 30 s"
+    [ $((SECONDS - t0)) -lt "$LAB_WAIT_S" ] || die "the owners did not acknowledge protection in $LAB_WAIT_S s"
     sleep 0.3
   done
   dv 1 vm list || true
@@ -785,7 +789,7 @@ demo() {
   for vm in "${gone[@]}"; do
     t0=$SECONDS
     until [ "$(console_boots "$vm")" -ge 2 ] && tail -1 "$SHARED/$vm.console.log" | grep -q '^tick'; do
-      [ $((SECONDS - t0)) -lt 30 ] || die "$vm does not tick after its restart"
+      [ $((SECONDS - t0)) -lt "$LAB_WAIT_S" ] || die "$vm does not tick $LAB_WAIT_S s after its restart"
       sleep 0.2
     done
   done

@@ -126,7 +126,7 @@ ha_guests() {
   # only then may a failure of that host restart it elsewhere
   t0=$SECONDS
   until protected_all; do
-    [ $((SECONDS - t0)) -lt 30 ] || { ha_status 1 >&2; fail "protection not acknowledged in 30 s"; }
+    [ $((SECONDS - t0)) -lt "$LAB_WAIT_S" ] || { ha_status 1 >&2; fail "protection not acknowledged in $LAB_WAIT_S s"; }
     sleep 0.3
   done
   log "${#VMS[@]} guests protected and acknowledged after $((SECONDS - t0)) s: $(placement_line)"
