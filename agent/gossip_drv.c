@@ -34,6 +34,10 @@ struct ag_gossip {
     uint64_t status_bad;   /* records that failed verification */
     uint8_t  material[16]; /* digest of the last published record's material fields */
     uint64_t published_ms;
+    /* members admitted lately, met again (push-pull) a moment later: see ag_gossip_meet_new */
+    uint8_t  meet[16][AG_HOST_ID_LEN];
+    unsigned n_meet, meet_rounds;
+    ag_id    meet_timer;
 };
 
 /* An unchanged record is still re-published this often, as a heartbeat of the record
@@ -431,6 +435,50 @@ int ag_gossip_start(ag_agent *a, char *err, size_t errlen)
     return 0;
 }
 
+/* Push-pull with the members admitted lately, if gossip does not know them yet. */
+static void on_meet_timer(ag_loop *l, ag_id id, void *ud)
+{
+    (void)l; (void)id;
+    ag_agent *a = ud;
+    struct ag_gossip *G = a->gossip;
+    const char *seeds[16];
+    size_t ns = 0;
+    for (unsigned i = 0; i < G->n_meet; i++) {
+        const ag_member *m = ag_members_find(&a->members, G->meet[i]);
+        struct gsp_member_info mi;
+        gsp_id gid;
+        memcpy(gid.b, G->meet[i], GSP_ID_LEN);
+        if (m && (gsp_member_find(G->g, gid, &mi) != 0 || mi.state != GSP_ALIVE))
+            seeds[ns++] = m->addr;
+    }
+    if (ns) {
+        struct gsp_event ev = {.type = GSP_EV_JOIN, .n_seeds = ns, .seeds = seeds};
+        step(a, &ev);
+    }
+    if (++G->meet_rounds >= 3 || !ns) {   /* 1, 2 and 3 s after the admission at most */
+        G->n_meet = 0;
+        G->meet_timer = 0;
+        ag_loop_cancel(a->loop, id);
+    }
+}
+
+void ag_gossip_meet_new(ag_agent *a, const ag_members *old)
+{
+    struct ag_gossip *G = a->gossip;
+    if (!G)
+        return;
+    for (size_t i = 0; i < a->members.n && G->n_meet < 16; i++) {
+        const ag_member *m = &a->members.v[i];
+        if (memcmp(m->id, a->id.host_id, AG_HOST_ID_LEN) != 0 && !ag_members_find(old, m->id))
+            memcpy(G->meet[G->n_meet++], m->id, AG_HOST_ID_LEN);
+    }
+    if (G->n_meet && !G->meet_timer) {
+        G->meet_rounds = 0;
+        G->meet_timer = ag_loop_timer(a->loop, 1000, 1000, on_meet_timer, a);
+        ag_loop_set_label(a->loop, G->meet_timer, "gossip.meet");
+    }
+}
+
 void ag_gossip_stop(ag_agent *a)
 {
     struct ag_gossip *G = a->gossip;
@@ -438,6 +486,8 @@ void ag_gossip_stop(ag_agent *a)
         return;
     if (G->tick_timer)
         ag_loop_cancel(a->loop, G->tick_timer);
+    if (G->meet_timer)
+        ag_loop_cancel(a->loop, G->meet_timer);
     ag_loop_cancel(a->loop, G->status_timer);
     gsp_free(G->g);
     free(G);

@@ -642,8 +642,18 @@ static void handle(ag_agent *a, struct raft_update *up)
             return;
         }
         R->applied = ac.applied;
-        if (ac.members_changed)
+        if (ac.members_changed) {
+            ag_members old = {0};
+            old.v = malloc((a->members.n + 1) * sizeof *old.v);
+            if (old.v) {
+                memcpy(old.v, a->members.v, a->members.n * sizeof *old.v);
+                old.n = a->members.n;
+            }
             ag_net_members_changed(a);
+            if (old.v)
+                ag_gossip_meet_new(a, &old);
+            free(old.v);
+        }
         ag_ha_applied(a, R->applied);
     } else if (up->flags & RAFT_UPD_SNAPSHOT_INSTALL)
         ag_ha_applied(a, R->applied);   /* the whole state was replaced */
