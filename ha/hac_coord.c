@@ -371,6 +371,14 @@ static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
     }
     if ((p->kind == HAC_P_PROT_ACK || p->kind == HAC_P_WANT) && p->index < c->s.n_vms)
         c->v[p->index].prop_ms = 0;
+    /* The host's own agent unfroze it: it asks only once back and in contact, so the
+     * request counts as its report. Without this, the commit found the host's last ack
+     * from before the stop and gossip still saying dead (it learns of the restart a moment
+     * later), and took the lease as expired the instant the flag cleared (lab_ha_agentstop
+     * under ASan). Counting it pushes the lease later, never earlier: safe. */
+    if (p->kind == HAC_P_FREEZE && !p->frozen && !p->confirm_off && rc == 0 && p->index < c->s.n_hosts &&
+        c->h[p->index].last_ack_ms < c->now_ms)
+        c->h[p->index].last_ack_ms = c->now_ms;
     /* The operator confirmed that a frozen host is off: as good as a fence command. */
     if (p->kind == HAC_P_FREEZE && p->confirm_off && rc == 0 && p->index < c->s.n_hosts) {
         c->h[p->index].fenced = true;

@@ -1400,6 +1400,36 @@ static void frozen_host_is_left_alone(void **st)
     hac_coord_free(c);
 }
 
+/* h0's agent is back and unfreezes h0 while gossip still says dead (it learns of the
+ * restart a moment later) and h0's last ack is from before the stop: the unfreeze is a
+ * sign of life, so the lease does not count as expired at the commit, and nothing of h0
+ * restarts elsewhere (lab_ha_agentstop saw "lease expired" the instant the flag cleared). */
+static void unfreeze_is_a_sign_of_life(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    hac_prop p = freeze_prop(0, true, 3);
+    commit_one(c, &s, 150, &p);
+    host_in(c, 1000, 0, HAC_DEAD, 100);
+    hac_input tick = {.kind = HAC_IN_TICK};
+    for (uint64_t t = 1100; t <= 20000; t += 100)
+        step(c, t, &tick);
+    out.n = 0;
+    hac_prop back = freeze_prop(0, false, 4);
+    commit_one(c, &s, 20050, &back);
+    step(c, 20100, &tick);
+    host_in(c, 20200, 0, HAC_DEAD, 100);   /* gossip not caught up yet */
+    step(c, 20300, &tick);
+    assert_int_equal(events_with("lease expired"), 0);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 0);
+    host_in(c, 21000, 0, HAC_ALIVE, 21000);   /* gossip sees it again; reports flow */
+    step(c, 21100, &tick);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 0);
+    hac_coord_free(c);
+}
+
 /* The flag is replicated: a coordinator built later (h0's freeze in its state) never
  * restarts h0's VMs; and a frozen host that is back gets no command until it unfroze. */
 static void new_coordinator_honours_freeze(void **st)
@@ -1502,6 +1532,7 @@ int main(void)
         cmocka_unit_test(restart_waits_for_lease),
         cmocka_unit_test(slow_start_is_not_lost),
         cmocka_unit_test(run_only_on_upgrade_turn),
+        cmocka_unit_test(unfreeze_is_a_sign_of_life),
         cmocka_unit_test(fence_confirmed_restarts_at_once),
         cmocka_unit_test(max_restarts_honoured),
         cmocka_unit_test(drain_to_maintenance),
