@@ -903,6 +903,12 @@ static int cmd_cordon(int argc, char **argv) { return host_admin(argc, argv, "ho
 static int cmd_drain(int argc, char **argv) { return host_admin(argc, argv, "host drain", drain_usage); }
 static int cmd_undrain(int argc, char **argv) { return host_admin(argc, argv, "host undrain", undrain_usage); }
 
+/* One ha.admin request about HOST; *r is the agent's answer (caller decrefs). */
+static int admin_req(cli_common *cc, const char *host, const char *req, json_t **r)
+{
+    return cli_call(cc, "ha.admin", json_pack("{s:s, s:s}", "host", host, "req", req), r);
+}
+
 static int cmd_degraded(int argc, char **argv)
 {
     cli_common cc;
@@ -916,9 +922,7 @@ static int cmd_degraded(int argc, char **argv)
         return AG_EX_INVALID;
     }
     json_t *r;
-    rc = cli_call(&cc, "ha.admin",
-                  json_pack("{s:s, s:s}", "host", host, "req", onoff[1] == 'n' ? "degraded-on" : "degraded-off"),
-                  &r);
+    rc = admin_req(&cc, host, onoff[1] == 'n' ? "degraded-on" : "degraded-off", &r);
     if (rc)
         return rc;
     print_admin(&cc, r, false);
@@ -935,7 +939,7 @@ static int cmd_unfreeze(int argc, char **argv)
         return rc < 0 ? AG_EX_OK : rc;
     const char *host = argv[optind];
     json_t *r;
-    rc = cli_call(&cc, "ha.admin", json_pack("{s:s, s:s}", "host", host, "req", "confirm-off"), &r);
+    rc = admin_req(&cc, host, "confirm-off", &r);
     if (rc)
         return rc;
     if (cc.json)

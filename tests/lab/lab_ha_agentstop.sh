@@ -17,13 +17,7 @@ ABSENT_S=${ABSENT_S:-$(( (3 * FENCE_MS * 125 / 100 + 999) / 1000 ))}
 qemu_pid() { cat "$(hdir "$1")/run/qemu/$2.pid" 2>/dev/null; }
 frozen_of() { ha_q "$1" ".hosts[] | select(.name == \"host$2\") | .frozen"; }
 # wait_frozen ASK I true|false SECONDS: host ASK's agent shows host I (un)frozen
-wait_frozen() {
-  local t=$SECONDS
-  until [ "$(frozen_of "$1" "$2")" = "$3" ]; do
-    [ $((SECONDS - t)) -lt "$4" ] || return 1
-    sleep 0.2
-  done
-}
+wait_frozen() { wait_until "$4" "$3" frozen_of "$1" "$2"; }
 guests_on() { local vm; for vm in "${VMS[@]}"; do [ "${HOME_OF[$vm]}" != "$1" ] || echo "$vm"; done; }
 
 # SIGTERM to host I's agent (its own PID); wait until it has exited. Prints the ms it took.

@@ -278,11 +278,13 @@ no_collateral() {
   log "OK: no self-fence and no destroy of a VM on ${ok[*]} (failed: ${FAILED_HOSTS[*]:-none}; $(loadavg))"
 }
 
-# wait_admin I HOST STATE SECONDS: host I's agent shows HOST in admin STATE
-wait_admin() {
-  local t0=$SECONDS
-  until [ "$(admin_of "$1" "$2")" = "$3" ]; do
-    [ $((SECONDS - t0)) -lt "$4" ] || return 1
+# wait_until SECONDS WANT CMD...: poll CMD's output every 0.2 s until it prints WANT
+wait_until() {
+  local secs=$1 want=$2 t0=$SECONDS; shift 2
+  until [ "$("$@")" = "$want" ]; do
+    [ $((SECONDS - t0)) -lt "$secs" ] || return 1
     sleep 0.2
   done
 }
+# wait_admin I HOST STATE SECONDS: host I's agent shows HOST in admin STATE
+wait_admin() { wait_until "$4" "$3" admin_of "$1" "$2"; }
