@@ -53,7 +53,11 @@ ROOT=$(cd "$HERE/.." && pwd)
 # ~127 s (LAB-NOTES 9).
 SYN_RETRIES=2
 
-log() { echo "[lab $(date +%T.%3N)] $*" >&2; }
+# fork-free (EPOCHREALTIME): the PDU logs on its hot path, and a fork costs tens of ms under load
+log() {
+  local t=${EPOCHREALTIME/[!0-9]/.} ts; printf -v ts '%(%T)T' "${t%.*}"; t=${t#*.}
+  echo "[lab $ts.${t:0:3}] $*" >&2
+}
 die() { log "ERROR: $*"; exit 1; }
 hdir() { echo "$LAB/hosts/host$1"; }
 uri() { echo "qemu:///system?socket=$(hdir "$1")/run/libvirt-sock"; }
@@ -170,7 +174,25 @@ EOF
 # the machine has one): host_kill freezes and kills the whole host in one step, as a power
 # cut would, however busy the machine. Without it host_kill falls back to walking the
 # process tree (host_pids), which took 8-12 s at load 12-19: longer than a lease.
-host_cg() { echo "/sys/fs/cgroup/freezer/drover-lab/${NAME}h$1"; }
+#
+# The PDU (lab.sh fence, run by a coordinator's fence_command) runs inside a lab host,
+# where `ip netns exec` mounted a fresh /sys without the cgroup trees: this lab's part of
+# the tree is bind-mounted at $CG_VIEW before any host starts, so every host's mount
+# namespace (a copy of ours) sees it there.
+CG_BASE=/sys/fs/cgroup/freezer/drover-lab/$NAME
+CG_VIEW=$LAB/freezer
+host_cg() { echo "$CG_BASE/h$1"; }
+cg_view_up() {
+  [ -d /sys/fs/cgroup/freezer ] && mkdir -p "$CG_BASE" "$CG_VIEW" 2>/dev/null || return 0
+  mountpoint -q "$CG_VIEW" || mount --bind "$CG_BASE" "$CG_VIEW" || log "no cgroup view for the PDU: it walks process trees"
+}
+cg_view_down() {
+  local d
+  if mountpoint -q "$CG_VIEW" 2>/dev/null; then umount "$CG_VIEW" 2>/dev/null || umount -l "$CG_VIEW"; fi
+  rmdir "$CG_VIEW" 2>/dev/null || true
+  for d in "$CG_BASE"/h*; do [ -d "$d" ] && { rmdir "$d" 2>/dev/null || true; }; done
+  rmdir "$CG_BASE" /sys/fs/cgroup/freezer/drover-lab 2>/dev/null || true   # other labs may still use the last
+}
 # in_cg I CMD...: run CMD (exec) inside host I's cgroup, created on first use; CMD runs
 # outside any when there is no freezer hierarchy
 in_cg() {
@@ -225,6 +247,7 @@ lab_up() {
   rm -rf "${LAB:?}/hosts"
   net_up "$n"
   shared_up
+  cg_view_up
   for i in $(seq 1 "$n"); do write_host_config "$i" "$n"; host_up "$i"; done
   for i in $(seq 1 "$n"); do
     host_wait "$i"
@@ -293,10 +316,7 @@ lab_down() {
   for p in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${NAME}(sw|h[0-9]+)$"); do
     ip netns del "$p"
   done
-  for d in "$LAB"/hosts/host*; do
-    [ -d "$d" ] && rmdir "$(host_cg "${d##*host}")" 2>/dev/null || true
-  done
-  rmdir /sys/fs/cgroup/freezer/drover-lab 2>/dev/null || true   # other labs may still use it
+  cg_view_down
   mountpoint -q "$SHARED" 2>/dev/null && { fusermount -u "$SHARED" 2>/dev/null || umount -l "$SHARED"; }
   # a lazy unmount (a dying QEMU still held a file) leaves the bindfs daemon running with
   # nothing mounted: ours is the one whose command line names this lab's directories
@@ -578,12 +598,14 @@ host_pids() {
 }
 # Kill host I outright. The set is frozen first (SIGSTOP, re-scanned until it stops
 # changing), then SIGKILLed, so nothing of the host reacts or forks in between
-# (LAB-NOTES 15). Only this host's PIDs, found from its own pidfiles.
+# (LAB-NOTES 15). Only this host's PIDs, found from its own pidfiles. With a freezer
+# cgroup the cgroup is the set: an empty one is a host already off (killed before), and
+# nothing is walked.
 host_kill() {
-  local i=$1 set prev=x _ cg; cg=$(host_cg "$i")
-  # (cgroup files have size 0 to stat: read them)
-  if [ -w "$cg/freezer.state" ] && [ -n "$(cat "$cg/cgroup.procs" 2>/dev/null)" ]; then
-    cg_kill "$i"
+  local i=$1 set prev=x _ cg=$CG_BASE/h$1
+  [ -e "$cg/freezer.state" ] || cg=$CG_VIEW/h$1   # inside a lab host (cg_view_up)
+  if [ -w "$cg/freezer.state" ]; then
+    cg_kill "$i" "$cg"
     return 0
   fi
   for _ in $(seq 1 20); do
@@ -599,22 +621,34 @@ host_kill() {
   KILLED_PIDS=$set
 }
 
-# host_kill through the host's freezer cgroup: frozen at once (bounded wait: a task in
+# cg_procs CG: the PIDs in cgroup CG, into CG_PIDS (no fork: this is the PDU's hot path,
+# and a fork costs tens of ms at load 10)
+cg_procs() {
+  local p; CG_PIDS=
+  while read -r p; do CG_PIDS="$CG_PIDS $p"; done < "$1/cgroup.procs"
+}
+# host_kill through the host's freezer cgroup CG: frozen at once (bounded wait: a task in
 # uninterruptible sleep, an fsync under load, freezes late), every process SIGKILLed, then
 # thawed so the kills land (a frozen task dies only once thawed, and does not run user
-# code again). Repeated while anything is left (a fork that raced the freeze).
+# code again). Repeated while anything is left (a fork that raced the freeze). Fork-free.
 cg_kill() {
-  local i=$1 cg set all="" _ k; cg=$(host_cg "$i")
+  local i=$1 cg=$2 st all="" n k
+  cg_procs "$cg"
+  if [ -z "$CG_PIDS" ]; then
+    log "host$i killed outright (freezer cgroup: empty, the host was off already)"
+    KILLED_PIDS=
+    return 0
+  fi
   echo FROZEN > "$cg/freezer.state"
-  for _ in $(seq 1 200); do [ "$(< "$cg/freezer.state")" = FROZEN ] && break; sleep 0.01; done
-  for _ in $(seq 1 10); do
-    set=$(tr '\n' ' ' < "$cg/cgroup.procs")
-    [ -n "${set// /}" ] || break
-    all="$all $set"
+  for ((k = 0; k < 200; k++)); do read -r st < "$cg/freezer.state"; [ "$st" = FROZEN ] && break; sleep 0.01; done
+  for ((n = 0; n < 10; n++)); do
+    cg_procs "$cg"
+    [ -n "$CG_PIDS" ] || break
+    all="$all$CG_PIDS"
     # shellcheck disable=SC2086
-    kill -KILL $set 2>/dev/null || true
+    kill -KILL $CG_PIDS 2>/dev/null || true
     echo THAWED > "$cg/freezer.state"
-    for k in $(seq 1 100); do [ -n "$(< "$cg/cgroup.procs")" ] || break; sleep 0.01; done
+    for ((k = 0; k < 100; k++)); do cg_procs "$cg"; [ -n "$CG_PIDS" ] || break; sleep 0.01; done
   done
   echo THAWED > "$cg/freezer.state"
   log "host$i killed outright (freezer cgroup: SIGKILL to${all:- nothing})"
@@ -625,17 +659,17 @@ cg_kill() {
 # them: its member name hostK and its address). Host K is killed whole (host_kill), then
 # the command exits 0 only once every PID of it is gone or a zombie (dead, not yet
 # reaped): "the host is off", as a PDU that confirms the outlet is off. Any doubt: exit 1.
+# No fork on the way (a PDU that spends seconds in its own shell is not what is measured).
 host_fence() {
-  local who=$1 addr=${2:-} i="" p st _ left
+  local who=$1 addr=${2:-} i="" p st k left
   case "$who" in host[1-9]) i=${who#host} ;; esac
   # or from the address drover knows it by ("tcp://10.77.0.K:7370", "10.77.0.K:7370")
   if [ -z "$i" ] && [[ "$addr" =~ ${NET//./\\.}\.([1-9])(:|$) ]]; then i=${BASH_REMATCH[1]}; fi
-  if [ -z "$i" ] || [ ! -d "$(hdir "$i")" ]; then log "fence: no lab host '$who' ($addr)"; return 1; fi
-  log "fence: host$i ($who $addr) asked by $(hostname 2>/dev/null || echo '?')"
+  if [ -z "$i" ] || [ ! -d "$LAB/hosts/host$i" ]; then log "fence: no lab host '$who' ($addr)"; return 1; fi
+  log "fence: host$i ($who $addr) asked by ${HOSTNAME:-?}"
   host_kill "$i"
-  # the state letter follows the ") " that ends the command name; read without a fork per
-  # PID (a PDU that spends seconds polling is not what is measured here)
-  for _ in $(seq 1 500); do
+  # the state letter follows the ") " that ends the command name
+  for ((k = 0; k < 500; k++)); do
     left=
     for p in $KILLED_PIDS; do
       { read -r st < "/proc/$p/stat"; } 2>/dev/null || continue   # gone: reaped
