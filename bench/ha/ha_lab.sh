@@ -34,6 +34,13 @@
 #                        "failed": those that did not within RESTART_LIMIT_S)
 #  fence_called_after_death_ms  fence "command" only: from the kill to the coordinator's
 #                        call of the fence command for the dead host (p50, p99, max, count)
+#  fence_confirmed_after_death_ms  fence "command" only: from the kill to the fence
+#                        command's exit 0 ("the host is off": the lab PDU's own time is
+#                        confirmed - called)
+#  vm_start_ms           each restarted guest's libvirt start on its new host, as the
+#                        agent journals it ("ha: start VM: started in N ms"): the part of
+#                        restart_after_death_ms that is QEMU's and libvirt's, not drover's
+#                        (seconds under TCG, a fraction of one under KVM)
 #  collateral_destroys   guests running on the hosts that were not killed, QEMU PIDs taken
 #                        before the kill: after the trial (restarts done, dead host back
 #                        and in the cluster) each must still run on the same host with the
@@ -321,7 +328,7 @@ declare -A RS FAILS
 # a configuration's figures: restart times (RS, by victim kind), failed trials, kill
 # durations, fence call / confirmation times, collateral destroys, double-run samples
 counters_reset() {
-  RS=() FAILS=() KILL_MS=() FENCE_MS=() FENCED_MS=() COLLATERAL=0 DOUBLE=0 DOUBLE_SAMPLES=0
+  RS=() FAILS=() KILL_MS=() FENCE_MS=() FENCED_MS=() START_MS=() COLLATERAL=0 DOUBLE=0 DOUBLE_SAMPLES=0
   FROZEN_SAMPLES=0 SAMPLE_LINES=0 NTRIALS=0 FENCE_MISSING=0 FENCE_OTHER=0 FORMATION_FAILS=0
 }
 guests_on() {   # I -> N: how many of the guests run on host I (only there)
@@ -355,9 +362,21 @@ fence_wait() {
   FENCED_MS+=($(( ${fin%% *} / 1000000 - t0 )))
   progress "fence command for host$v called $(( ns / 1000000 - t0 )) ms after the kill, done $(( ${fin%% *} / 1000000 - t0 )) ms: ${fin#* done }"
 }
+# start_times VM...: the libvirt start durations the surviving hosts journalled for VMs
+# since the kill (logn: each host log's length then), into START_MS
+start_times() {
+  local i vm n
+  for i in 1 2 3; do
+    [ "$i" = "$victim" ] && continue
+    for vm in "$@"; do
+      for n in $(tail -n +"$((logn[$i] + 1))" "$(hdir "$i")/drover.log" |
+                 sed -n "s/.* ha: start $vm: started in \([0-9]*\) ms.*/\1/p"); do START_MS+=("$n"); done
+    done
+  done
+}
 death_trial() {
   local kind=$1 t=$2 L victim best i vm w="" t0 ts ok=1 gone=() full=0 n pid pids kpid ms calls0 calls
-  local -A keep=()
+  local -A keep=() logn=()
   ts=$SECONDS
   L=$(leader_idx)
   pick_victim "$kind" "$L"
@@ -391,6 +410,7 @@ death_trial() {
   done
   loop_snap "$victim"
   calls0=$(wc -l < "$FENCE_CALLS")
+  for i in 1 2 3; do logn[$i]=$(wc -l < "$(hdir "$i")/drover.log"); done
   sampler_start "$LAB/double.$CONF_LOAD.$CONF_FENCE" "${vms[@]}"
   : > "$LAB/double.trial"
   # the death: every process of the host (its PIDs found before the clock starts) frozen,
@@ -422,6 +442,7 @@ death_trial() {
     progress "$CONF_LOAD/$CONF_FENCE $kind trial $t: FAILED: guests of host$victim not each running once elsewhere within $RESTART_LIMIT_S s:$(for vm in "${gone[@]}"; do printf ' %s@[%s]' "$vm" "$(hosts_running "$vm")"; done)"
   fi
   [ "$CONF_FENCE" = command ] && fence_wait "$victim" "$t0" "$calls0"
+  start_times "${gone[@]}"
   i=$SECONDS
   host_restart "$victim" >&2
   if ! cluster_wait 3 60 >&2; then
@@ -517,6 +538,7 @@ config_run() {   # LOAD FENCE
       progress "no fence command was called in $NTRIALS trials ($1/$2)"
     fi
   fi
+  [ ${#START_MS[@]} -eq 0 ] || emit_stats vm_start_ms ms ",\"what\":\"libvirt start of a restarted guest\"" "${START_MS[@]}"
   emit collateral_destroys "$COLLATERAL" vms ",\"trials\":$NTRIALS,\"formation_failures\":$FORMATION_FAILS"
   emit double_runs "$DOUBLE" vms ",\"trials\":$NTRIALS,\"samples\":$DOUBLE_SAMPLES,\"sample_s\":$SAMPLE_S,\"frozen_overlap_samples\":$FROZEN_SAMPLES"
   for k in 1 2 3; do loop_snap "$k"; done
