@@ -378,6 +378,16 @@ int ag_loop_submit(ag_loop *l, ag_work_fn work, ag_done_fn done, void *ud)
     return 0;
 }
 
+size_t ag_loop_done_queued(ag_loop *l)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&l->mu);
+    for (const struct work *w = l->done_head; w; w = w->next)
+        n++;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
 static void on_efd(ag_loop *l, ag_id id, short revents, void *ud)
 {
     (void)id; (void)revents; (void)ud;

@@ -58,6 +58,10 @@ void  ag_loop_cancel(ag_loop *l, ag_id id);
  * 0, or -ENOSPC when AG_LOOP_MAX_QUEUED items wait, -ESHUTDOWN while stopping. */
 int ag_loop_submit(ag_loop *l, ag_work_fn work, ag_done_fn done, void *ud);
 
+/* Work a worker has finished whose done() the loop has not run yet: how far the loop
+ * lags behind its workers (and what a test waits for before it stalls the loop). */
+size_t ag_loop_done_queued(ag_loop *l);
+
 /* Deliver these signals (blocked for every thread) as callbacks. Call before workers
  * start doing anything that may receive them; ag_loop_new already blocks them. */
 int ag_loop_on_signal(ag_loop *l, int signo, ag_signal_cb cb, void *ud);

@@ -301,8 +301,9 @@ static void loop_timers(void **state)
     ag_id slow = ag_loop_timer(l, 1, 0, t_slow, NULL);
     assert_int_equal(ag_loop_set_label(l, slow, "test.slow"), 0);
     assert_int_equal(ag_loop_set_label(l, slow + 1000, "nobody"), -ENOENT);
-    ag_loop_timer(l, 2, 0, t_nothing, NULL);   /* due while t_slow sleeps */
-    ag_loop_timer(l, 40, 0, t_stop, NULL);
+    /* due while t_slow sleeps */
+    assert_int_equal(ag_loop_set_label(l, ag_loop_timer(l, 2, 0, t_nothing, NULL), "test.nothing"), 0);
+    assert_int_equal(ag_loop_set_label(l, ag_loop_timer(l, 40, 0, t_stop, NULL), "test.stop"), 0);
     assert_int_equal(ag_loop_run(l), 0);
     ag_loop_stats *s = stats_of(l);
     const ag_lat_set *a = &s->since_start;
@@ -315,8 +316,11 @@ static void loop_timers(void **state)
     assert_true(ag_hist_max(&a->lateness) < 10 * 1000 * 1000);    /* deadline and clock agree */
     assert_true(a->worst.run_us >= 30000);
     assert_int_equal(a->worst.kind, AG_LAT_TIMER);
-    assert_string_equal(a->worst.name, "test.slow");
-    assert_string_equal(s->recent.worst.name, "test.slow");
+    /* the worst is named by its label; which callback it is depends on the scheduler (a
+     * busy machine may preempt t_nothing longer than t_slow sleeps): the recorder's
+     * choice of the worst is tested with exact stamps in `recorder` */
+    assert_true(strncmp(a->worst.name, "test.", 5) == 0);
+    assert_true(strncmp(s->recent.worst.name, "test.", 5) == 0);
     assert_int_equal(ag_hist_count(&s->recent.lateness), 3);
     free(s);
     ag_loop_free(l);
@@ -326,14 +330,16 @@ static int work_ran;
 static void quick_work(void *ud) { (void)ud; __atomic_store_n(&work_ran, 1, __ATOMIC_SEQ_CST); }
 static void d_stop(ag_loop *l, void *ud) { (void)ud; ag_loop_stop(l); }
 
-/* Submits, waits (bounded) until the worker has run the item, then keeps the loop busy
- * 30 ms more: the completion waits at least that long, minus the worker's last steps. */
+/* Submits, waits (bounded) until the worker has queued the completion, then keeps the
+ * loop busy 30 ms more: the completion has waited at least that long, however the
+ * scheduler treats the worker (its stamp is taken before it queues). */
 static void t_submit_then_busy(ag_loop *l, ag_id id, void *ud)
 {
     (void)id; (void)ud;
     assert_int_equal(ag_loop_submit(l, quick_work, d_stop, NULL), 0);
-    for (int i = 0; i < 2000 && !__atomic_load_n(&work_ran, __ATOMIC_SEQ_CST); i++)
+    for (int i = 0; i < 20000 && ag_loop_done_queued(l) == 0; i++)
         usleep(500);
+    assert_int_equal(ag_loop_done_queued(l), 1);
     usleep(30000);
 }
 
@@ -350,10 +356,11 @@ static void loop_done_wait(void **state)
     const ag_lat_set *a = &s->since_start;
     assert_int_equal(ag_hist_count(&a->run[AG_LAT_DONE]), 1);
     assert_int_equal(ag_hist_count(&a->done_wait), 1);
-    assert_true(ag_hist_max(&a->done_wait) >= 10000);
+    assert_true(ag_hist_max(&a->done_wait) >= 30000);
     assert_true(ag_hist_max(&a->done_wait) < 10 * 1000 * 1000);   /* a stamp, not a clock reading */
-    /* the busy timer is the worst stall; without a label it is named by dladdr */
-    assert_int_equal(a->worst.kind, AG_LAT_TIMER);
+    /* the busy timer is the worst stall (or d_stop, if preempted longer); without a
+     * label either is named by dladdr */
+    assert_true(a->worst.kind == AG_LAT_TIMER || a->worst.kind == AG_LAT_DONE);
     assert_true(a->worst.run_us >= 30000);
     assert_true(a->worst.name[0] != '\0');
     assert_non_null(strstr(a->worst.name, "unit_latency"));   /* file+0xoffset */
@@ -406,8 +413,11 @@ static void loop_io_signal(void **state)
     assert_int_equal(ag_hist_count(&a->run[AG_LAT_SIGNAL]), 1);
     assert_true(ag_hist_max(&a->run[AG_LAT_SIGNAL]) >= 5000);
     assert_int_equal(ag_hist_count(&a->run[AG_LAT_TIMER]), 0);
-    assert_int_equal(a->worst.kind, AG_LAT_IO);
-    assert_string_equal(a->worst.name, "test.pipe");
+    /* the pipe's callback runs 3x longer than the signal's; a busy machine may still
+     * preempt the signal's longer: either is the worst, named */
+    assert_true(a->worst.kind == AG_LAT_IO || a->worst.kind == AG_LAT_SIGNAL);
+    if (a->worst.kind == AG_LAT_IO)
+        assert_string_equal(a->worst.name, "test.pipe");
     free(s);
     ag_loop_free(l);
     close(p[0]);
