@@ -12,6 +12,7 @@
 #include "join.h"
 #include "net.h"
 #include "raft_drv.h"
+#include "restore.h"
 #include "rtsched.h"
 
 #include <fcntl.h>
@@ -36,7 +37,8 @@ static const char agent_usage[] =
     "\nSIGTERM or SIGINT stop it cleanly: the cluster first freezes this host (its VMs run on\n"
     "and are left alone until the agent is back; up to 2 s), then the agent leaves.\n"
     "Exit: 0 clean stop, 78 bad config, 66 no identity, 71 cannot open store or socket,\n"
-    "64 usage.\n";
+    "103 the state directory is older than what the cluster has seen from this host\n"
+    "(restored from a backup or copied: re-join), 64 usage.\n";
 
 static void on_leave_sent(ag_loop *l, ag_id id, void *ud)
 {
@@ -149,6 +151,11 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
         "grows", (json_int_t)s.grows, "entries", entries,
         "rejected", rej);
     json_object_set_new(rej, "bad_payload", json_integer((json_int_t)a->rejected_payload));
+    const ag_sealer *se = &a->sealer;   /* restore.h: notices sent and received, by verdict */
+    json_object_set_new(r, "epoch_notices", json_pack("{s:I,s:I,s:I,s:I,s:I}",
+        "sent", (json_int_t)a->peers.notices_sent, "held", (json_int_t)a->peers.notices_held,
+        "received_stale", (json_int_t)se->notices_stale, "received_benign",
+        (json_int_t)se->notices_benign, "received_bad", (json_int_t)se->notices_bad));
     json_t *g = ag_gossip_status_json(a);
     if (g)
         json_object_set_new(r, "gossip", g);
@@ -171,6 +178,31 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
                             "frames_dropped", (json_int_t)cs->frames_dropped));
     }
     ag_ctl_finish(req, AG_EX_OK, r, NULL);
+}
+
+/* Before anything is sent: a state dir a peer has proven older than what the cluster
+ * saw stays refused (restore.h); otherwise the epoch is bumped, within its bound. */
+static int refuse_old_state(ag_agent *a)
+{
+    char msg[2048];
+    size_t len = 0;
+    int rc = st_get(a->store, ST_DB_META, AG_RESTORE_MARK, strlen(AG_RESTORE_MARK), msg,
+                    sizeof msg - 1, &len);
+    if (rc == 0) {
+        msg[len < sizeof msg ? len : sizeof msg - 1] = 0;
+        ag_err("refusing to start: %s", msg);
+        return AG_EX_OLD_STATE;
+    }
+    if ((rc = st_bump_u64(a->store, "epoch", &a->epoch)) != 0) {
+        ag_err("cannot persist the new epoch in %s: %s", st_path(a->store), mdb_strerror(rc));
+        return AG_EX_OSERR;
+    }
+    if (a->epoch > AG_EPOCH_MAX) {   /* 2^32 starts: never in practice, but never wrap */
+        ag_err("refusing to start: the epoch in %s passed 2^32 - 1 (request ids would wrap); "
+               "move the state dir away and join again", st_path(a->store));
+        return AG_EX_OLD_STATE;
+    }
+    return AG_EX_OK;
 }
 
 int ag_daemon_main(int argc, char **argv)
@@ -226,10 +258,9 @@ int ag_daemon_main(int argc, char **argv)
         ag_err("%s", err);
         goto err_after_identity;
     }
-    if ((rc = st_bump_u64(a.store, "epoch", &a.epoch)) != 0) {
-        ag_err("cannot persist the new epoch in %s: %s", st_path(a.store), mdb_strerror(rc));
+    if ((ex = refuse_old_state(&a)) != AG_EX_OK)
         goto err_after_store;
-    }
+    ex = AG_EX_OSERR;
     a.loop = ag_loop_new((int)a.cfg.workers);
     if (!a.loop) {
         ag_err("cannot create the event loop (out of memory or threads)");
@@ -271,6 +302,8 @@ int ag_daemon_main(int argc, char **argv)
 
     rc = ag_loop_run(a.loop);
     ex = rc == 0 ? AG_EX_OK : AG_EX_OSERR;
+    if (a.sealer.stale)
+        ex = AG_EX_OLD_STATE;   /* net.c said why; systemd must not restart us */
     if (rc)
         ag_err("event loop failed: %s", strerror(-rc));
     ag_event(&a, "agent", NULL, "agent %s stopping", a.cfg.name);

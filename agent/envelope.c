@@ -240,6 +240,44 @@ int ag_env_seal(ag_sealer *s, uint32_t type, const void *payload, size_t len,
     return AG_ENV_OK;
 }
 
+/* Version and cluster: the checks that need no key. */
+static int env_head_ok(const Drover__Envelope *e, const uint8_t cluster_id[AG_CLUSTER_ID_LEN])
+{
+    if (e->version != AG_ENV_VERSION)
+        return AG_ENV_E_VERSION;
+    if (e->cluster_id.len != AG_CLUSTER_ID_LEN ||
+        sodium_memcmp(e->cluster_id.data, cluster_id, AG_CLUSTER_ID_LEN) != 0)
+        return AG_ENV_E_CLUSTER;
+    return AG_ENV_OK;
+}
+
+/* Field sanity, then the signature by sign_pk (the expensive step, last). */
+static int env_sig_ok(const Drover__Envelope *e, const uint8_t sign_pk[32])
+{
+    if (e->signature.len != 64)
+        return AG_ENV_E_SIGNATURE;
+    if (e->seq == 0 || e->epoch == 0)
+        return AG_ENV_E_FIELD;
+    uint8_t d[32];
+    digest(d, e->version, e->cluster_id.data, e->sender_id.data, e->epoch, e->seq,
+           e->sent_at_ms, (uint32_t)e->type, e->payload.data, e->payload.len);
+    if (crypto_sign_verify_detached(e->signature.data, d, sizeof d, sign_pk) != 0)
+        return AG_ENV_E_SIGNATURE;
+    return AG_ENV_OK;
+}
+
+/* Keep buf as p's proof when it is small and newer than the one kept. */
+static void keep_proof(ag_peer *p, const Drover__Envelope *e, const uint8_t *buf, size_t len)
+{
+    if (len > AG_ENV_PROOF_MAX || e->epoch < p->proof_epoch ||
+        (e->epoch == p->proof_epoch && e->seq <= p->proof_seq))
+        return;
+    memcpy(p->proof, buf, len);
+    p->proof_len = (uint32_t)len;
+    p->proof_epoch = e->epoch;
+    p->proof_seq = e->seq;
+}
+
 int ag_env_open(ag_peers *peers, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
                 const uint8_t *via, const uint8_t *buf, size_t len, ag_opened *out)
 {
@@ -248,17 +286,10 @@ int ag_env_open(ag_peers *peers, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
     Drover__Envelope *e = drover__envelope__unpack(NULL, len, buf);
     if (!e)
         return AG_ENV_E_DECODE;
-    int rc;
     ag_peer *p = NULL;
-    if (e->version != AG_ENV_VERSION) {
-        rc = AG_ENV_E_VERSION;
+    int rc = env_head_ok(e, cluster_id);
+    if (rc != AG_ENV_OK)
         goto err_after_unpack;
-    }
-    if (e->cluster_id.len != AG_CLUSTER_ID_LEN ||
-        sodium_memcmp(e->cluster_id.data, cluster_id, AG_CLUSTER_ID_LEN) != 0) {
-        rc = AG_ENV_E_CLUSTER;
-        goto err_after_unpack;
-    }
     if (e->sender_id.len != AG_HOST_ID_LEN || !(p = ag_peers_find(peers, e->sender_id.data))) {
         rc = AG_ENV_E_SENDER;
         goto err_after_unpack;
@@ -267,24 +298,12 @@ int ag_env_open(ag_peers *peers, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
         rc = AG_ENV_E_MISMATCH;
         goto err_after_unpack;
     }
-    if (e->signature.len != 64) {
-        rc = AG_ENV_E_SIGNATURE;
+    if ((rc = env_sig_ok(e, p->sign_pk)) != AG_ENV_OK)
         goto err_after_unpack;
-    }
-    if (e->seq == 0 || e->epoch == 0) {
-        rc = AG_ENV_E_FIELD;
-        goto err_after_unpack;
-    }
-    uint8_t d[32];
-    digest(d, e->version, e->cluster_id.data, e->sender_id.data, e->epoch, e->seq,
-           e->sent_at_ms, (uint32_t)e->type, e->payload.data, e->payload.len);
-    if (crypto_sign_verify_detached(e->signature.data, d, sizeof d, p->sign_pk) != 0) {
-        rc = AG_ENV_E_SIGNATURE;
-        goto err_after_unpack;
-    }
     rc = ag_replay_check(&p->replay, e->epoch, e->seq, true);
     if (rc != AG_ENV_OK)
         goto err_after_unpack;
+    keep_proof(p, e, buf, len);
 
     out->type = (uint32_t)e->type;
     out->epoch = e->epoch;
@@ -299,6 +318,63 @@ int ag_env_open(ag_peers *peers, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
 err_after_unpack:
     drover__envelope__free_unpacked(e, NULL);
     return rc;
+}
+
+/* Decode buf and check it is signed by the host (id, sign_pk) for our cluster. */
+static int env_verify_by(const uint8_t id[AG_HOST_ID_LEN], const uint8_t sign_pk[32],
+                         const uint8_t cluster_id[AG_CLUSTER_ID_LEN], const uint8_t *buf,
+                         size_t len, Drover__Envelope **out)
+{
+    if (len > AG_ENV_PROOF_MAX)
+        return AG_ENV_E_OVERSIZE;
+    Drover__Envelope *e = drover__envelope__unpack(NULL, len, buf);
+    if (!e)
+        return AG_ENV_E_DECODE;
+    int rc = env_head_ok(e, cluster_id);
+    if (rc == AG_ENV_OK && (e->sender_id.len != AG_HOST_ID_LEN ||
+                            memcmp(e->sender_id.data, id, AG_HOST_ID_LEN) != 0))
+        rc = AG_ENV_E_SENDER;
+    if (rc == AG_ENV_OK)
+        rc = env_sig_ok(e, sign_pk);
+    if (rc != AG_ENV_OK) {
+        drover__envelope__free_unpacked(e, NULL);
+        return rc;
+    }
+    *out = e;
+    return AG_ENV_OK;
+}
+
+int ag_env_verify_own(const ag_identity *self, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
+                      const uint8_t *buf, size_t len, uint64_t *epoch, uint64_t *seq)
+{
+    Drover__Envelope *e;
+    int rc = env_verify_by(self->host_id, self->sign_pk, cluster_id, buf, len, &e);
+    if (rc != AG_ENV_OK)
+        return rc;
+    *epoch = e->epoch;
+    *seq = e->seq;
+    drover__envelope__free_unpacked(e, NULL);
+    return AG_ENV_OK;
+}
+
+int ag_peer_load_proof(ag_peer *p, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
+                       const uint8_t *buf, size_t len)
+{
+    Drover__Envelope *e;
+    int rc = env_verify_by(p->id, p->sign_pk, cluster_id, buf, len, &e);
+    if (rc != AG_ENV_OK)
+        return rc;
+    if (e->epoch > p->replay.epoch ||
+        (e->epoch == p->replay.epoch && e->seq > p->replay.top)) {
+        p->replay.epoch = e->epoch;
+        p->replay.top = e->seq;
+        memset(p->replay.bits, 0xff, sizeof p->replay.bits);   /* all up to it: seen */
+    }
+    keep_proof(p, e, buf, len);
+    if (e->epoch > p->saved_epoch)
+        p->saved_epoch = e->epoch;
+    drover__envelope__free_unpacked(e, NULL);
+    return AG_ENV_OK;
 }
 
 void ag_env_release(ag_opened *o)

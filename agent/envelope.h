@@ -14,6 +14,11 @@
  *   peer -> signature -> epoch -> window.
  * The authenticated-peer check must come before the window is touched: otherwise one
  * member could push another member's window forward and silence it.
+ *
+ * Proofs (restore.h): for each sender the receiver keeps the newest small envelope it
+ * accepted, whole. When that sender's epoch goes back (its state dir was restored), the
+ * receiver shows it this envelope: the sender's own signature over an (epoch, seq) its
+ * state does not know is proof no other member can forge.
  */
 #ifndef DROVER_ENVELOPE_H
 #define DROVER_ENVELOPE_H
@@ -33,6 +38,9 @@
  * and zmq reconnects can reorder a little; 1024 is far beyond what we see and costs 128 B
  * per peer. */
 #define AG_ENV_WINDOW         1024u
+/* Largest envelope kept as a proof (gossip probes and acks are a few hundred bytes; a
+ * sender always sends some). Costs this much per member, bounded by the member table. */
+#define AG_ENV_PROOF_MAX      1024u
 
 enum ag_env_err {
     AG_ENV_OK             = 0,
@@ -67,12 +75,21 @@ typedef struct ag_peer {
     uint8_t   id[AG_HOST_ID_LEN];
     uint8_t   sign_pk[32];
     ag_replay replay;
+    /* newest accepted envelope of at most AG_ENV_PROOF_MAX bytes (proof_len 0: none) */
+    uint64_t  proof_epoch, proof_seq;
+    uint64_t  saved_epoch;   /* proof epoch last persisted (net.c), 0: none */
+    uint64_t  notice_ms;     /* when we last sent this peer a notice (rate limit) */
+    uint32_t  proof_len;
+    uint8_t   proof[AG_ENV_PROOF_MAX];
 } ag_peer;
 
 /* Known senders, sorted by id. Membership (and later revocation) edits this table. */
 typedef struct ag_peers {
     ag_peer *v;
     size_t   n, cap;
+    /* epoch notices (restore.h) sent to members whose epoch went back, and those held
+     * back by the per-member rate limit */
+    uint64_t notices_sent, notices_held;
 } ag_peers;
 
 /* Add or update a peer's key (keeps the replay state when the key is unchanged).
@@ -89,6 +106,10 @@ typedef struct ag_sealer {
     uint8_t  cluster_id[AG_CLUSTER_ID_LEN];
     uint64_t epoch;   /* from the store, bumped at start */
     uint64_t seq;     /* last used; next message gets seq + 1 */
+    /* Set once a peer proved this host's state went back (restore.h): nothing is sealed
+     * or delivered any more. The counters are the notices about us, by verdict. */
+    bool     stale;
+    uint64_t notices_stale, notices_benign, notices_bad;
 } ag_sealer;
 
 /* Seal payload into a signed, encoded Envelope in a malloc'd buffer.
@@ -113,6 +134,19 @@ typedef struct ag_opened {
 int ag_env_open(ag_peers *peers, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
                 const uint8_t *via, const uint8_t *buf, size_t len, ag_opened *out);
 void ag_env_release(ag_opened *o);
+
+/* Check that buf is an envelope of our cluster signed by `self` (an envelope of ours a
+ * peer sent back as proof) and give its (epoch, seq). No window is involved.
+ * Returns 0 or an ag_env_err (AG_ENV_E_SENDER: signed by someone else). */
+int ag_env_verify_own(const ag_identity *self, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
+                      const uint8_t *buf, size_t len, uint64_t *epoch, uint64_t *seq);
+
+/* Start p's state from a proof kept before a restart of this agent (net.c persists
+ * them): the window resumes at the proof's (epoch, seq) with everything up to it seen,
+ * so the sender's older self stays refused. buf must be p's own envelope of our cluster;
+ * 0 or an ag_env_err, p unchanged on error. */
+int ag_peer_load_proof(ag_peer *p, const uint8_t cluster_id[AG_CLUSTER_ID_LEN],
+                       const uint8_t *buf, size_t len);
 
 /* The window alone (exposed for tests and for persisting high-water marks).
  * Returns AG_ENV_OK after recording, or OLD_EPOCH / REPLAY / TOO_OLD without recording. */

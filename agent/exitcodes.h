@@ -22,6 +22,9 @@ enum ag_exit {
     AG_EX_PROTOCOL     = 76,  /* the agent answered something we do not understand */
     AG_EX_NOPERM       = 77,  /* refused: bad credentials (join token, fingerprint) */
     AG_EX_CONFIG       = 78,  /* configuration file is wrong */
+    /* the state dir is older than what the cluster has seen from this host (restored
+     * from a backup or copied): re-join; deploy/drover.service does not restart on it */
+    AG_EX_OLD_STATE    = 103,
     AG_EX_NOSUCH       = 105, /* no such VM / host / item */
     AG_EX_QUORUM       = 106, /* no quorum: the cluster cannot decide now */
     AG_EX_UNSAFE       = 107, /* refused as unsafe; --force overrides where offered */

@@ -6,6 +6,7 @@
 #include "events.h"
 #include "log.h"
 #include "raft_drv.h"
+#include "restore.h"
 #include "transport.h"
 #include "drover.pb-c.h"
 #include "state.pb-c.h"
@@ -13,43 +14,139 @@
 #include <endian.h>
 #include <sodium.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+
+/* ---- epoch notices (restore.h) ----------------------------------------------------- */
+
+static const char *member_name(ag_agent *a, const uint8_t id[AG_HOST_ID_LEN])
+{
+    const ag_member *m = ag_members_find(&a->members, id);
+    return m ? m->name : "an unknown member";
+}
+
+/* Persist p's proof when it shows a newer epoch than the one kept: once per start of
+ * that member, so that our own restart still refuses its older self. */
+static void save_proof(ag_agent *a, ag_peer *p)
+{
+    if (!p || !p->proof_len || p->proof_epoch <= p->saved_epoch)
+        return;
+    if (st_put(a->store, ST_DB_PEERS, p->id, AG_HOST_ID_LEN, p->proof, p->proof_len) == 0)
+        p->saved_epoch = p->proof_epoch;
+}
+
+/* ag_env_open refused an envelope that `sender` signed with rc: when that says its epoch
+ * went back, show it the proof of what we have seen from it. */
+static void epoch_notice_send(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], int rc)
+{
+    ag_peer *p = ag_peers_find(&a->peers, sender);
+    const ag_member *m = ag_members_find(&a->members, sender);
+    switch (ag_restore_notice(rc, m ? p : NULL, ag_now_ms())) {
+    case AG_NOTICE_NONE:
+        return;
+    case AG_NOTICE_HELD:
+        a->peers.notices_held++;
+        return;
+    case AG_NOTICE_SEND:
+        break;
+    }
+    a->peers.notices_sent++;
+    ag_info("net: refused %s from %s; showing it the newest we accepted from it (epoch %llu "
+            "seq %llu): it stops if its state went back", ag_env_errname(rc), m->name,
+            (unsigned long long)p->proof_epoch, (unsigned long long)p->proof_seq);
+    ag_net_send(a, m, DROVER__MSG_TYPE__MSG_EPOCH_NOTICE, p->proof, p->proof_len);
+}
+
+/* Proven stale: refuse everything from now on, remember it, and stop (daemon.c exits
+ * with AG_EX_OLD_STATE). No freeze request or leave: nothing we send is believed, and
+ * the VMs here are left as they are. */
+static void stale_stop(ag_agent *a, uint64_t seen_epoch, uint64_t seen_seq,
+                       const uint8_t by[AG_HOST_ID_LEN])
+{
+    char msg[2048];
+    a->sealer.stale = true;
+    ag_restore_message(msg, sizeof msg, a->cfg.name, a->cfg.state_dir, a->epoch, seen_epoch,
+                       seen_seq, member_name(a, by));
+    ag_err("%s", msg);
+    if (st_put(a->store, ST_DB_META, AG_RESTORE_MARK, strlen(AG_RESTORE_MARK), msg, strlen(msg)) != 0)
+        ag_warn("cannot record the verdict in %s: a later start finds it out again", st_path(a->store));
+    ag_event(a, "security", json_pack("{s:I,s:I,s:s}", "epoch", (json_int_t)a->epoch, "seen_epoch",
+             (json_int_t)seen_epoch, "seen_by", member_name(a, by)), "%s", msg);
+    sd_notifyf(0, "STATUS=refused: state dir older than the cluster has seen (restored?)");
+    ag_loop_stop(a->loop);
+}
+
+/* A member shows us an envelope of ours: judge it (restore.h). */
+static void epoch_notice_recv(ag_agent *a, const ag_opened *o)
+{
+    uint64_t e, q;
+    ag_sealer *s = &a->sealer;
+    if (ag_env_verify_own(&a->id, a->members.cluster_id, o->payload, o->payload_len, &e, &q) != 0) {
+        s->notices_bad++;
+        ag_warn("net: %s sent an epoch notice that is not our own signature: ignored",
+                member_name(a, o->sender));
+        return;
+    }
+    if (ag_restore_judge(s->epoch, s->seq, e, q) == AG_RESTORE_BENIGN) {
+        s->notices_benign++;
+        ag_debug("net: epoch notice from %s (epoch %llu seq %llu) is consistent with ours",
+                 member_name(a, o->sender), (unsigned long long)e, (unsigned long long)q);
+        return;
+    }
+    s->notices_stale++;
+    stale_stop(a, e, q, o->sender);
+}
+
+static void dispatch(ag_agent *a, ag_opened *o)
+{
+    switch (o->type) {
+    case DROVER__MSG_TYPE__MSG_GOSSIP:
+        ag_gossip_recv(a, o);
+        break;
+    case DROVER__MSG_TYPE__MSG_RAFT:
+        ag_raft_recv(a, o);
+        break;
+    case DROVER__MSG_TYPE__MSG_FORWARD:
+        ag_raft_forward(a, o);
+        break;
+    case DROVER__MSG_TYPE__MSG_COMMAND:
+        ag_ha_recv(a, o);
+        break;
+    case DROVER__MSG_TYPE__MSG_EPOCH_NOTICE:
+        epoch_notice_recv(a, o);
+        break;
+    default:
+        a->rejected_payload++;
+        ag_debug("net: no handler for message type %u", o->type);
+        break;
+    }
+}
 
 static void on_recv(void *ud, const uint8_t sender[AG_HOST_ID_LEN], const uint8_t *bytes, size_t len)
 {
     ag_agent *a = ud;
+    if (a->sealer.stale)
+        return;   /* refused (restore.h): no Raft, gossip or command is heard any more */
     ag_opened o;
     int rc = ag_env_open(&a->peers, a->members.cluster_id, sender, bytes, len, &o);
     if (rc != AG_ENV_OK) {
         a->rejected[-rc]++;
         ag_debug("net: dropped message: %s", ag_env_strerror(rc));
+        epoch_notice_send(a, sender, rc);
         return;
     }
-    switch (o.type) {
-    case DROVER__MSG_TYPE__MSG_GOSSIP:
-        ag_gossip_recv(a, &o);
-        break;
-    case DROVER__MSG_TYPE__MSG_RAFT:
-        ag_raft_recv(a, &o);
-        break;
-    case DROVER__MSG_TYPE__MSG_FORWARD:
-        ag_raft_forward(a, &o);
-        break;
-    case DROVER__MSG_TYPE__MSG_COMMAND:
-        ag_ha_recv(a, &o);
-        break;
-    default:
-        a->rejected_payload++;
-        ag_debug("net: no handler for message type %u", o.type);
-        break;
-    }
+    save_proof(a, ag_peers_find(&a->peers, o.sender));
+    dispatch(a, &o);
     ag_env_release(&o);
 }
 
 int ag_net_send(ag_agent *a, const ag_member *m, uint32_t type, const void *payload, size_t len)
 {
+    if (a->sealer.stale)
+        return -EPERM;   /* refused (restore.h): no vote, ack or command leaves */
     uint8_t *buf;
     size_t n;
     int rc = ag_env_seal(&a->sealer, type, payload, len, ag_wall_ms(), &buf, &n);
@@ -61,6 +158,38 @@ int ag_net_send(ag_agent *a, const ag_member *m, uint32_t type, const void *payl
 }
 
 /* ---- member table ------------------------------------------------------------------ */
+
+/* Admit m's signing key; a member new to the table resumes from the proof kept before
+ * our last stop (restore.h), so an older self of it stays refused across our restarts. */
+static int peer_add(ag_agent *a, const ag_member *m)
+{
+    bool fresh = !ag_peers_find(&a->peers, m->id);
+    int rc = ag_peers_put(&a->peers, m->id, m->sign_pk);
+    if (rc != 0 || !fresh)
+        return rc;
+    uint8_t buf[AG_ENV_PROOF_MAX];
+    size_t len = 0;
+    if (st_get(a->store, ST_DB_PEERS, m->id, AG_HOST_ID_LEN, buf, sizeof buf, &len) == 0 &&
+        len <= sizeof buf && ag_peer_load_proof(ag_peers_find(&a->peers, m->id),
+                                                a->members.cluster_id, buf, len) != 0)
+        ag_warn("net: the kept epoch proof of %s does not verify: ignored", m->name);
+    return 0;
+}
+
+/* Keep every member's newest proof at a clean stop: a restored host reusing the epoch
+ * it had then is refused by the seq too (ag_peer_load_proof). */
+static int save_proofs_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
+{
+    const ag_peers *ps = ctx;
+    for (size_t i = 0; i < ps->n; i++) {
+        const ag_peer *p = &ps->v[i];
+        MDB_val k = {AG_HOST_ID_LEN, (void *)p->id}, v = {p->proof_len, (void *)p->proof};
+        int rc = p->proof_len ? mdb_put(t, dbi[ST_DB_PEERS], &k, &v, 0) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
 
 static int collect_members(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
 {
@@ -125,6 +254,7 @@ void ag_net_members_changed(ag_agent *a)
                      "member %s removed from the cluster: its keys are no longer admitted", old->name);
             tp_revoke(a->tp, old->id);
             ag_peers_del(&a->peers, old->id);
+            st_del(a->store, ST_DB_PEERS, old->id, AG_HOST_ID_LEN);
         }
     }
     for (size_t i = 0; i < fresh.n; i++) {
@@ -132,7 +262,7 @@ void ag_net_members_changed(ag_agent *a)
         if (!ag_members_find(&a->members, m->id))
             ag_event(a, "membership", json_pack("{s:s,s:s}", "admitted", m->name, "addr", m->addr),
                      "member %s (%s) admitted", m->name, m->addr);
-        ag_peers_put(&a->peers, m->id, m->sign_pk);
+        peer_add(a, m);
         tp_allow(a->tp, m->id, m->curve_pk);
     }
     ag_members_free(&a->members);
@@ -202,7 +332,7 @@ int ag_net_start(ag_agent *a, char *err, size_t errlen)
         goto err_after_members;
     for (size_t i = 0; i < a->members.n; i++) {
         const ag_member *m = &a->members.v[i];
-        if (ag_peers_put(&a->peers, m->id, m->sign_pk) != 0 || tp_allow(a->tp, m->id, m->curve_pk) != 0) {
+        if (peer_add(a, m) != 0 || tp_allow(a->tp, m->id, m->curve_pk) != 0) {
             snprintf(err, errlen, "out of memory admitting members");
             goto err_after_tp;
         }
@@ -247,6 +377,8 @@ void ag_net_stop(ag_agent *a)
     ag_gossip_stop(a);
     tp_free(a->tp);
     a->tp = NULL;
+    if (st_write(a->store, save_proofs_fn, &a->peers) != 0)
+        ag_warn("net: cannot keep the members' epoch proofs in %s", st_path(a->store));
     ag_peers_free(&a->peers);
     ag_members_free(&a->members);
 }
