@@ -28,12 +28,16 @@ extern const ag_cmd ag_cmds_events[];
 extern const ag_cmd ag_cmds_place[];
 extern const ag_cmd ag_cmds_ha[];
 
-/* Options every client command accepts: --socket PATH, -c/--config FILE, --json.
+/* Options every client command accepts: --socket PATH, -c/--config FILE, --json,
+ * --operator-key FILE (used by admin commands only).
  * cli_common_opt() handles one getopt result; returns true when it consumed it. */
 typedef struct cli_common {
     char socket[256];
     bool json;
+    char operator_key[256];   /* --operator-key FILE ("" : $DROVER_OPERATOR_KEY or the default) */
 } cli_common;
+
+#define CLI_OPT_OPERATOR_KEY 0x4f4b   /* getopt value of --operator-key (no short form) */
 
 void cli_common_init(cli_common *c);
 /* Resolve the socket path: --socket, else [agent] control_socket of -c FILE, else
@@ -55,6 +59,13 @@ int  cli_call(const cli_common *c, const char *cmd, json_t *args, json_t **resul
 int  cli_call_stream(const cli_common *c, const char *cmd, json_t *args,
                      void (*on_event)(json_t *ev, void *ud), void *ud, int timeout_ms,
                      json_t **result);
+
+/* An admin call (state.put, token.create, members.remove, ha.admin, ha.protect,
+ * ha.upgrade): load the operator key (cc->operator_key, $DROVER_OPERATOR_KEY or
+ * /etc/drover/operator.key), check it is an operator of the agent's cluster, sign
+ * {cmd, args} (args stolen) and call. Errors are printed; AG_EX_NOPERM for a missing,
+ * unreadable or foreign key and for a refused grant. */
+int  cli_admin_call(const cli_common *c, const char *cmd, json_t *args, json_t **result);
 
 /* Print usage error: "drover CMD: MSG\nTry 'drover CMD --help'." and return AG_EX_USAGE. */
 int  cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

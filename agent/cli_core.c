@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "exitcodes.h"
 #include "identity.h"
+#include "operator.h"
 #include "store.h"
 
 #include <endian.h>
@@ -12,46 +13,51 @@
 #include <time.h>
 
 static const char init_usage[] =
-    "Usage: drover init [--state-dir DIR] [--join] [--force] [--json]\n"
+    "Usage: drover init [--state-dir DIR] [--join] [--force] [--operator-key FILE] [--json]\n"
     "\n"
     "Create this host's identity: an Ed25519 signing key and a separate X25519 transport\n"
     "key (files 0600 in DIR), and its LMDB store. Without --join, the agent started next\n"
-    "bootstraps a new cluster with this host as its first member; then `drover token\n"
-    "create` prints the command that adds the next host. Prints the host ID and the\n"
-    "fingerprint that joining hosts pin.\n"
+    "bootstraps a new cluster with this host as its first member, and init creates the\n"
+    "cluster's operator credential: an Ed25519 key (FILE, 0600) that every admin command\n"
+    "(token create, members remove, kv put, host drain, vm protect, upgrade ...) signs\n"
+    "with, on any host. Keep it like a kubeconfig: copy it where you administer from and\n"
+    "point --operator-key or $DROVER_OPERATOR_KEY at it. An existing FILE is used as it is\n"
+    "(one operator key for several clusters). Then `drover token create` prints the command\n"
+    "that adds the next host. Prints the host ID and the fingerprint that joining hosts pin.\n"
     "\n"
-    "  --state-dir DIR  where keys and store live (default /var/lib/drover)\n"
-    "  --join           identity only: this host will join an existing cluster\n"
-    "  --force          replace an existing identity (the old host ID is lost)\n"
-    "  --json           print the result as JSON\n"
-    "\nExit: 0 ok, 108 identity exists (without --force), 73 cannot create files, 64 usage.\n";
+    "  --state-dir DIR     where keys and store live (default /var/lib/drover)\n"
+    "  --join              identity only: this host will join an existing cluster\n"
+    "  --force             replace an existing identity (the old host ID is lost)\n"
+    "  --operator-key FILE the operator credential (default $DROVER_OPERATOR_KEY, else\n"
+    "                      " AG_OP_DEFAULT_PATH ")\n"
+    "  --json              print the result as JSON\n"
+    "\nExit: 0 ok, 108 identity exists (without --force), 73 cannot create files, 77 the\n"
+    "operator key exists but does not load, 64 usage.\n";
 
-static int cmd_init(int argc, char **argv)
+/* The operator key of a new cluster: the one at path if there is one (one operator, several
+ * clusters), else a new one. 0, or an exit code after saying what was wrong. */
+static int init_operator(const char *path, ag_opkey *k, bool *created)
 {
-    static const struct option opts[] = {
-        {"state-dir", required_argument, 0, 'd'}, {"force", no_argument, 0, 'f'},
-        {"join", no_argument, 0, 'J'},
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *dir = "/var/lib/drover";
-    bool force = false, json = false, join = false;
-    int o;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, "d:fjh", opts, NULL)) != -1) {
-        switch (o) {
-        case 'd': dir = optarg; break;
-        case 'J': join = true; break;
-        case 'f': force = true; break;
-        case 'j': json = true; break;
-        case 'h': fputs(init_usage, stdout); return AG_EX_OK;
-        default: return cli_bad_option("init", argv);
-        }
-    }
-    if (optind != argc)
-        return cli_usage_error("init", "unexpected argument '%s'", argv[optind]);
-
-    ag_identity id;
     char err[1024];
-    int rc = ag_identity_create(dir, force, &id, err, sizeof err);
+    *created = false;
+    int rc = ag_op_load(path, k, err, sizeof err);
+    if (rc == -ENOENT) {
+        rc = ag_op_create(path, k, err, sizeof err);
+        *created = rc == 0;
+    }
+    if (rc) {
+        fprintf(stderr, "drover init: %s\n", err);
+        return rc == -EEXIST || rc == -EINVAL || rc == -EACCES ? AG_EX_NOPERM : AG_EX_CANTCREAT;
+    }
+    return 0;
+}
+
+/* The identity and store; without --join the store keeps the operator's public key for the
+ * cluster's first entries. */
+static int init_store(const char *dir, bool force, bool join, const ag_opkey *op, ag_identity *id)
+{
+    char err[1024];
+    int rc = ag_identity_create(dir, force, id, err, sizeof err);
     if (rc) {
         fprintf(stderr, "drover init: %s\n", err);
         return rc == -EEXIST ? AG_EX_EXISTS : AG_EX_CANTCREAT;
@@ -59,29 +65,80 @@ static int cmd_init(int argc, char **argv)
     st_store *st;
     if (st_open(dir, &st, err, sizeof err) != 0) {
         fprintf(stderr, "drover init: %s\n", err);
-        ag_identity_wipe(&id);
+        ag_identity_wipe(id);
         return AG_EX_CANTCREAT;
     }
     uint64_t one = htobe64(1);
-    if (!join)   /* the agent creates the cluster at its first start (it knows its address) */
+    if (!join) {   /* the agent creates the cluster at its first start (it knows its address) */
         st_put(st, ST_DB_META, "bootstrap", 9, &one, sizeof one);
-    else
+        st_put(st, ST_DB_META, "operator_pk", 11, op->pk, sizeof op->pk);
+    } else {
         st_del(st, ST_DB_META, "bootstrap", 9);
+        st_del(st, ST_DB_META, "operator_pk", 11);
+    }
     st_close(st);
+    return 0;
+}
+
+static void init_print(const char *dir, const ag_identity *id, bool join, bool json, const char *oppath,
+                       const ag_opkey *op, bool created)
+{
     char hid[AG_HOST_ID_HEXLEN], fpr[AG_FPR_STRLEN];
-    ag_hex(id.host_id, AG_HOST_ID_LEN, hid);
-    ag_fingerprint(id.sign_pk, fpr);
-    ag_identity_wipe(&id);
+    ag_hex(id->host_id, AG_HOST_ID_LEN, hid);
+    ag_fingerprint(id->sign_pk, fpr);
     if (json) {
         json_t *j = json_pack("{s:s,s:s,s:s}", "state_dir", dir, "host_id", hid, "fingerprint", fpr);
+        if (!join)
+            json_object_set_new(j, "operator", json_pack("{s:s,s:s,s:b}", "key_file", oppath, "fingerprint",
+                                                         op->fpr, "created", created));
         cli_print_json(j);
         json_decref(j);
-    } else {
-        printf("Created host identity in %s\n  host id:     %s\n  fingerprint: %s\n%s", dir, hid, fpr,
-               join ? "Next: start the agent, then run the `drover join ...` line from `drover token create`.\n"
-                    : "Next: start the agent (it creates the cluster), then `drover token create` for each new host.\n");
+        return;
     }
-    return AG_EX_OK;
+    printf("Created host identity in %s\n  host id:     %s\n  fingerprint: %s\n", dir, hid, fpr);
+    if (!join)
+        printf("Operator credential %s %s\n  operator:    %s\n  Every admin command needs it (--operator-key FILE or $"
+               AG_OP_ENV "); keep it secret, copy it to where you administer from.\n",
+               created ? "written to" : "taken from", oppath, op->fpr);
+    printf("%s", join ? "Next: start the agent, then run the `drover join ...` line from `drover token create`.\n"
+                      : "Next: start the agent (it creates the cluster), then `drover token create` for each new host.\n");
+}
+
+static int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state-dir", required_argument, 0, 'd'}, {"force", no_argument, 0, 'f'},
+        {"join", no_argument, 0, 'J'}, {"operator-key", required_argument, 0, 'K'},
+        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *dir = "/var/lib/drover", *opt_key = NULL;
+    bool force = false, json = false, join = false, created = false;
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "d:fjh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'd': dir = optarg; break;
+        case 'J': join = true; break;
+        case 'f': force = true; break;
+        case 'K': opt_key = optarg; break;
+        case 'j': json = true; break;
+        case 'h': fputs(init_usage, stdout); return AG_EX_OK;
+        default: return cli_bad_option("init", argv);
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("init", "unexpected argument '%s'", argv[optind]);
+    const char *oppath = ag_op_path(opt_key);
+    ag_opkey op = {0};
+    ag_identity id;
+    int rc = join ? 0 : init_operator(oppath, &op, &created);
+    if (rc == 0)
+        rc = init_store(dir, force, join, &op, &id);
+    if (rc == 0) {
+        init_print(dir, &id, join, json, oppath, &op, created);
+        ag_identity_wipe(&id);
+    }
+    ag_op_wipe(&op);
+    return rc;
 }
 
 static const char status_usage[] =

@@ -885,7 +885,7 @@ static int host_admin(int argc, char **argv, const char *cmd, const char *usage)
     bool drain = strcmp(req, "drain") == 0;
     if (!o.wait || !already_asked(&cc, host, !drain)) {
         json_t *r;
-        if ((rc = cli_call(&cc, "ha.admin", json_pack("{s:s, s:s}", "host", host, "req", req), &r)) != 0)
+        if ((rc = cli_admin_call(&cc, "ha.admin", json_pack("{s:s, s:s}", "host", host, "req", req), &r)) != 0)
             return rc;
         print_admin(&cc, r, o.wait);
         json_decref(r);
@@ -906,7 +906,7 @@ static int cmd_undrain(int argc, char **argv) { return host_admin(argc, argv, "h
 /* One ha.admin request about HOST; *r is the agent's answer (caller decrefs). */
 static int admin_req(cli_common *cc, const char *host, const char *req, json_t **r)
 {
-    return cli_call(cc, "ha.admin", json_pack("{s:s, s:s}", "host", host, "req", req), r);
+    return cli_admin_call(cc, "ha.admin", json_pack("{s:s, s:s}", "host", host, "req", req), r);
 }
 
 static int cmd_degraded(int argc, char **argv)
@@ -1055,7 +1055,7 @@ static int protect_common(int argc, char **argv, bool protect)
         json_object_set_new(args, "affinity", json_string(p.affinity));
     if (p.force)
         json_object_set_new(args, "force", json_true());
-    if ((rc = cli_call(&cc, "ha.protect", args, &r)) != 0)
+    if ((rc = cli_admin_call(&cc, "ha.protect", args, &r)) != 0)
         return rc;
     size_t i;
     json_array_foreach(json_object_get(r, "warnings"), i, w)
@@ -1180,7 +1180,7 @@ static int cmd_upstart(int argc, char **argv)
         }
         json_object_set_new(args, "order", order);
     }
-    if ((rc = cli_call(&cc, "ha.upgrade", args, &r)) != 0)
+    if ((rc = cli_admin_call(&cc, "ha.upgrade", args, &r)) != 0)
         return rc;
     print_upgrade(&cc, r, "start");
     if (!cc.json)
@@ -1226,7 +1226,7 @@ static int upgrade_op(int argc, char **argv, const char *op)
     if (optind != argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     json_t *r;
-    if ((rc = cli_call(&cc, "ha.upgrade", json_pack("{s:s}", "op", op), &r)) != 0)
+    if ((rc = cli_admin_call(&cc, "ha.upgrade", json_pack("{s:s}", "op", op), &r)) != 0)
         return rc;
     print_upgrade(&cc, r, op);
     json_decref(r);

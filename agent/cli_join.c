@@ -38,7 +38,7 @@ static int cmd_token_create(int argc, char **argv)
     if (optind != argc)
         return cli_usage_error("token create", "unexpected argument '%s'", argv[optind]);
     json_t *r;
-    if ((rc = cli_call(&cc, "token.create", json_pack("{s:I}", "ttl_ms", (json_int_t)ttl), &r)) != 0)
+    if ((rc = cli_admin_call(&cc, "token.create", json_pack("{s:I}", "ttl_ms", (json_int_t)ttl), &r)) != 0)
         return rc;
     if (cc.json)
         cli_print_json(r);
@@ -123,7 +123,7 @@ static int cmd_members_remove(int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage_error("members remove", "expected one HOST");
     json_t *r;
-    if ((rc = cli_call(&cc, "members.remove", json_pack("{s:s}", "host", argv[optind]), &r)) != 0)
+    if ((rc = cli_admin_call(&cc, "members.remove", json_pack("{s:s}", "host", argv[optind]), &r)) != 0)
         return rc;
     if (cc.json)
         cli_print_json(r);

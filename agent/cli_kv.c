@@ -35,7 +35,8 @@ static int run(int argc, char **argv, const char *verb, int nargs)
         json_object_set_new(args, "value", json_string(argv[optind + 1]));
     if (!strcmp(verb, "delete"))
         json_object_set_new(args, "delete", json_true());
-    rc = cli_call(&cc, strcmp(verb, "get") ? "state.put" : "state.get", args, &r);
+    /* writes are cluster administration: signed with the operator key */
+    rc = strcmp(verb, "get") ? cli_admin_call(&cc, "state.put", args, &r) : cli_call(&cc, "state.get", args, &r);
     if (rc)
         return rc;
     if (cc.json)

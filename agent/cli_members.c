@@ -1,9 +1,10 @@
-/* cli_members.c — `drover members` and `drover roster line`. */
+/* cli_members.c — `drover members`, `drover roster line` and `drover roster operator`. */
 #include "cli.h"
 #include "ctl.h"
 #include "exitcodes.h"
 #include "identity.h"
 #include "members.h"
+#include "operator.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -148,8 +149,48 @@ static int cmd_roster_line(int argc, char **argv)
     return AG_EX_OK;
 }
 
+static const char roster_op_usage[] =
+    "Usage: drover roster operator [--operator-key FILE]\n"
+    "\n"
+    "Print the roster line `operator = <public key>` of the operator credential (FILE, else\n"
+    "$" AG_OP_ENV ", else " AG_OP_DEFAULT_PATH ", as `drover init` wrote it). A cluster built\n"
+    "from a static roster knows its operators from these lines: every admin command must be\n"
+    "signed by one of them.\n"
+    "\nExit: 0 ok, 77 no readable operator key, 64 usage.\n";
+
+static int cmd_roster_operator(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"operator-key", required_argument, 0, 'K'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *path = NULL;
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (o == 'K')
+            path = optarg;
+        else if (o == 'h') {
+            fputs(roster_op_usage, stdout);
+            return AG_EX_OK;
+        } else
+            return cli_bad_option("roster operator", argv);
+    }
+    if (optind != argc)
+        return cli_usage_error("roster operator", "unexpected argument '%s'", argv[optind]);
+    ag_opkey k;
+    char err[1024], hex[65];
+    if (ag_op_load(ag_op_path(path), &k, err, sizeof err) != 0) {
+        fprintf(stderr, "drover roster operator: %s\n", err);
+        return AG_EX_NOPERM;
+    }
+    ag_hex(k.pk, 32, hex);
+    printf("# operator %s\noperator = %s\n", k.fpr, hex);
+    ag_op_wipe(&k);
+    return AG_EX_OK;
+}
+
 const ag_cmd ag_cmds_members[] = {
     {"members", cmd_members, "list cluster hosts and their state (gossip)", members_usage},
     {"roster line", cmd_roster_line, "print this host's roster line", roster_usage},
+    {"roster operator", cmd_roster_operator, "print the operator key's roster line", roster_op_usage},
     {NULL, NULL, NULL, NULL},
 };

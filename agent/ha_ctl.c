@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "ctl_place.h"
 #include "exitcodes.h"
 #include "ha_drv.h"
@@ -27,9 +28,11 @@ int ag_ha__apply_rc(ag_agent *a, uint64_t index)
 
 struct req {
     ag_ctl_req *req;
+    ag_admin *ad;
     bool closed;
     hac_prop prop;
     json_t *warnings;
+    char why[HAC_TEXT_MAX];
 };
 
 static void req_closed(ag_ctl_req *r, void *ud)
@@ -55,8 +58,10 @@ static json_t *host_json(const hac_rstate *s, uint32_t i)
 static void done(ag_agent *a, void *ud, int code, uint64_t index, const char *error)
 {
     struct req *q = ud;
+    int rc = code ? 0 : ag_ha__apply_rc(a, index);
+    ag_admin_end(a, q->ad, code ? code : rc < 0 ? AG_EX_UNSAFE : 0, index, q->why,
+                 code ? error : rc < 0 ? strerror(-rc) : NULL);
     if (!q->closed) {
-        int rc = code ? 0 : ag_ha__apply_rc(a, index);
         const hac_rstate *s = a->ha ? a->ha->st : NULL;
         if (code)
             ag_ctl_finish(q->req, code, NULL, "%s", error ? error : "not committed");
@@ -88,22 +93,43 @@ static void done(ag_agent *a, void *ud, int code, uint64_t index, const char *er
     free(q);
 }
 
-static void submit(ag_agent *a, ag_ctl_req *req, const hac_prop *p, const char *reason, json_t *warnings)
+/* Propose p for the operator whose grant (args.auth) asked it: the Raft command carries
+ * the grant, which the leader and every host check against p (operator.h). */
+static void submit(ag_agent *a, ag_ctl_req *req, const char *method, json_t *args, const hac_prop *p,
+                   const char *reason, json_t *warnings)
 {
-    char full[HAC_TEXT_MAX];
-    snprintf(full, sizeof full, "%s (operator, via %s)", reason, a->cfg.name);
-    struct req *q = calloc(1, sizeof *q);
-    if (!q) {
+    ag_admin *ad;
+    if (ag_admin_begin(a, req, method, args, &ad) != 0) {
         json_decref(warnings);
+        return;
+    }
+    char full[HAC_TEXT_MAX];
+    snprintf(full, sizeof full, "%s (operator %.11s, via %s)", reason, ad->fpr, a->cfg.name);
+    struct req *q = calloc(1, sizeof *q);
+    uint8_t *buf = NULL;
+    size_t n;
+    if (!q || hac_prop_encode(p, full, &buf, &n) != 0) {
+        json_decref(warnings);
+        ag_admin_end(a, ad, AG_EX_OSERR, 0, NULL, "out of memory");
         ag_ctl_finish(req, AG_EX_OSERR, NULL, "out of memory");
+        free(q);
         return;
     }
     q->req = req;
+    q->ad = ad;
     q->prop = *p;
     q->warnings = warnings;
+    snprintf(q->why, sizeof q->why, "%s", reason);
     ag_ctl_on_close(req, req_closed, q);
-    if (ag_ha__submit(a, p, full, done, q) != 0)
-        done(a, q, AG_EX_OSERR, 0, "out of memory");
+    Drover__Command c = DROVER__COMMAND__INIT;
+    Drover__AdminAuth auth;
+    c.op = DROVER__COMMAND_OP__CMD_HA;
+    c.key = (char *)"ha/state";
+    c.ha.data = buf;
+    c.ha.len = n;
+    ag_admin_attach(ad, &c, &auth);
+    ag_raft_submit_cmd(a, &c, done, q);
+    free(buf);
 }
 
 static bool ready(ag_agent *a, ag_ctl_req *req)
@@ -157,7 +183,7 @@ static void ctl_admin(ag_ctl_req *req, json_t *args, void *ud)
         ag_ctl_finish(req, rc < 0 ? AG_EX_INVALID : AG_EX_UNSAFE, NULL, "%s", rc < 0 ? "bad request" : why);
         return;
     }
-    submit(a, req, &p, why, NULL);
+    submit(a, req, "ha.admin", args, &p, why, NULL);
 }
 
 static void ctl_protect(ag_ctl_req *req, json_t *args, void *ud)
@@ -243,7 +269,7 @@ static void ctl_protect(ag_ctl_req *req, json_t *args, void *ud)
     }
     char why[HAC_TEXT_MAX];
     snprintf(why, sizeof why, "%s %s", p.vm.protected_ ? "protect" : "unprotect", vm);
-    submit(a, req, &p, why, warnings);
+    submit(a, req, "ha.protect", args, &p, why, warnings);
 }
 
 static int cmp_name(const void *x, const void *y)
@@ -325,7 +351,7 @@ static void ctl_upgrade(ag_ctl_req *req, json_t *args, void *ud)
                       rc < 0 ? "the cluster has no hosts to upgrade yet" : why);
         return;
     }
-    submit(a, req, &p, why, NULL);
+    submit(a, req, "ha.upgrade", args, &p, why, NULL);
 }
 
 static const char *upg_state[] = {"idle", "running", "paused", "done", "aborted"};

@@ -1,5 +1,6 @@
 /* join.c — token creation, the join endpoint and the joiner's side; see join.h. */
 #include "join.h"
+#include "admin.h"
 #include "events.h"
 #include "exitcodes.h"
 #include "log.h"
@@ -307,6 +308,7 @@ static int bind_endpoint(ag_agent *a, char *err, size_t errlen)
 
 struct token_wait {
     ag_ctl_req *req;
+    ag_admin *ad;
     int closed;
     char line[512];
     uint64_t expires;
@@ -316,8 +318,8 @@ static void token_closed(ag_ctl_req *r, void *ud) { (void)r; ((struct token_wait
 
 static void token_done(ag_agent *a, void *ud, int code, uint64_t index, const char *error)
 {
-    (void)a; (void)index;
     struct token_wait *w = ud;
+    ag_admin_end(a, w->ad, code, index, "join token created", error);
     if (!w->closed)
         ag_ctl_finish(w->req, code, code ? NULL : json_pack("{s:s,s:I}", "command", w->line,
                                                              "expires_ms", (json_int_t)w->expires),
@@ -337,11 +339,15 @@ static void ctl_token_create(ag_ctl_req *req, json_t *args, void *ud)
     json_int_t ttl = json_integer_value(json_object_get(args, "ttl_ms"));
     if (ttl <= 0)
         ttl = 3600000;
+    ag_admin *ad;
+    if (ag_admin_begin(a, req, "token.create", args, &ad) != 0)
+        return;
     uint8_t id[TOKEN_ID_LEN], secret[TOKEN_SECRET_LEN];
     randombytes_buf(id, sizeof id);
     crypto_auth_keygen(secret);
     struct token_wait *w = calloc(1, sizeof *w);
     w->req = req;
+    w->ad = ad;
     w->expires = ag_wall_ms() + (uint64_t)ttl;
     char idhex[2 * TOKEN_ID_LEN + 1], sechex[2 * TOKEN_SECRET_LEN + 1], fpr[AG_FPR_STRLEN];
     ag_hex(id, sizeof id, idhex);
@@ -358,7 +364,7 @@ static void ctl_token_create(ag_ctl_req *req, json_t *args, void *ud)
     char key[6 + sizeof idhex];
     snprintf(key, sizeof key, "token/%s", idhex);
     ag_ctl_on_close(req, token_closed, w);
-    ag_raft_submit(a, DROVER__COMMAND_OP__CMD_PUT, key, buf, n, token_done, w);
+    ag_raft_submit_admin(a, ad, DROVER__COMMAND_OP__CMD_PUT, key, buf, n, token_done, w);
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(buf, sizeof buf);
 }
@@ -367,6 +373,7 @@ static void ctl_token_create(ag_ctl_req *req, json_t *args, void *ud)
 
 struct rm_wait {
     ag_ctl_req *req;
+    ag_admin *ad;
     int closed;
     char name[AG_MEMBER_NAME_MAX];
 };
@@ -375,8 +382,10 @@ static void rm_closed(ag_ctl_req *r, void *ud) { (void)r; ((struct rm_wait *)ud)
 
 static void rm_done(ag_agent *a, void *ud, int code, uint64_t index, const char *error)
 {
-    (void)a;
     struct rm_wait *w = ud;
+    char what[AG_MEMBER_NAME_MAX + 16];
+    snprintf(what, sizeof what, "removed %s", w->name);
+    ag_admin_end(a, w->ad, code, index, what, error);
     if (!w->closed)
         ag_ctl_finish(w->req, code, code ? NULL : json_pack("{s:s,s:I}", "removed", w->name, "index", (json_int_t)index),
                       "%s", error ? error : "");
@@ -402,14 +411,18 @@ static void ctl_members_remove(ag_ctl_req *req, json_t *args, void *ud)
         ag_ctl_finish(req, AG_EX_UNSAFE, NULL, "a host cannot remove itself: run this on another member");
         return;
     }
+    ag_admin *ad;
+    if (ag_admin_begin(a, req, "members.remove", args, &ad) != 0)
+        return;
     struct rm_wait *w = calloc(1, sizeof *w);
     w->req = req;
+    w->ad = ad;
     snprintf(w->name, sizeof w->name, "%s", m->name);
     char key[7 + AG_HOST_ID_HEXLEN];
     memcpy(key, "member/", 7);
     ag_hex(m->id, AG_HOST_ID_LEN, key + 7);
     ag_ctl_on_close(req, rm_closed, w);
-    ag_raft_submit(a, DROVER__COMMAND_OP__CMD_DEL, key, NULL, 0, rm_done, w);
+    ag_raft_submit_admin(a, ad, DROVER__COMMAND_OP__CMD_DEL, key, NULL, 0, rm_done, w);
 }
 
 /* ---- joiner side ------------------------------------------------------------------------ */

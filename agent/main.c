@@ -179,7 +179,7 @@ int cli_bad_option(const char *cmd, char **argv)
 int cli_parse(int argc, char **argv, const char *cmd, const char *usage, cli_common *cc,
                         const char *extra_short, const struct option *extra, int (*on)(int o, void *ud), void *ud)
 {
-    struct option opts[16];
+    struct option opts[24];
     size_t n = 0;
     for (const struct option *e = extra; e && e->name; e++)
         opts[n++] = *e;
@@ -187,6 +187,7 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *usage, cli_com
     opts[n++] = (struct option){"socket", required_argument, 0, 's'};
     opts[n++] = (struct option){"config", required_argument, 0, 'c'};
     opts[n++] = (struct option){"help", no_argument, 0, 'h'};
+    opts[n++] = (struct option){"operator-key", required_argument, 0, CLI_OPT_OPERATOR_KEY};
     opts[n] = (struct option){0, 0, 0, 0};
     char shorts[64];
     snprintf(shorts, sizeof shorts, "js:c:h%s", extra_short);
@@ -199,6 +200,7 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *usage, cli_com
         case 'j': cc->json = true; break;
         case 's': snprintf(cc->socket, sizeof cc->socket, "%s", optarg); break;
         case 'c': config = optarg; break;
+        case CLI_OPT_OPERATOR_KEY: snprintf(cc->operator_key, sizeof cc->operator_key, "%s", optarg); break;
         case 'h': fputs(usage, stdout); return -1;
         case '?': return cli_bad_option(cmd, argv);
         default:

@@ -192,8 +192,18 @@ int ag_members_load(const char *path, ag_members *out, char *err, size_t errlen)
                 break;
             }
             out->n++;
+        } else if (klen == 8 && strncmp(p, "operator", 8) == 0) {
+            if (out->n_operators == AG_ROSTER_OPERATORS_MAX) {
+                why = "too many operator keys";
+                break;
+            }
+            if (ag_unhex(val, out->operators[out->n_operators], 32) != 0) {
+                why = "operator must be 64 hex characters (from `drover roster operator`)";
+                break;
+            }
+            out->n_operators++;
         } else {
-            why = "unknown key (expected cluster_id or member)";
+            why = "unknown key (expected cluster_id, member or operator)";
             break;
         }
     }

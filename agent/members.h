@@ -10,6 +10,7 @@
  * Roster file (text; '#' comments):
  *   cluster_id = <32 hex>
  *   member = <name> <host_id hex> <sign_pk hex> <curve_pk hex> <curve_sig hex> <tcp://addr:port>
+ *   operator = <Ed25519 public key hex>   (operator.h; `drover roster operator` prints it)
  */
 #ifndef DROVER_MEMBERS_H
 #define DROVER_MEMBERS_H
@@ -23,6 +24,7 @@
 #define AG_MEMBER_ADDR_MAX 64
 #define AG_MEMBER_NAME_MAX 64
 #define AG_MEMBERS_MAX     4096   /* matches the gossip core's table limit */
+#define AG_ROSTER_OPERATORS_MAX 8   /* a few people, or a key being rotated */
 
 typedef struct ag_member {
     char    name[AG_MEMBER_NAME_MAX];
@@ -38,6 +40,10 @@ typedef struct ag_members {
     uint8_t    cluster_id[AG_CLUSTER_ID_LEN];
     ag_member *v;
     size_t     n;
+    /* operator keys listed in a static roster (no bootstrap entry can name them: every
+     * host derives its first entries from the roster alone) */
+    uint8_t    operators[AG_ROSTER_OPERATORS_MAX][32];
+    size_t     n_operators;
 } ag_members;
 
 /* Parse a roster. 0, or -1 with err = "FILE:LINE: what is wrong". */

@@ -6,6 +6,7 @@
  * the update's buffers on the next call.
  */
 #include "raft_drv.h"
+#include "admin.h"
 #include "ctl.h"
 #include "events.h"
 #include "exitcodes.h"
@@ -17,6 +18,9 @@
 #include "gossip.h"
 #include "ha_drv.h"
 #include "gossip_drv.h"
+#include "hac.h"
+#include "hac_codec.h"
+#include "operator.h"
 #include "drover.pb-c.h"
 #include "state.pb-c.h"
 
@@ -36,6 +40,13 @@
 /* After a leader asked us to retry: long enough for an election round to settle, short
  * against the 5 s budget. */
 #define RETRY_BACKOFF_MS    100
+/* Entries apply refused, remembered until their askers are answered (settle runs right
+ * after every apply, so a few per apply batch suffice). */
+#define DENIED_RING         64
+/* Entries a new cluster starts with: its configuration, its first member, its operator
+ * key. Written before Raft runs, so they carry no origin and no grant. */
+#define BOOTSTRAP_ENTRIES   3
+#define HA_STATE_KEY        "ha/state"
 
 struct pending {
     uint64_t req_id;
@@ -63,6 +74,13 @@ struct ag_raft {
     raft_id last_leader;
     bool resending;
     uint64_t next_autopilot_ms;
+    /* the operator credential: grants this leader took (replay), refusals by reason at
+     * the leader's door and on apply, and the indices apply refused, so the asker hears
+     * "permission denied" rather than "done" */
+    ag_op_nonces *nonces;
+    uint64_t gate_refused[AG_OPR__N], apply_refused[AG_OPR__N], grants_applied;
+    uint64_t denied_index[DENIED_RING];
+    uint8_t denied_why[DENIED_RING];
 };
 
 /* How often the coordinator reviews the voter set, and how long a voter may be dead
@@ -376,6 +394,110 @@ static int apply_admit(MDB_txn *t, MDB_dbi db, const Drover__Admit *ad, bool *ch
     return rc;
 }
 
+/* ---- who may write what ----------------------------------------------------------- */
+
+/* The HA state as stored in txn (NULL when absent or undecodable). */
+static hac_rstate *ha_state_in(MDB_txn *t, MDB_dbi db)
+{
+    MDB_val k = {sizeof HA_STATE_KEY - 1, HA_STATE_KEY}, v;
+    hac_rstate *s = malloc(sizeof *s);
+    char why[128];
+    if (!s)
+        return NULL;
+    hac_rstate_init(s);
+    if (mdb_get(t, db, &k, &v) == 0 && hac_state_decode(v.mv_data, v.mv_size, s, why, sizeof why) != 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* The name in member record KEY (member/<hex>) of txn, into out. */
+static const char *member_name_in(MDB_txn *t, MDB_dbi db, const char *key, char *out, size_t n)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    if (mdb_get(t, db, &k, &v) != 0)
+        return NULL;
+    Drover__Member *m = drover__member__unpack(NULL, v.mv_size, v.mv_data);
+    if (!m)
+        return NULL;
+    snprintf(out, n, "%s", m->name ? m->name : "");
+    drover__member__free_unpacked(m, NULL);
+    return out;
+}
+
+/* Take grant g once: REPLAY when its nonce is in the replicated ring of grants used,
+ * else the ring gains it. 0, an ag_op_reason or -errno. */
+static int ring_take(MDB_txn *t, MDB_dbi db, const ag_grant *g)
+{
+    MDB_val k = {sizeof AG_OP_RING_KEY - 1, AG_OP_RING_KEY}, v;
+    if (mdb_get(t, db, &k, &v) != 0)
+        v = (MDB_val){0, NULL};
+    uint8_t *ring;
+    size_t n;
+    ag_op_reason r = ag_op_ring_add(v.mv_data, v.mv_size, g->nonce, &ring, &n);
+    if (r == AG_OPR__N)
+        return -ENOMEM;
+    if (r)
+        return r;
+    MDB_val nv = {n, ring};
+    int rc = mdb_put(t, db, &k, &nv, 0);
+    free(ring);
+    return rc ? -rc : 0;
+}
+
+/* A command with a grant: does the grant hold and permit exactly this command, from
+ * replicated inputs only (txn, the entry)? 0 (taken), an ag_op_reason or -errno. */
+static int grant_holds(ag_agent *a, MDB_txn *t, MDB_dbi db, const Drover__Command *c)
+{
+    const Drover__AdminAuth *au = c->auth;
+    ag_grant g;
+    ag_op_reason r = ag_grant_open(au->request.data, au->request.len, au->signature.data, au->signature.len,
+                                   au->operator_id.data, au->operator_id.len, a->members.cluster_id, &g);
+    if (r)
+        return r;
+    hac_prop prop;
+    hac_rstate *st = NULL;
+    char name[AG_MEMBER_NAME_MAX], why[200];
+    ag_op_act act = {.op = c->op, .key = c->key, .val = c->value.data, .vlen = c->value.len};
+    if (!ag_admin_known(a, t, db, g.pk))
+        r = AG_OPR_UNKNOWN_KEY;
+    else if (c->op == DROVER__COMMAND_OP__CMD_HA) {
+        if (hac_prop_decode(c->ha.data, c->ha.len, &prop, NULL, 0, why, sizeof why) == 0)
+            act.prop = &prop;
+        act.st = st = ha_state_in(t, db);
+    } else if (c->op == DROVER__COMMAND_OP__CMD_DEL && c->key && strncmp(c->key, "member/", 7) == 0)
+        act.member_name = member_name_in(t, db, c->key, name, sizeof name);
+    if (!r)
+        r = ag_op_permits(&g, &act, why, sizeof why);
+    free(st);
+    int rc = r ? (int)r : ring_take(t, db, &g);
+    ag_grant_free(&g);
+    return rc;
+}
+
+/* May this committed command change the state? 0, an ag_op_reason (refused: skipped on
+ * every host alike), or -errno. Admin keys need a grant; vmxml/, CMD_ADMIT (a token) and
+ * CMD_HA without a grant are host rights the leader checked before proposing. The
+ * bootstrap entries of a new cluster carry neither origin nor grant. */
+static int apply_gate(struct apply_ctx *c, MDB_txn *t, MDB_dbi db, uint64_t idx, const struct raft_entry *e,
+                      const Drover__Command *cmd)
+{
+    if (idx <= BOOTSTRAP_ENTRIES && e->term == 1 && cmd->origin.len == 0 && !cmd->auth)
+        return 0;
+    if (cmd->auth)
+        return grant_holds(c->a, t, db, cmd);
+    bool plain = cmd->op == DROVER__COMMAND_OP__CMD_PUT || cmd->op == DROVER__COMMAND_OP__CMD_DEL;
+    return plain && ag_op_key_is_admin(cmd->key) ? AG_OPR_NO_GRANT : 0;
+}
+
+static void note_denied(struct ag_raft *R, uint64_t idx, int why)
+{
+    R->apply_refused[why]++;
+    R->denied_index[idx % DENIED_RING] = idx;
+    R->denied_why[idx % DENIED_RING] = (uint8_t)why;
+}
+
 static int apply_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
 {
     struct apply_ctx *c = ctx;
@@ -394,7 +516,20 @@ static int apply_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
                 drover__command__free_unpacked(cmd, NULL);
                 return -dup;
             }
-            if (cmd && !dup && cmd->op == DROVER__COMMAND_OP__CMD_HA) {
+            int gate = cmd && !dup ? apply_gate(c, t, dbi[ST_DB_STATE], idx, e, cmd) : 0;
+            if (gate < 0) {
+                drover__command__free_unpacked(cmd, NULL);
+                return -gate;
+            }
+            if (gate > 0) {
+                note_denied(c->a->raft, idx, gate);
+                ag_warn("raft: entry %llu refused on apply (%s): an admin change needs a valid "
+                        "operator grant", (unsigned long long)idx, ag_op_reason_name((ag_op_reason)gate));
+            } else if (cmd && !dup && cmd->auth)
+                c->a->raft->grants_applied++;
+            if (gate > 0) {
+                /* skipped, identically on every host */
+            } else if (cmd && !dup && cmd->op == DROVER__COMMAND_OP__CMD_HA) {
                 int prop_rc;
                 int rc = ag_ha_apply(c->a, t, dbi[ST_DB_STATE], idx, cmd->ha.data, cmd->ha.len, &prop_rc);
                 if (rc) {
@@ -433,6 +568,155 @@ static int apply_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
     }
     c->applied = applied;
     return put_u64(t, dbi[ST_DB_RAFT], "applied_index", applied);
+}
+
+/* ---- the leader's door ------------------------------------------------------------- */
+
+static int read_ha_state(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
+{
+    *(hac_rstate **)ctx = ha_state_in(t, dbi[ST_DB_STATE]);
+    return 0;
+}
+
+/* The applied HA state (malloc'd; NULL when unreadable). Read from the store rather
+ * than from the HA driver, which raft_drv does not know; only forwarded host requests
+ * and grants pay for it. */
+static hac_rstate *ha_state_now(ag_agent *a)
+{
+    hac_rstate *s = NULL;
+    st_read(a->store, read_ha_state, &s);
+    return s;
+}
+
+static const char *host_name_of(ag_agent *a, const uint8_t id[AG_HOST_ID_LEN])
+{
+    const ag_member *m = ag_members_find(&a->members, id);
+    return m ? m->name : NULL;
+}
+
+/* Host rights (no grant): its own VMs' definitions, its own freeze, an admission through
+ * a token, and — this leader's own — the coordinator's decisions. */
+static ag_op_reason host_right(ag_agent *a, const uint8_t origin[AG_HOST_ID_LEN], const Drover__Command *c,
+                               const hac_rstate *s, char *why, size_t n)
+{
+    const char *me = host_name_of(a, origin);
+    int hi = me && s ? hac_find_host(s, me) : -1;
+    if (c->op == DROVER__COMMAND_OP__CMD_ADMIT)
+        return AG_OPR_OK;
+    if (c->op == DROVER__COMMAND_OP__CMD_PUT || c->op == DROVER__COMMAND_OP__CMD_DEL) {
+        if (ag_op_key_is_admin(c->key)) {
+            snprintf(why, n, "'%s' is cluster administration: it needs the operator credential", c->key);
+            return AG_OPR_NO_GRANT;
+        }
+        int vi = s ? hac_find_vm(s, c->key + 6) : -1;
+        if (hi >= 0 && vi >= 0 && (s->vms[vi].owner == hi || s->vms[vi].moving_to == hi))
+            return AG_OPR_OK;
+        snprintf(why, n, "host %s may store the definitions of the VMs it owns only, not %s", me ? me : "?", c->key);
+        return AG_OPR_NOT_OWNER;
+    }
+    if (c->op == DROVER__COMMAND_OP__CMD_HA) {
+        if (memcmp(origin, a->id.host_id, AG_HOST_ID_LEN) == 0)
+            return AG_OPR_OK;   /* the coordinator's own decision, on the leader */
+        hac_prop p;
+        char w[128];
+        if (hac_prop_decode(c->ha.data, c->ha.len, &p, NULL, 0, w, sizeof w) == 0 && p.kind == HAC_P_FREEZE &&
+            !p.confirm_off && hi >= 0 && p.index == (uint32_t)hi)
+            return AG_OPR_OK;   /* a host freezes or unfreezes itself */
+        snprintf(why, n, "host %s may freeze only itself: other HA changes are the coordinator's or need "
+                 "the operator credential", me ? me : "?");
+        return AG_OPR_NO_GRANT;
+    }
+    snprintf(why, n, "unknown command");
+    return AG_OPR_NO_GRANT;
+}
+
+/* A grant the leader took: recorded (one use) once its proposal is in the log. */
+struct taken {
+    bool granted;
+    uint8_t nonce[AG_OP_NONCE_LEN];
+    uint64_t issued_ms;
+};
+
+static void take(ag_agent *a, const struct taken *tk)
+{
+    if (tk->granted)
+        ag_op_nonce_check(a->raft->nonces, tk->nonce, tk->issued_ms, ag_wall_ms(), true);
+}
+
+/* A grant at the leader: what apply checks, plus freshness by this leader's clock and
+ * one use per grant (tk gets its nonce for take() after proposing). */
+static ag_op_reason grant_at_leader(ag_agent *a, const Drover__Command *c, const hac_rstate *s, struct taken *tk,
+                                    char *why, size_t n)
+{
+    const Drover__AdminAuth *au = c->auth;
+    ag_grant g;
+    ag_op_reason r = ag_grant_open(au->request.data, au->request.len, au->signature.data, au->signature.len,
+                                   au->operator_id.data, au->operator_id.len, a->members.cluster_id, &g);
+    if (r) {
+        snprintf(why, n, "the operator grant does not hold (%s)", ag_op_reason_name(r));
+        return r;
+    }
+    uint64_t now = ag_wall_ms();
+    hac_prop prop;
+    char w[128];
+    ag_op_act act = {.op = c->op, .key = c->key, .val = c->value.data, .vlen = c->value.len, .st = s};
+    if (c->op == DROVER__COMMAND_OP__CMD_HA && hac_prop_decode(c->ha.data, c->ha.len, &prop, NULL, 0, w, sizeof w) == 0)
+        act.prop = &prop;
+    for (size_t i = 0; c->key && strncmp(c->key, "member/", 7) == 0 && i < a->members.n; i++) {
+        char hex[AG_HOST_ID_HEXLEN];
+        ag_hex(a->members.v[i].id, AG_HOST_ID_LEN, hex);
+        if (strcmp(hex, c->key + 7) == 0)
+            act.member_name = a->members.v[i].name;
+    }
+    if (!ag_admin_known(a, NULL, 0, g.pk))
+        snprintf(why, n, "operator key %s is not an operator of this cluster", g.fpr), r = AG_OPR_UNKNOWN_KEY;
+    else if (!ag_op_fresh(g.issued_ms, now))
+        snprintf(why, n, "the request was signed %lld s from the coordinator's clock (more than %d s): "
+                 "check the clocks (NTP), then run it again", (long long)((int64_t)(now - g.issued_ms) / 1000),
+                 AG_OP_FRESH_MS / 1000), r = AG_OPR_STALE;
+    else if ((r = ag_op_nonce_check(a->raft->nonces, g.nonce, g.issued_ms, now, false)) != 0)
+        snprintf(why, n, r == AG_OPR_REPLAY ? "this signed request was used before: sign a new one"
+                 : "more than %d admin requests in %d s: the coordinator takes no more for now",
+                 AG_OP_NONCES_MAX, AG_OP_FRESH_MS / 1000);
+    else if ((r = ag_op_permits(&g, &act, w, sizeof w)) != 0)
+        snprintf(why, n, "the operator grant does not permit this change: %s", w);
+    memcpy(tk->nonce, g.nonce, AG_OP_NONCE_LEN);
+    tk->issued_ms = g.issued_ms;
+    tk->granted = r == AG_OPR_OK;
+    ag_grant_free(&g);
+    return r;
+}
+
+/* May ORIGIN have this command proposed? 0, or an ag_exit code with why said and the
+ * refusal counted. tk says which grant to take() once proposed. */
+static int leader_gate(ag_agent *a, const uint8_t origin[AG_HOST_ID_LEN], const uint8_t *buf, size_t len,
+                       struct taken *tk, char *why, size_t n)
+{
+    struct ag_raft *R = a->raft;
+    tk->granted = false;
+    Drover__Command *c = drover__command__unpack(NULL, len, buf);
+    ag_op_reason r = AG_OPR_OK;
+    bool self = memcmp(origin, a->id.host_id, AG_HOST_ID_LEN) == 0;
+    /* the coordinator's own HA decisions are the hot path: no state read for them */
+    bool needs_state = c && (c->auth || !self || c->op != DROVER__COMMAND_OP__CMD_HA);
+    hac_rstate *s = needs_state ? ha_state_now(a) : NULL;
+    if (!c)
+        snprintf(why, n, "the command does not decode"), r = AG_OPR_MALFORMED;
+    else if (c->auth)
+        r = grant_at_leader(a, c, s, tk, why, n);
+    else if (needs_state)
+        r = host_right(a, origin, c, s, why, n);
+    free(s);
+    if (c)
+        drover__command__free_unpacked(c, NULL);
+    if (!r)
+        return 0;
+    R->gate_refused[r]++;
+    /* counted and logged, not journalled: a member could fill the journal otherwise; the
+     * host the request entered through journals its own asker's refusal */
+    const char *who = host_name_of(a, origin);
+    ag_warn("raft: refused a change asked through %s (%s): %s", who ? who : "?", ag_op_reason_name(r), why);
+    return r == AG_OPR_FULL ? AG_EX_TEMPFAIL : AG_EX_NOPERM;
 }
 
 /* ---- pending requests ------------------------------------------------------------- */
@@ -477,7 +761,13 @@ static void settle(ag_agent *a, uint64_t now)
             /* the entry at that index is ours only if its term is the one we proposed in
              * (forwarded replies are checked by the leader, term 0 here) */
             raft_term t = raft_term_at(R->r, p->index);
-            if (p->term && t && t != p->term)
+            uint32_t d = (uint32_t)(p->index % DENIED_RING);
+            if (R->denied_index[d] == p->index) {
+                char why[160];
+                snprintf(why, sizeof why, "permission denied: the cluster refused the change when applying "
+                         "it (%s)", ag_op_reason_name((ag_op_reason)R->denied_why[d]));
+                resolve(a, pp, AG_EX_NOPERM, why);
+            } else if (p->term && t && t != p->term)
                 resolve(a, pp, AG_EX_QUORUM, "leadership changed before the request committed; retry");
             else
                 resolve(a, pp, AG_EX_OK, NULL);
@@ -709,7 +999,20 @@ static void resend_pending(ag_agent *a)
             break;
         p->sent_to = leader;
         if (leader == me) {
+            struct taken tk;
+            char why[400];
+            int deny = leader_gate(a, a->id.host_id, p->cmd, p->cmdlen, &tk, why, sizeof why);
+            if (deny) {
+                for (struct pending **pp = &R->pend; *pp; pp = &(*pp)->next)
+                    if (*pp == p) {
+                        resolve(a, pp, deny, why);
+                        break;
+                    }
+                continue;
+            }
             int code = propose(a, p, p->cmd, p->cmdlen);   /* p may be freed from here on */
+            if (!code)
+                take(a, &tk);
             if (code == AG_EX_QUORUM || code == AG_EX_TEMPFAIL) {
                 struct pending *q = R->pend;
                 while (q && q != p)
@@ -859,6 +1162,19 @@ void ag_raft_submit(ag_agent *a, int op, const char *key, const void *val, size_
     ag_raft_submit_cmd(a, &c, done, ud);
 }
 
+void ag_raft_submit_admin(ag_agent *a, const ag_admin *ad, int op, const char *key, const void *val,
+                          size_t vlen, ag_raft_done_fn done, void *ud)
+{
+    Drover__Command c = DROVER__COMMAND__INIT;
+    Drover__AdminAuth auth;
+    c.op = (Drover__CommandOp)op;
+    c.key = (char *)key;
+    c.value.data = (uint8_t *)val;
+    c.value.len = vlen;
+    ag_admin_attach(ad, &c, &auth);
+    ag_raft_submit_cmd(a, &c, done, ud);
+}
+
 void ag_raft_forward(ag_agent *a, const ag_opened *o)
 {
     struct ag_raft *R = a->raft;
@@ -897,7 +1213,12 @@ void ag_raft_forward(ag_agent *a, const ag_opened *o)
         } else if (R->npend >= RAFT_PENDING_MAX) {
             send_forward_reply(a, o->sender, f->req_id, 0, AG_EX_TEMPFAIL, "coordinator busy; retry");
         } else {
-            struct pending *p = calloc(1, sizeof *p);
+            struct taken tk;
+            char why[400];
+            int deny = leader_gate(a, o->sender, f->command.data, f->command.len, &tk, why, sizeof why);
+            struct pending *p = deny ? NULL : calloc(1, sizeof *p);
+            if (deny)
+                send_forward_reply(a, o->sender, f->req_id, 0, deny, why);
             if (p) {
                 p->req_id = f->req_id;
                 p->forwarded_in = 1;
@@ -907,6 +1228,8 @@ void ag_raft_forward(ag_agent *a, const ag_opened *o)
                 R->pend = p;
                 R->npend++;
                 int code = propose(a, p, f->command.data, f->command.len);
+                if (!code)
+                    take(a, &tk);
                 if (code) {
                     for (struct pending **pp = &R->pend; *pp; pp = &(*pp)->next)
                         if (*pp == p) {
@@ -951,12 +1274,13 @@ void ag_raft_recv(ag_agent *a, const ag_opened *o)
 struct put_req {
     ag_ctl_req *req;
     int closed;
+    ag_admin *ad;
 };
 
 static void put_done(ag_agent *a, void *ud, int code, uint64_t index, const char *error)
 {
-    (void)a;
     struct put_req *pr = ud;
+    ag_admin_end(a, pr->ad, code, index, "key written", error);
     if (!pr->closed)
         ag_ctl_finish(pr->req, code, code ? NULL : json_pack("{s:I}", "index", (json_int_t)index),
                       "%s", error ? error : "");
@@ -984,11 +1308,15 @@ static void ctl_put(ag_ctl_req *req, json_t *args, void *ud)
                       "drover host/vm/upgrade commands");
         return;
     }
+    ag_admin *ad;
+    if (ag_admin_begin(a, req, "state.put", args, &ad) != 0)
+        return;
     struct put_req *pr = calloc(1, sizeof *pr);
     pr->req = req;
+    pr->ad = ad;
     ag_ctl_on_close(req, put_closed, pr);
-    ag_raft_submit(a, del ? DROVER__COMMAND_OP__CMD_DEL : DROVER__COMMAND_OP__CMD_PUT, key,
-                   val, val ? strlen(val) : 0, put_done, pr);
+    ag_raft_submit_admin(a, ad, del ? DROVER__COMMAND_OP__CMD_DEL : DROVER__COMMAND_OP__CMD_PUT, key,
+                         val, val ? strlen(val) : 0, put_done, pr);
 }
 
 static void ctl_get(ag_ctl_req *req, json_t *args, void *ud)
@@ -1044,6 +1372,19 @@ bool ag_raft_lead_vouch(ag_agent *a, uint64_t *term, uint64_t *until_ms)
     return true;
 }
 
+/* The operator credential's counters: refusals by reason at this host's leader door and
+ * on apply (docs/security.md "Operator credential"). */
+static json_t *admin_json(const struct ag_raft *R)
+{
+    json_t *gate = json_object(), *apply = json_object();
+    for (int r = 1; r < AG_OPR__N; r++) {
+        json_object_set_new(gate, ag_op_reason_name((ag_op_reason)r), json_integer((json_int_t)R->gate_refused[r]));
+        json_object_set_new(apply, ag_op_reason_name((ag_op_reason)r), json_integer((json_int_t)R->apply_refused[r]));
+    }
+    return json_pack("{s:I,s:o,s:o}", "grants_applied", (json_int_t)R->grants_applied,
+                     "refused_at_leader", gate, "refused_on_apply", apply);
+}
+
 json_t *ag_raft_status_json(ag_agent *a)
 {
     struct ag_raft *R = a->raft;
@@ -1078,6 +1419,7 @@ json_t *ag_raft_status_json(ag_agent *a)
         "misaddressed", (json_int_t)s->dropped_misaddressed,
         "campaigns_at_term_max", (json_int_t)s->campaigns_refused,
         "accepted_vouched", (json_int_t)s->accepted_vouched));
+    json_object_set_new(j, "admin", admin_json(R));
     return j;
 }
 
@@ -1151,6 +1493,51 @@ static int cmp_member(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* A bootstrap PUT entry (term 1, no origin, no grant: apply_gate lets these through). */
+static struct raft_entry boot_put(const char *key, const void *val, size_t vlen, uint8_t **cbuf)
+{
+    Drover__Command c = DROVER__COMMAND__INIT;
+    c.op = DROVER__COMMAND_OP__CMD_PUT;
+    c.key = (char *)key;
+    c.value.data = (uint8_t *)val;
+    c.value.len = vlen;
+    size_t cl = drover__command__get_packed_size(&c);
+    *cbuf = malloc(cl);
+    if (*cbuf)
+        drover__command__pack(&c, *cbuf);
+    return (struct raft_entry){.term = 1, .type = RAFT_ENTRY_COMMAND, .len = *cbuf ? (uint32_t)cl : 0, .buf = *cbuf};
+}
+
+/* Entries 2.. of a new cluster: this host's member record, then the operator's public
+ * key that `drover init` left in the store (none: no admin change is possible, said
+ * loudly). Returns the number of entries including entry 1 (the configuration). */
+static unsigned boot_entries(ag_agent *a, struct raft_entry *e, uint8_t **cbufs)
+{
+    const ag_member *self = ag_members_find(&a->members, a->id.host_id);
+    Drover__Member mp;
+    ag_member_self_pb(&a->id, self->name, self->addr, a->cfg.failure_domain, &mp);
+    size_t ml = drover__member__get_packed_size(&mp);
+    uint8_t *mbuf = malloc(ml ? ml : 1);
+    if (mbuf)
+        drover__member__pack(&mp, mbuf);
+    char key[sizeof AG_OP_STATE_PREFIX + AG_FPR_STRLEN + AG_HOST_ID_HEXLEN];
+    memcpy(key, "member/", 7);
+    ag_hex(a->id.host_id, AG_HOST_ID_LEN, key + 7);
+    e[1] = boot_put(key, mbuf, mbuf ? ml : 0, &cbufs[1]);
+    free(mbuf);
+    uint8_t pk[32];
+    size_t len = 0;
+    if (st_get(a->store, ST_DB_META, "operator_pk", 11, pk, sizeof pk, &len) != 0 || len != 32) {
+        ag_warn("cluster created without an operator key (this store was made by an older `drover init`): "
+                "no admin change will be possible; create the cluster again with `drover init`");
+        return 2;
+    }
+    memcpy(key, AG_OP_STATE_PREFIX, sizeof AG_OP_STATE_PREFIX - 1);
+    ag_fingerprint(pk, key + sizeof AG_OP_STATE_PREFIX - 1);
+    e[2] = boot_put(key, pk, sizeof pk, &cbufs[2]);
+    return 3;
+}
+
 int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
 {
     struct ag_raft *R = calloc(1, sizeof *R);
@@ -1181,9 +1568,9 @@ int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
     } else if (!l.have_snap && l.n == 0 && l.term == 0 && boot != AG_RAFT_BOOT_JOIN) {
         /* brand-new: every host derives the same bootstrap entries */
         struct raft_configuration conf = {0};
-        struct raft_entry e[2];
+        struct raft_entry e[BOOTSTRAP_ENTRIES];
         unsigned ne = 1;
-        uint8_t buf[RAFT_CONFIG_ENCODED_MAX], *mbuf = NULL;
+        uint8_t buf[RAFT_CONFIG_ENCODED_MAX], *cbufs[BOOTSTRAP_ENTRIES] = {0};
         if (boot == AG_RAFT_BOOT_ROSTER) {
             ag_member *sorted = malloc(a->members.n * sizeof *sorted);
             memcpy(sorted, a->members.v, a->members.n * sizeof *sorted);
@@ -1194,29 +1581,10 @@ int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
             free(sorted);
         } else {
             /* a new cluster: this host alone, its own member record as entry 2 so every
-             * host that later replays the log learns it like any other admission */
+             * host that later replays the log learns it like any other admission, and
+             * the operator key `drover init` made as entry 3 */
             conf.servers[conf.n++] = (struct raft_server){raft_id_of_host(a->id.host_id), RAFT_VOTER};
-            const ag_member *self = ag_members_find(&a->members, a->id.host_id);
-            Drover__Member mp;
-            ag_member_self_pb(&a->id, self->name, self->addr, a->cfg.failure_domain, &mp);
-            size_t ml = drover__member__get_packed_size(&mp);
-            mbuf = malloc(ml);
-            drover__member__pack(&mp, mbuf);
-            char key[7 + AG_HOST_ID_HEXLEN];
-            memcpy(key, "member/", 7);
-            ag_hex(a->id.host_id, AG_HOST_ID_LEN, key + 7);
-            Drover__Command c = DROVER__COMMAND__INIT;
-            c.op = DROVER__COMMAND_OP__CMD_PUT;
-            c.key = key;
-            c.value.data = mbuf;
-            c.value.len = ml;
-            size_t cl = drover__command__get_packed_size(&c);
-            uint8_t *cbuf = malloc(cl);
-            drover__command__pack(&c, cbuf);
-            free(mbuf);
-            mbuf = cbuf;
-            e[1] = (struct raft_entry){.term = 1, .type = RAFT_ENTRY_COMMAND, .len = (uint32_t)cl, .buf = cbuf};
-            ne = 2;
+            ne = boot_entries(a, e, cbufs);
         }
         raft_bootstrap_entry(&conf, buf, &e[0]);
         struct raft_update fake = {.n_append = ne, .append_first = 1, .append = e};
@@ -1224,7 +1592,8 @@ int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
         rc = st_write(a->store, persist_fn, &pc);
         if (rc == 0)
             rc = raft_load(R->r, 0, 0, NULL, 1, e, ne);
-        free(mbuf);
+        for (unsigned i = 0; i < BOOTSTRAP_ENTRIES; i++)
+            free(cbufs[i]);
         if (rc) {
             snprintf(err, errlen, "cannot bootstrap the Raft log: %s", rc > 0 ? mdb_strerror(rc) : raft_strerror(rc));
             ex = AG_EX_OSERR;
@@ -1246,7 +1615,14 @@ int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
         return ex;
     }
     R->applied = l.applied;
+    R->nonces = calloc(1, sizeof *R->nonces);
+    if (!R->nonces) {
+        raft_free(R->r);
+        free(R);
+        return AG_EX_OSERR;
+    }
     a->raft = R;
+    ag_admin_register(a);
     ag_ctl_register(a->ctl, "state.put", ctl_put, a);
     ag_ctl_register(a->ctl, "state.get", ctl_get, a);
     R->tick = ag_loop_timer(a->loop, RAFT_TICK_MS, RAFT_TICK_MS, on_tick, a);
@@ -1263,6 +1639,7 @@ void ag_raft_stop(ag_agent *a)
     while (R->pend)
         resolve(a, &R->pend, AG_EX_UNAVAILABLE, "the agent is stopping");
     raft_free(R->r);
+    free(R->nonces);
     free(R);
     a->raft = NULL;
 }

@@ -6,6 +6,12 @@
  * is ST_DB_STATE, applied in its own transaction together with "applied_index", so an
  * entry is applied exactly once across crashes.
  *
+ * Who may write what (docs/security.md "Operator credential"): the leader proposes a
+ * command only if it carries a valid operator grant that permits it (admin.h,
+ * operator.h) or is a host right of the host it came from (its own VMs' definitions,
+ * its own freeze, an admission through a join token, the coordinator's own decisions);
+ * apply checks every grant again on every host, and refuses an admin key without one.
+ *
  * Admin requests enter on any host: the leader proposes them; a follower forwards them
  * to the leader (MSG_FORWARD) and answers its client once the entry is committed AND
  * applied locally (read-your-writes), or fails with exit 106 (no quorum) after a timeout.
@@ -50,6 +56,10 @@ typedef void (*ag_raft_done_fn)(ag_agent *a, void *ud, int code, uint64_t index,
 void ag_raft_submit(ag_agent *a, int op, const char *key, const void *val, size_t vlen,
                     ag_raft_done_fn done, void *ud);
 struct Drover__Command;
+struct ag_admin;
+/* The same for an admin change: the Command carries the operator's grant (admin.h). */
+void ag_raft_submit_admin(ag_agent *a, const struct ag_admin *ad, int op, const char *key, const void *val,
+                          size_t vlen, ag_raft_done_fn done, void *ud);
 /* The same for a prepared command (op, key, value, admit); origin and req_id are set here. */
 void ag_raft_submit_cmd(ag_agent *a, struct Drover__Command *cmd, ag_raft_done_fn done, void *ud);
 

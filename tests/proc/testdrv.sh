@@ -21,6 +21,8 @@ testdrv_setup() {
 XML
   cid=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
   echo "cluster_id = $cid" > "$T/roster"
+  # the operator credential: h1's init writes it, the others use it; admin commands sign with it
+  export DROVER_OPERATOR_KEY=$T/operator.key
   for i in $(seq 1 "$n"); do
     "$D" init --state-dir "$T/h$i" > /dev/null
     uri=test:///default
@@ -42,6 +44,7 @@ ${HOST_CONF:-}
 CONF
     "$D" roster line --state-dir "$T/h$i" --name "h$i" --addr "tcp://127.0.0.$i:$PORT" >> "$T/roster"
   done
+  "$D" roster operator >> "$T/roster"
 }
 # testdrv_start I: host I's agent in the background (pid in PIDS[I-1]), log in $T/hI.log
 testdrv_start() { "$D" agent -c "$T/h$1.conf" 2>> "$T/h$1.log" & PIDS[$1 - 1]=$!; }

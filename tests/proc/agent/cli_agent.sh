@@ -5,6 +5,7 @@ set -euo pipefail
 B=${1:?build dir}
 D=$B/agent/drover
 T=$(mktemp -d /tmp/drover-cli-XXXXXX)
+export DROVER_OPERATOR_KEY=$T/operator.key   # what `drover init` writes
 AGENT=
 cleanup() { [ -n "$AGENT" ] && kill "$AGENT" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT

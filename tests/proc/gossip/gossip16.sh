@@ -28,6 +28,7 @@ log() { echo "[gossip16 $(date +%T.%3N)] $*"; }
 
 cid=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 echo "cluster_id = $cid" > "$T/roster"
+export DROVER_OPERATOR_KEY=$T/operator.key   # what `drover init` writes (no admin command here)
 for i in $(seq $N) 99; do
   "$D" init --state-dir "$T/h$i" > /dev/null
   cat > "$T/h$i.conf" <<CONF

@@ -8,6 +8,8 @@ B=${1:?build dir}
 D=$B/agent/drover
 PORT=$((19900 + ($$ % 40) * 2))
 T=$(mktemp -d /tmp/drover-snap-XXXXXX)
+# the operator credential `drover init` writes and admin commands sign with
+export DROVER_OPERATOR_KEY=$T/operator.key
 declare -A PID
 cleanup() { for p in "${PID[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
 trap cleanup EXIT

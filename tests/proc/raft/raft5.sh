@@ -25,9 +25,12 @@ log() { echo "[raft5 $(date +%T.%3N)] $*"; }
 now_ms() { date +%s%3N; }
 
 echo "cluster_id = $(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" > "$T/roster"
+# the operator credential (h1's init writes it, the others use it): kv put signs with it
+export DROVER_OPERATOR_KEY=$T/operator.key
 for i in $(seq $N); do
   "$D" init --state-dir "$T/h$i" > /dev/null
   "$D" roster line --state-dir "$T/h$i" --name "h$i" --addr "tcp://127.0.0.$i:$PORT" >> "$T/roster"
+  [ "$i" != 1 ] || "$D" roster operator >> "$T/roster"
   cat > "$T/h$i.conf" <<CONF
 [agent]
 name = h$i

@@ -29,6 +29,7 @@
 #include "cli.h"
 #include "ctl.h"
 #include "exitcodes.h"
+#include "operator.h"
 
 static json_t *J(const char *text)
 {
@@ -414,6 +415,18 @@ static void h_vmlist(ag_ctl_req *r, json_t *args, void *ud)
     ag_ctl_finish(r, 0, J(INVENTORY), NULL);
 }
 
+/* The operator key the CLI signs with (created in main, named by $DROVER_OPERATOR_KEY);
+ * admin.info says it is this fake cluster's operator. */
+static ag_opkey g_op;
+static char g_op_path[128];
+
+static void h_info(ag_ctl_req *r, json_t *args, void *ud)
+{
+    (void)args; (void)ud;
+    ag_ctl_finish(r, 0, json_pack("{s:s, s:[s]}", "cluster_id", "000102030405060708090a0b0c0d0e0f",
+                                  "operators", g_op.fpr), NULL);
+}
+
 static pid_t start_fake(const fake *f)
 {
     g_fake = *f;
@@ -428,6 +441,7 @@ static pid_t start_fake(const fake *f)
             _exit(3);
         ag_ctl_register(c, "vm.list", h_vmlist, NULL);
         if (g_fake.ha) {
+            ag_ctl_register(c, "admin.info", h_info, NULL);
             ag_ctl_register(c, "ha.status", h_status, NULL);
             ag_ctl_register(c, "ha.admin", h_admin, NULL);
             ag_ctl_register(c, "ha.protect", h_protect, NULL);
@@ -786,6 +800,14 @@ static void other_commands(void **state)
 int main(void)
 {
     snprintf(sock, sizeof sock, "/tmp/drover-cliha-%d.sock", (int)getpid());
+    char operr[512];
+    snprintf(g_op_path, sizeof g_op_path, "/tmp/drover-cliha-%d.operator.key", (int)getpid());
+    unlink(g_op_path);
+    if (ag_op_create(g_op_path, &g_op, operr, sizeof operr) != 0) {
+        fprintf(stderr, "%s\n", operr);
+        return 1;
+    }
+    setenv(AG_OP_ENV, g_op_path, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(watch_drain),
         cmocka_unit_test(watch_retry_and_stale),
@@ -807,5 +829,6 @@ int main(void)
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(g_out);
     free(g_err);
+    unlink(g_op_path);
     return rc;
 }
