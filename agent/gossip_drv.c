@@ -371,11 +371,12 @@ json_t *ag_gossip_status_json(ag_agent *a)
         "zap_allowed", (json_int_t)ts.zap_allowed, "zap_denied", (json_int_t)ts.zap_denied,
         "received", (json_int_t)ts.received, "status_bad", (json_int_t)a->gossip->status_bad);
     /* updates the core refused, by reason (gossip.h, "Who may raise what") */
-    json_object_set_new(j, "refused", json_pack("{s:I,s:I,s:I,s:I}",
+    json_object_set_new(j, "refused", json_pack("{s:I,s:I,s:I,s:I,s:I}",
         "incarnation_unsigned", (json_int_t)gs.refused_inc_unsigned,
         "incarnation_bad_signature", (json_int_t)gs.refused_inc_bad_sig,
         "status_bad_signature", (json_int_t)gs.refused_status_bad_sig,
-        "status_version_mismatch", (json_int_t)gs.refused_status_version));
+        "status_version_mismatch", (json_int_t)gs.refused_status_version,
+        "unknown_subject", (json_int_t)gs.refused_unknown_subject));
     json_object_set_new(j, "incarnation_saturated", json_integer((json_int_t)gs.inc_saturated));
     return j;
 }

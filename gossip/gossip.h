@@ -90,11 +90,14 @@ struct gsp_auth {
 	 * changes (gsp_new, refutation, leave).  Must not fail. */
 	void (*sign_inc)(void *ctx, gsp_id id, uint32_t inc, enum gsp_state state,
 	                 uint8_t sig[GSP_SIG_LEN]);
-	/* 0 when sig is `id`'s signature of that statement; anything else refuses it. */
+	/* 0 when sig is `id`'s signature of that statement; -ENOENT when `id`'s key is not
+	 * known here (yet: a member admitted after this host's table was built); anything
+	 * else refuses it as forged. */
 	int (*verify_inc)(void *ctx, gsp_id id, uint32_t inc, enum gsp_state state,
 	                  const uint8_t sig[GSP_SIG_LEN]);
 	/* Open a status record claimed to be `id`'s: 0 and *version = the version in its
-	 * signed body when `id` signed it and it is about `id`; anything else refuses it. */
+	 * signed body when `id` signed it and it is about `id`; -ENOENT as for verify_inc;
+	 * anything else refuses it as forged. */
 	int (*status_version)(void *ctx, gsp_id id, const uint8_t *rec, uint32_t len,
 	                      uint64_t *version);
 };
@@ -282,6 +285,10 @@ struct gsp_stats {
 	uint64_t refused_inc_bad_sig;      /* the same with a signature that does not verify */
 	uint64_t refused_status_bad_sig;   /* status record not signed by (or not about) its host */
 	uint64_t refused_status_version;   /* update's version differs from the signed one */
+	/* Refused because the subject's key is not known here: not a forgery (a member this
+	 * host has not heard of yet), and it costs no verification, so the rest of the
+	 * message is still read. */
+	uint64_t refused_unknown_subject;
 	uint64_t inc_saturated;            /* we had to refute at GSP_INC_MAX and could not */
 };
 void gsp_stats_get(const gsp *g, struct gsp_stats *st);

@@ -30,6 +30,7 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,6 +200,21 @@ void gsp__refute(struct gsp *g, uint32_t inc_seen)
  * LEFT, speak for m at all?  Only with m's own signature of exactly that statement.
  * Updates that raise nothing pass unchecked.  Refusals are counted by reason; after one,
  * the rest of the message is refused without spending a verification on each. */
+/* The verdict of an auth hook: a forgery counts under `bad` and taints the rest of the
+ * message; an unknown subject is counted apart and taints nothing. */
+static bool auth_ok(struct gsp *g, int rc, uint64_t *bad)
+{
+	if (rc == 0)
+		return true;
+	if (rc == -ENOENT) {
+		g->st.refused_unknown_subject++;
+		return false;
+	}
+	g->refused_in_msg = true;
+	(*bad)++;
+	return false;
+}
+
 static bool vouched(struct gsp *g, const struct gsp_update *u, uint32_t m)
 {
 	enum gsp_state said = u->kind == GSP_UPD_LEFT ? GSP_LEFT : GSP_ALIVE;
@@ -208,25 +224,25 @@ static bool vouched(struct gsp *g, const struct gsp_update *u, uint32_t m)
 		g->st.refused_inc_unsigned++;
 		return false;
 	}
-	if (g->refused_in_msg ||
-	    g->cfg.auth.verify_inc(g->cfg.auth.ctx, u->subject, u->incarnation, said, u->sig) != 0) {
-		g->refused_in_msg = true;
+	if (g->refused_in_msg) {
 		g->st.refused_inc_bad_sig++;
 		return false;
 	}
-	return true;
+	return auth_ok(g, g->cfg.auth.verify_inc(g->cfg.auth.ctx, u->subject, u->incarnation, said,
+	                                         u->sig), &g->st.refused_inc_bad_sig);
 }
 
 /* Does the record in u open, as its subject's, to the version u names? */
 static bool status_vouched(struct gsp *g, const struct gsp_update *u)
 {
 	uint64_t v = 0;
-	if (g->refused_in_msg || g->cfg.auth.status_version(g->cfg.auth.ctx, u->subject, u->status,
-	                                                    u->status_len, &v) != 0) {
-		g->refused_in_msg = true;
+	if (g->refused_in_msg) {
 		g->st.refused_status_bad_sig++;
 		return false;
 	}
+	if (!auth_ok(g, g->cfg.auth.status_version(g->cfg.auth.ctx, u->subject, u->status,
+	                                           u->status_len, &v), &g->st.refused_status_bad_sig))
+		return false;
 	if (v != u->status_version) {
 		g->refused_in_msg = true;
 		g->st.refused_status_version++;

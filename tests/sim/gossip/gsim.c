@@ -120,7 +120,7 @@ static uint64_t refused_of(const gsp *g)
 	struct gsp_stats st;
 	gsp_stats_get(g, &st);
 	return st.refused_inc_unsigned + st.refused_inc_bad_sig + st.refused_status_bad_sig +
-	       st.refused_status_version;
+	       st.refused_status_version + st.refused_unknown_subject;
 }
 
 uint64_t gsim_refused(const struct gsim *gs)

@@ -590,6 +590,37 @@ static void test_refusal_taints_message(void **st)
 	gsp_free(g);
 }
 
+/* A subject whose key this host does not know yet (admitted after its table was built)
+ * is refused apart from forgeries: counted as unknown, and the rest of the message is
+ * still read (no verification was spent on it). */
+static struct gsp_auth real_auth;
+static int verify_9_unknown(void *ctx, gsp_id id, uint32_t inc, enum gsp_state state,
+                            const uint8_t sig[GSP_SIG_LEN])
+{
+	if (gsp_id_eq(id, gsim_id(9)))
+		return -ENOENT;
+	return real_auth.verify_inc(ctx, id, inc, state, sig);
+}
+
+static void test_unknown_subject(void **st)
+{
+	(void)st;
+	struct gsp_config c;
+	config(&c);
+	real_auth = c.auth;
+	c.auth.verify_inc = verify_9_unknown;
+	gsp *g = NULL;
+	assert_int_equal(gsp_new(&c, gsim_id(1), "sim://1", 0, &g), 0);
+	struct gsp_update ups[3] = {alive_of(2, 0), alive_of(9, 0), alive_of(3, 0)};
+	recv_updates(g, 2, 0, ups, 3);
+	struct gsp_member_info none;
+	assert_int_equal(gsp_member_find(g, gsim_id(9), &none), -ENOENT);
+	assert_int_equal(gsp_alive_count(g), 3);   /* 3, after the unknown one, is taken */
+	assert_int_equal(stats(g).refused_unknown_subject, 1);
+	assert_int_equal(stats(g).refused_inc_bad_sig, 0);
+	gsp_free(g);
+}
+
 /* Incarnations saturate: refuting at the maximum keeps the maximum, never 0. */
 static void test_incarnation_saturates(void **st)
 {
@@ -674,6 +705,7 @@ int main(void)
 		cmocka_unit_test(test_forged_alive),    cmocka_unit_test(test_forged_left),
 		cmocka_unit_test(test_forged_accusation_of_self),
 		cmocka_unit_test(test_refusal_taints_message),
+		cmocka_unit_test(test_unknown_subject),
 		cmocka_unit_test(test_incarnation_saturates),
 		cmocka_unit_test(test_push_pull_carries_signatures),
 	};
