@@ -4,7 +4,9 @@
 # host1 --wait` (asked through host2's agent: a request may enter anywhere) prints a line
 # per VM and returns when host1 is in maintenance; host1 never shows "maintenance" while
 # a QEMU of a guest still lives on it; the moved guests kept their counters (live moves,
-# no reboot); no guest ever ran twice (sampled throughout); `undrain` makes it active.
+# no reboot); each move ends by its migration result (not by an inventory finding the
+# guest elsewhere later); no guest ever ran twice (sampled throughout); `undrain` makes it
+# active.
 export LAB_NAME=lhd
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lab_ha_lib.sh"
@@ -37,6 +39,13 @@ for vm in hd1 hd2; do
   grep -q "$vm" "$LAB/drain.out" "$LAB/drain.err" || fail "the drain printed no line for $vm"
 done
 log "drain host1 --wait returned after $ms ms"
+# each move ended by its result ("moved host1 -> hostK"), not found later by an inventory
+# ("runs on hostK, owner was host1: adopt"): a result the coordinator drops costs a drain
+# 30 s per VM and its failback (seen with a sender check that refused them)
+for vm in hd1 hd2; do
+  grep -hq "ha: VM $vm now owned by host[23] ([^)]*): vm $vm: moved host1 -> host" "$(hdir 1)/drover.log" "$(hdir 2)/drover.log" "$(hdir 3)/drover.log" ||
+    fail "the coordinator did not take $vm's migration result: $(grep -h "VM $vm" "$(hdir 1)/drover.log" "$(hdir 2)/drover.log" "$(hdir 3)/drover.log" | tail -3 | tr '\n' ';')"
+done
 for i in 1 2 3; do
   wait_admin "$i" host1 maintenance 5 || fail "host$i's agent says host1 is '$(admin_of "$i" host1)', not maintenance"
 done
