@@ -35,6 +35,9 @@
 set -euo pipefail
 
 LAB=${LAB:-/tmp/drover-lab}
+# the lab cluster's operator credential: host1's `drover init` writes it, every admin
+# command (token create, host drain, vm protect, ...) of the lab and its tests signs with it
+export DROVER_OPERATOR_KEY=$LAB/operator.key
 NAME=${LAB_NAME:-dl}
 NET=${LAB_NET:-10.77.0}
 # All labs live inside 10.77.0.0/16; the route covers every lab subnet at once.
