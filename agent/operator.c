@@ -500,7 +500,8 @@ ag_op_reason ag_op_ring_add(const uint8_t *ring, size_t len, const uint8_t nonce
     *out = malloc((keep + 1) * AG_OP_NONCE_LEN);
     if (!*out)
         return AG_OPR__N;
-    memcpy(*out, ring + (n - keep) * AG_OP_NONCE_LEN, keep * AG_OP_NONCE_LEN);
+    if (keep)   /* ring may be NULL when empty */
+        memcpy(*out, ring + (n - keep) * AG_OP_NONCE_LEN, keep * AG_OP_NONCE_LEN);
     memcpy(*out + keep * AG_OP_NONCE_LEN, nonce, AG_OP_NONCE_LEN);
     *outlen = (keep + 1) * AG_OP_NONCE_LEN;
     return AG_OPR_OK;
