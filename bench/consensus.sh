@@ -83,8 +83,11 @@ dsetup() {  # n: state dirs, roster, configs under $T/d$n
   local n=$1 dir=$T/d$1
   mkdir -p "$dir"
   echo "cluster_id = $(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" > "$dir/roster"
+  # the operator credential the puts are signed with: this bench's own, never /etc/drover's
+  export DROVER_OPERATOR_KEY=$dir/operator.key
   for i in $(seq "$n"); do
     "$D" init --state-dir "$dir/h$i" > /dev/null
+    [ "$i" != 1 ] || "$D" roster operator >> "$dir/roster"
     "$D" roster line --state-dir "$dir/h$i" --name "h$i" --addr "tcp://$(dhost "$n" "$i"):$BASE" >> "$dir/roster"
     cat > "$dir/h$i.conf" <<CONF
 [agent]

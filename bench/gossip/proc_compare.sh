@@ -23,6 +23,7 @@ ms_of_day() { awk -F'[:.]' '{print (($1 * 60 + $2) * 60 + $3) * 1000 + $4}'; }
 
 cid=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 echo "cluster_id = $cid" > "$T/roster"
+export DROVER_OPERATOR_KEY=$T/operator.key   # drover init's operator key: ours, not /etc/drover's
 for i in $(seq "$N"); do
   "$D" init --state-dir "$T/h$i" > /dev/null
   cat > "$T/h$i.conf" <<CONF
