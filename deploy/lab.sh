@@ -65,7 +65,9 @@ die() { log "ERROR: $*"; exit 1; }
 hdir() { echo "$LAB/hosts/host$1"; }
 uri() { echo "qemu:///system?socket=$(hdir "$1")/run/libvirt-sock"; }
 turi() { echo "qemu+tcp://$NET.$1/system"; }
-v() { local h=$1; shift; virsh -q -c "$(uri "$h")" "$@"; }
+# bounded: a hung libvirtd (seen: two incoming TCG migrations at load 15) must fail the
+# call, not hang the test or bench for good
+v() { local h=$1; shift; timeout "${LAB_VIRSH_TIMEOUT:-120}" virsh -q -c "$(uri "$h")" "$@"; }
 nhosts() { local n=0 d; for d in "$LAB"/hosts/host*; do [ -d "$d" ] && n=$((n + 1)); done; echo $n; }
 
 install_pkgs() {   # one package list for the whole project: deploy/setup.sh
