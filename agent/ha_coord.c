@@ -87,18 +87,37 @@ static const char *reason_for(const hac_out *out, uint32_t i)
     return "";
 }
 
-void ag_ha__coord_feed(ag_agent *a, hac_input *in)
+/* A report whose sender may not make it (issue 12): counted by kind, warned about once
+ * per kind, never acted on. Not a journal event: a member sending these in a loop must
+ * not turn the journal over. */
+static void count_refusal(ag_agent *a, const hac_input *in)
+{
+    struct ag_ha *h = a->ha;
+    const hac_rstate *s = hac_coord_state(h->coord);
+    const char *who = ag_ha__host_name(s, (int32_t)in->host);
+    if (in->kind == HAC_IN_RESULT && h->results_not_target++ == 0)
+        ag_warn("ha: refused a command result from %s, which the command did not go to (counted in "
+                "ha.status reports_refused_sender.result_not_target)", who);
+    if (in->kind == HAC_IN_CONSTRAINTS && h->constraints_not_owner++ == 0)
+        ag_warn("ha: refused placement constraints for VM %s from %s, which does not own it (counted "
+                "in ha.status reports_refused_sender.constraints_not_owner)",
+                in->vm < s->n_vms ? s->vms[in->vm].name : "?", who);
+}
+
+int ag_ha__coord_feed(ag_agent *a, hac_input *in)
 {
     struct ag_ha *h = a->ha;
     if (!h->coord)
-        return;
+        return -ENOENT;
     hac_out *out = calloc(1, sizeof *out);
     if (!out)
-        return;
+        return -ENOMEM;
     a->ha->coord_depth++;
     hac_event ev = {.now_ms = ag_now_ms(), .in = in};
     int rc = hac_coord_step(h->coord, &ev, out);
-    if (rc)
+    if (rc == -EPERM)
+        count_refusal(a, in);
+    else if (rc)
         ag_debug("ha: coordinator refused input %d: %d", in->kind, rc);
     bool *used = calloc(out->n + 1, sizeof *used);
     for (uint32_t i = 0; i < out->n && used; i++) {
@@ -139,6 +158,7 @@ void ag_ha__coord_feed(ag_agent *a, hac_input *in)
     a->ha->coord_depth--;
     if (a->ha->coord_depth == 0)
         ag_ha__pump(a);
+    return rc;
 }
 
 /* What an applied FREEZE means, for `drover events` on every host. */
@@ -534,8 +554,11 @@ void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
                 }
                 if (vi >= 0 && s->vms[vi].uuid[0] && v->uuid && strcmp(v->uuid, s->vms[vi].uuid) != 0)
                     continue;   /* another VM with the same name: not ours */
-                if (vi >= 0)
-                    ag_ha__feed_constraints(a, (uint32_t)vi, v);
+                /* an owner's empty list clears its VM's constraints; another host's says
+                 * nothing (a migration's target lists the VM too), and a non-empty one is
+                 * a claim the core refuses and counts */
+                if (vi >= 0 && (v->n_cannot_run_on || s->vms[vi].owner == hi))
+                    ag_ha__feed_constraints(a, (uint32_t)hi, (uint32_t)vi, v);
                 if (vi >= 0 && v->running) {
                     vms[nv] = (uint32_t)vi;
                     gens[nv++] = v->generation;
@@ -613,18 +636,29 @@ void ag_ha__on_report(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const D
     ag_ha__send_msg(a, m, &out);
 }
 
-void ag_ha__on_result(ag_agent *a, const Drover__HaResult *r)
+void ag_ha__on_result(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const Drover__HaResult *r)
 {
     struct ag_ha *h = a->ha;
     if (!h->coord || r->term != h->coord_term)
         return;   /* a result for another coordinator: this one re-plans from reports */
-    hac_input in = {.kind = HAC_IN_RESULT, .cmd_id = r->id, .ok = r->ok};
+    /* the host is the authenticated signer's, never a field of the result: the core
+     * believes it only from the host the command went to */
+    const ag_member *m = ag_members_find(&a->members, sender);
+    int hi = m ? hac_find_host(hac_coord_state(h->coord), m->name) : -1;
+    if (hi < 0) {
+        if (h->results_not_target++ == 0)
+            ag_warn("ha: refused a command result from a member HA does not know as a host "
+                    "(counted in ha.status reports_refused_sender.result_not_target)");
+        return;
+    }
+    hac_input in = {.kind = HAC_IN_RESULT, .host = (uint32_t)hi, .cmd_id = r->id, .ok = r->ok};
     snprintf(in.text, sizeof in.text, "%s", r->text ? r->text : "");
     ag_ha__coord_feed(a, &in);
 }
 
-/* Coordinator: feed a VM's constraints when they change (a step re-plans everything). */
-void ag_ha__feed_constraints(ag_agent *a, uint32_t vi, const Drover__HaInvVm *v)
+/* Coordinator: feed a VM's constraints when they change (a step re-plans everything).
+ * Only its owner's count (the core refuses the rest); reporters send only their own. */
+void ag_ha__feed_constraints(ag_agent *a, uint32_t from, uint32_t vi, const Drover__HaInvVm *v)
 {
     struct ag_ha *h = a->ha;
     const hac_rstate *s = hac_coord_state(h->coord);
@@ -636,12 +670,13 @@ void ag_ha__feed_constraints(ag_agent *a, uint32_t vi, const Drover__HaInvVm *v)
     }
     if (h->fed[vi] && h->fed_must_not[vi] == mask)
         return;
+    hac_input in = {.kind = HAC_IN_CONSTRAINTS, .host = from, .vm = vi, .must_not = mask};
+    if (ag_ha__coord_feed(a, &in) != 0)
+        return;
     if (mask)
         ag_event(a, "ha", json_pack("{s:s}", "vm", v->name), "VM %s can never run on %zu host(s): %s",
                  v->name, v->n_cannot_run_on, v->cannot_why ? v->cannot_why : "");
     h->fed[vi] = true;
     h->fed_must_not[vi] = mask;
-    hac_input in = {.kind = HAC_IN_CONSTRAINTS, .vm = vi, .must_not = mask};
-    ag_ha__coord_feed(a, &in);
 }
 

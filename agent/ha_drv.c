@@ -156,7 +156,7 @@ static void deliver(ag_agent *a, const uint8_t sender[AG_HOST_ID_LEN], const uin
     if (m->command)
         ag_ha__on_command(a, sender, m->command);
     if (m->result)
-        ag_ha__on_result(a, m->result);
+        ag_ha__on_result(a, sender, m->result);
     drover__ha_msg__free_unpacked(m, NULL);
 }
 
@@ -439,6 +439,10 @@ json_t *ag_ha_status_json(ag_agent *a)
     json_object_set_new(r, "frozen", json_boolean(frozen));
     json_object_set_new(r, "commands_refused_sender", json_pack("{s:I,s:I}", "not_leader",
                         (json_int_t)h->cmds_not_leader, "not_current_term", (json_int_t)h->cmds_not_term));
+    /* as coordinator: reports refused because their sender may not make them (issue 12) */
+    json_object_set_new(r, "reports_refused_sender", json_pack("{s:I,s:I}", "result_not_target",
+                        (json_int_t)h->results_not_target, "constraints_not_owner",
+                        (json_int_t)h->constraints_not_owner));
     if (frozen)
         json_object_set_new(r, "frozen_at_ms", json_integer((json_int_t)h->st->hosts[h->self].frozen_at_ms));
     return r;

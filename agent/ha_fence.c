@@ -457,7 +457,10 @@ void ag_ha__inventory_done(ag_agent *a)
         if (vi >= 0 && !running && h->fence.mode == HAC_FM_ACTIVE && h->self >= 0)
             cleanup_definition(a, vi, v);
         drover__ha_inv_vm__init(&iv[nr]);
-        for (uint32_t c = 0; c < h->n_cons; c++)
+        /* constraints only for the VMs this host owns: the coordinator takes a VM's
+         * from its owner alone (issue 12) */
+        bool own = vi >= 0 && h->self >= 0 && h->st->vms[vi].owner == h->self;
+        for (uint32_t c = 0; own && c < h->n_cons; c++)
             if (strcmp(h->cons[c].vm, v->name) == 0) {
                 iv[nr].cannot_run_on = consp + nconsp;
                 for (uint32_t k = 0; k < h->cons[c].n && nconsp < HAC_HOSTS_MAX * 4; k++)

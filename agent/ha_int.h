@@ -145,6 +145,8 @@ struct ag_ha {
     uint64_t report_sent_ms;   /* last report (lease request) sent */
     uint64_t acks, acks_held, reports_in, cmds_in, cmds_refused;
     uint64_t cmds_not_leader, cmds_not_term;   /* refused before the fence core (issue 12) */
+    /* coordinator: reports whose sender may not say that (hac_coord_step's -EPERM) */
+    uint64_t results_not_target, constraints_not_owner;
     /* freeze (ha_freeze.c): stamps of this process's FREEZE requests are epoch << 32 |
      * ++freeze_n; a stopping agent never asks to unfreeze */
     uint32_t freeze_n;
@@ -177,12 +179,15 @@ int  ag_ha__load(ag_agent *a, hac_rstate *s);
 void ag_ha__self_index(struct ag_ha *h);
 
 /* ha_coord.c: the coordinator (leader only) */
-void ag_ha__coord_feed(ag_agent *a, hac_input *in);
+/* One input to the coordinator; returns hac_coord_step's result (an -EPERM is counted
+ * here by input kind: a report its sender may not make). */
+int  ag_ha__coord_feed(ag_agent *a, hac_input *in);
 void ag_ha__pump(ag_agent *a);
 void ag_ha__coord_tick(ag_agent *a, uint64_t now);
 void ag_ha__on_report(ag_agent *a, const uint8_t sender[16], const struct Drover__HaReport *r);
-void ag_ha__on_result(ag_agent *a, const struct Drover__HaResult *r);
-void ag_ha__feed_constraints(ag_agent *a, uint32_t vi, const struct Drover__HaInvVm *v);
+void ag_ha__on_result(ag_agent *a, const uint8_t sender[16], const struct Drover__HaResult *r);
+/* Host FROM (its index) says what VM VI can never run on. */
+void ag_ha__feed_constraints(ag_agent *a, uint32_t from, uint32_t vi, const struct Drover__HaInvVm *v);
 
 /* ha_fence.c: this host's fence, lease and report */
 void ag_ha__fence_feed(ag_agent *a, hac_fence_input *in);

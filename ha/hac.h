@@ -44,6 +44,9 @@
  *   -EINVAL  bad argument (index out of range, NULL),
  *   -ENOSPC  a bounded table is full (HAC_*_MAX),
  *   -ESTALE  (hac_apply) the proposal no longer applies; the state is unchanged,
+ *   -EPERM   (hac_coord_step) the input's sender may not say that: a RESULT from a host
+ *            the command did not go to, CONSTRAINTS from a host that does not own the VM
+ *            (issue 12). Nothing changed; the caller counts it by input kind,
  *   -ENOMEM  allocation failed.
  * Outputs past HAC_OUT_MAX are dropped and counted in hac_out.n_dropped; the coordinator
  * recomputes everything from state on the next tick, so a dropped output is only a delay.
@@ -335,6 +338,12 @@ typedef enum hac_in_kind {
 
 typedef struct hac_input {
     hac_in_kind kind;
+    /* HOST, FENCED, ADMIN: the host concerned. INVENTORY, STARTING, RESULT, CONSTRAINTS:
+     * the host whose agent sent it, as the transport authenticated it (never a field of
+     * the message). Who may say what (issue 12, the Kubernetes Node authorizer's rule: a
+     * host speaks for itself): a host reports only its own inventory and START jobs (the
+     * subject IS the sender), answers only the commands sent to it, and sets constraints
+     * only for the VMs it owns; anything else is -EPERM. */
     uint32_t host;
     /* HOST */
     hac_live live;
@@ -397,7 +406,9 @@ typedef struct hac_coord hac_coord;
  * allocation failure. */
 hac_coord *hac_coord_new(const hac_config *cfg, const hac_rstate *s, uint64_t term);
 void hac_coord_free(hac_coord *c);
-/* Handle one event, append outputs to OUT (not cleared). -EINVAL on a bad index. */
+/* Handle one event, append outputs to OUT (not cleared). -EINVAL on a bad index; -EPERM
+ * when the sender (in->host) may not say it (see hac_input.host): refused whole, nothing
+ * changes and nothing is emitted. */
 int hac_coord_step(hac_coord *c, const hac_event *ev, hac_out *out);
 /* The proposal an admin request (in->req with host, or order/n_order/text for an
  * upgrade start) makes against state S: the same one the coordinator would make, so a

@@ -41,6 +41,11 @@ uint64_t hac__send_cmd(hac_coord *c, hac_out *out, hac_cmd_kind kind, uint32_t v
         snprintf(it.cmd.text, sizeof it.cmd.text, "%s", text);
     if (!hac_out_push(out, &it))
         return 0;
+    /* where it went: only that host's result answers it (hac_coord.c, on_result) */
+    if (kind == HAC_CMD_RUN)
+        c->upg_run_to = to;
+    else
+        c->v[vm].cmd_dest = kind == HAC_CMD_MIGRATE ? from : to;
     return it.cmd.id;
 }
 

@@ -31,6 +31,16 @@
 
 /* ---- the level-triggered pass ----------------------------------------------------- */
 
+/* VM's owner says it does not run it: its latest report (this coordinator has one) does
+ * not list it, or it is not alive to say anything. */
+static bool owner_disowns(const hac_coord *c, uint32_t vm)
+{
+    int32_t o = c->s.vms[vm].owner;
+    if (!hac__alive(c, o))
+        return true;
+    return c->h[o].inv_ms != 0 && !c->v[vm].on_owner;
+}
+
 static int reconcile(hac_coord *c, hac_out *out)
 {
     uint64_t now = c->now_ms;
@@ -122,12 +132,15 @@ static int reconcile(hac_coord *c, hac_out *out)
     }
 
     /* A VM running somewhere other than its owner, with nothing in flight: the owner
-     * changes to where it runs (a finished migration whose result was lost). */
+     * changes to where it runs (a finished migration whose result was lost, a VM an
+     * operator moved by hand). Only where the recorded move went, or once the owner has
+     * said it does not run it (or is not alive): otherwise any member could take any VM
+     * by listing it (issue 12); the double report is an event (on_inventory). */
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         hac_rvm *m = &c->s.vms[v];
         int32_t at = c->v[v].seen_on;
         if (!hac__alive(c, at) || at == m->owner || !hac__vm_idle(c, v) ||
-            (m->moving_to >= 0 && m->moving_to != at))
+            (m->moving_to >= 0 && m->moving_to != at) || (m->moving_to != at && !owner_disowns(c, v)))
             continue;
         hac_prop p = {.kind = HAC_P_OWNER, .index = v, .owner = at,
                       .generation = m->generation + 1, .restarts = m->restarts,
@@ -306,6 +319,8 @@ static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
             c->v[v].busy = busy[v];
         if (stale[v])
             continue;
+        if (c->s.vms[v].owner == (int32_t)in->host)
+            c->v[v].on_owner = here[v];
         want_running_from(c, v, in->host, *seen == (int32_t)in->host, here[v], down[v], out);
         if (here[v] && *seen >= 0 && *seen != (int32_t)in->host && hac__alive(c, *seen))
             hac__event(out, (int32_t)v, (int32_t)in->host, "vm %s reported on %s and %s",
@@ -401,6 +416,7 @@ static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
          * until a fresh one arrives, a moved VM is where it moved, a restarted one
          * nowhere yet. */
         s->seen_on = start ? -1 : m->owner;
+        s->on_owner = !start;
         s->exclude = 0;
         s->start_fail_ms = 0; /* the new owner has refused nothing yet */
         s->attempts = 0;
@@ -422,6 +438,22 @@ static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
         s->cmd_to = (uint32_t)m->moving_to;
         s->cmd_ms = c->now_ms;
     }
+}
+
+/* Only the host a command went to answers it (issue 12): another member's result, forged
+ * or misrouted, must not settle a move, a start or an upgrade step (a forged "migrated"
+ * would hand the VM to a target that never got it, and a later START would run it twice).
+ * A result for no command in flight (late, or given up as lost) changes nothing anyway. */
+static bool result_from_dest(const hac_coord *c, const hac_input *in)
+{
+    if (!in->cmd_id)
+        return true;
+    if (in->cmd_id == c->upg_run_id)
+        return in->host == c->upg_run_to;
+    for (uint32_t v = 0; v < c->s.n_vms; v++)
+        if (c->v[v].cmd_id == in->cmd_id)
+            return in->host == c->v[v].cmd_dest;
+    return true;
 }
 
 static void on_result(hac_coord *c, const hac_input *in, hac_out *out)
@@ -573,11 +605,19 @@ int hac_coord_step(hac_coord *c, const hac_event *ev, hac_out *out)
         on_commit(c, in, out);
         break;
     case HAC_IN_RESULT:
+        if (in->host >= c->s.n_hosts)
+            return -EINVAL;
+        if (!result_from_dest(c, in))
+            return -EPERM;
         on_result(c, in, out);
         break;
     case HAC_IN_CONSTRAINTS:
-        if (in->vm >= c->s.n_vms)
+        if (in->vm >= c->s.n_vms || in->host >= c->s.n_hosts)
             return -EINVAL;
+        /* the owner's placement view speaks for its VM; another host's would let any
+         * member bar a VM from every host (no restart anywhere) */
+        if (c->s.vms[in->vm].owner != (int32_t)in->host)
+            return -EPERM;
         c->v[in->vm].must_not = in->must_not;
         break;
     case HAC_IN_FENCED:

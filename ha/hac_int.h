@@ -60,6 +60,8 @@ typedef struct vsoft {
     uint64_t cmd_id;        /* command in flight, 0 = none */
     hac_cmd_kind cmd_kind;
     uint32_t cmd_to;
+    uint32_t cmd_dest;      /* the host it was sent to (MIGRATE: the source), the only one
+                             * whose result counts */
     uint64_t cmd_ms;
     uint64_t prop_ms;       /* a proposal for this VM is pending since (0 = none) */
     bool start_on_commit;   /* the pending OWNER is a restart: START when it commits */
@@ -74,6 +76,7 @@ typedef struct vsoft {
     uint64_t orphan_ms;     /* a recorded move with no command of ours since (0 = none) */
     bool busy;              /* its owner's last report lists a migration job for it */
     bool starting;          /* its owner's last report lists a START job for it */
+    bool on_owner;          /* its owner's last report lists it running there */
     uint64_t must_not;      /* hosts it can never run on (HAC_IN_CONSTRAINTS) */
     uint32_t start_fails;   /* failed STARTs in a row since it last ran (backoff) */
     uint64_t retry_ms;      /* no START and no restart decision before this (backoff) */
@@ -97,6 +100,7 @@ struct hac_coord {
     vsoft v[HAC_VMS_MAX];
     uint64_t upg_prop_ms;
     uint64_t upg_run_id;    /* RUN command in flight for the current host */
+    uint32_t upg_run_to;    /* the host it was sent to */
     uint64_t upg_run_ms;
     plc_view view;
     plc_host ph[HAC_HOSTS_MAX];

@@ -27,6 +27,11 @@
  *   I6 no VM that ran on a host when its agent stopped cleanly (the host frozen) is
  *      destroyed while the host is frozen, and each still runs there once its agent is
  *      back and has unfrozen it (started elsewhere meanwhile, I1 fails first).
+ * Forger (issue 12): before a third of the real results and inventories reach the
+ * coordinator, another member sends a forged one: the result with the opposite outcome,
+ * constraints barring a VM it does not own from every host. Each must be refused (-EPERM)
+ * and change nothing; the forger draws from its own generator, so a seed's run is the
+ * same with or without it.
  * Scenarios (seed % 6): drain, host death, isolation + heal, coordinator loss mid-drain,
  * rolling upgrade over 3 hosts, chaos (a random sequence of all of these plus reboots,
  * deaf hosts that self-fence while the coordinator still hears them and so refuse STARTs,
@@ -34,6 +39,7 @@
  * frozen, the agent away 3-20 s while its QEMUs run on, then back with its old lease). Seeds: argument or DROVER_SIM_SEEDS (default 1000);
  * DROVER_SIM_SEED=N replays one with its event trace. Prints JSON figures at the end.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -155,6 +161,8 @@ typedef struct sim {
     uint64_t down_max_ms;         /* I5: the longest such stretch seen */
     uint64_t i5_ms;               /* I5: the bound, from the configuration (setup) */
     uint32_t deafs, refusals;     /* chaos: how often each happened */
+    uint64_t forge_rng;           /* the forger's own generator */
+    uint32_t forged, forged_refused;
     uint32_t agent_stops, stops_unconfirmed;
 } sim;
 
@@ -281,6 +289,56 @@ static void coord_outputs(sim *s)
     if (o->n_dropped)
         failf(s, "coordinator outputs dropped");
     o->n = o->n_dropped = 0;
+}
+
+/* The forger's draw in [0, n), from its own generator. */
+static uint32_t fbelow(sim *s, uint32_t n)
+{
+    uint64_t x = s->forge_rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    s->forge_rng = x;
+    return n ? (uint32_t)(x % n) : 0;
+}
+
+/* A member other than the true sender says IN (issue 12): refused whole, or (a result for
+ * no command in flight) without effect; anything it emits is a failure. */
+static void forged_step(sim *s, const hac_input *in)
+{
+    if (s->coord == NULL)
+        return;
+    hac_event ev = {.now_ms = s->now, .in = in};
+    uint32_t before = s->out->n;
+    int rc = hac_coord_step(s->coord, &ev, s->out);
+    s->forged++;
+    if (rc == -EPERM)
+        s->forged_refused++;
+    else if (in->kind == HAC_IN_CONSTRAINTS || rc != 0)
+        failf(s, "a forged input was not refused");
+    if (rc == -EPERM && s->out->n != before)
+        failf(s, "a refused forged input emitted outputs");
+}
+
+/* Before a third of the real reports from FROM: a forged copy from another member. */
+static void forge(sim *s, const hac_input *real, uint32_t from)
+{
+    if (s->n_hosts < 2 || fbelow(s, 3) != 0)
+        return;
+    uint32_t liar = (from + 1 + fbelow(s, s->n_hosts - 1)) % s->n_hosts;
+    hac_input f = *real;
+    f.host = liar;
+    if (real->kind == HAC_IN_RESULT) {
+        f.ok = !real->ok;
+        snprintf(f.text, sizeof f.text, "forged by %u", liar);
+        forged_step(s, &f);
+        return;
+    }
+    uint32_t v = fbelow(s, s->n_vms);
+    if (s->truth.vms[v].owner == (int32_t)liar || v >= hac_coord_state(s->coord)->n_vms)
+        return;
+    hac_input k = {.kind = HAC_IN_CONSTRAINTS, .host = liar, .vm = v, .must_not = ~0ull};
+    forged_step(s, &k);
 }
 
 static void coord_step(sim *s, const hac_input *in)
@@ -607,13 +665,15 @@ static void deliver(sim *s, msg *m)
             hac_input in = {.kind = HAC_IN_INVENTORY, .host = m->from, .vms = m->vms,
                             .gens = m->gens, .n_vms = m->n_vms, .busy = m->busy,
                             .n_busy = m->n_busy, .down = m->down, .n_down = m->n_down};
+            forge(s, &in, m->from);
             coord_step(s, &in);
         }
         break;
     case M_RESULT:
         if (s->coord && m->to == s->coord_h && m->term == s->term) {
-            hac_input in = {.kind = HAC_IN_RESULT, .cmd_id = m->cmd.id, .ok = m->ok};
+            hac_input in = {.kind = HAC_IN_RESULT, .host = m->from, .cmd_id = m->cmd.id, .ok = m->ok};
             snprintf(in.text, sizeof in.text, "%s", m->text);
+            forge(s, &in, m->from);
             coord_step(s, &in);
         }
         break;
@@ -881,6 +941,8 @@ static void setup(sim *s, uint64_t seed)
     memset(s->fed, 0, sizeof s->fed);
     s->guest_offs = s->hand_starts = 0;
     s->deafs = s->refusals = 0;
+    s->forged = s->forged_refused = 0;
+    s->forge_rng = seed * 0xD1B54A32D192ED03ull + 7;
     s->agent_stops = s->stops_unconfirmed = 0;
     s->down_max_ms = 0;
     s->seed = seed;
@@ -1330,6 +1392,7 @@ int main(int argc, char **argv)
     uint32_t fails = 0, per[6] = {0};
     uint64_t restart_max = 0, restart_sum = 0, restart_n = 0, vt = 0, guest_offs = 0, hand_starts = 0;
     uint64_t deafs = 0, refusals = 0, down_max = 0, agent_stops = 0, stops_unconfirmed = 0;
+    uint64_t forged = 0, forged_refused = 0;
     uint64_t *restarts = calloc(n ? n : 1, sizeof *restarts);
     if (restarts == NULL)
         return 1;
@@ -1354,6 +1417,8 @@ int main(int argc, char **argv)
         hand_starts += s.hand_starts;
         deafs += s.deafs;
         refusals += s.refusals;
+        forged += s.forged;
+        forged_refused += s.forged_refused;
         agent_stops += s.agent_stops;
         stops_unconfirmed += s.stops_unconfirmed;
         if (s.down_max_ms > down_max)
@@ -1372,6 +1437,8 @@ int main(int argc, char **argv)
            ",\"start_refusals\":%" PRIu64 ",\"agent_stops\":%" PRIu64 ",\"stops_unconfirmed\":%" PRIu64 "}\n",
            n, fails, per[0], per[1], per[2], per[3], per[4], per[5], vt / 1000, guest_offs, hand_starts,
            deafs, refusals, agent_stops, stops_unconfirmed);
+    printf("{\"bench\":\"ha_sim\",\"metric\":\"forged_inputs\",\"value\":%" PRIu64
+           ",\"unit\":\"count\",\"refused\":%" PRIu64 "}\n", forged, forged_refused);
     printf("{\"bench\":\"ha_sim\",\"metric\":\"stopped_while_able_ms\",\"value\":%" PRIu64
            ",\"unit\":\"ms\",\"stat\":\"max\",\"bound_ms\":%" PRIu64 ",\"clock\":\"virtual\"}\n",
            down_max, s.i5_ms);

@@ -71,6 +71,12 @@ static void inventory(hac_coord *c, uint64_t now, uint32_t h, const uint32_t *vm
     step(c, now, &in);
 }
 
+/* The host a command goes to, the only one whose result the coordinator believes. */
+static uint32_t dest_of(const hac_cmd *cmd)
+{
+    return cmd->kind == HAC_CMD_MIGRATE ? cmd->from : cmd->to;
+}
+
 static uint32_t count(hac_out_kind kind, int sub)
 {
     uint32_t n = 0;
@@ -313,7 +319,8 @@ static void drive_outputs(drive *d)
                 d->starts[d->n_starts] = it->cmd;
                 d->start_to[d->n_starts++] = it->cmd.to;
                 const char *no = d->refuse[it->cmd.to];
-                hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = it->cmd.id, .ok = no == NULL};
+                hac_input r = {.kind = HAC_IN_RESULT, .host = dest_of(&it->cmd), .cmd_id = it->cmd.id,
+                               .ok = no == NULL};
                 snprintf(r.text, sizeof r.text, "%s", no ? no : "");
                 if (!no)
                     d->runs = (int32_t)it->cmd.to;
@@ -478,7 +485,8 @@ static void failed_migration_is_no_restart_rule(void **st)
         out.n = 0;
         for (uint32_t i = 0; i < cmds.n; i++)
             if (cmds.items[i].kind == HAC_O_CMD && cmds.items[i].cmd.kind == HAC_CMD_MIGRATE) {
-                hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = cmds.items[i].cmd.id, .ok = false};
+                hac_input r = {.kind = HAC_IN_RESULT, .host = dest_of(&cmds.items[i].cmd),
+                               .cmd_id = cmds.items[i].cmd.id, .ok = false};
                 snprintf(r.text, sizeof r.text, "destination not active");
                 failed += cmds.items[i].cmd.vm == 0;
                 step(c, now + 1, &r);
@@ -573,7 +581,7 @@ static void failed_start_needs_proof(void **st)
                 start0 = out.items[i].cmd;
         assert_int_equal(start0.kind, HAC_CMD_START);
         out.n = 0;
-        hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = start0.id, .ok = false};
+        hac_input r = {.kind = HAC_IN_RESULT, .host = dest_of(&start0), .cmd_id = start0.id, .ok = false};
         snprintf(r.text, sizeof r.text, "libvirt: domain is already running");
         step(c, 2620, &r);
         step(c, 2630, &tick);
@@ -714,7 +722,7 @@ static void anti_affinity_keeps_apart(void **st)
     cfg.plc.max_out_per_host = 4;
     hac_coord *c = start(&s, &cfg);
     for (uint32_t v = 0; v < 2; v++) {
-        hac_input k = {.kind = HAC_IN_CONSTRAINTS, .vm = v, .must_not = 1u << 2};
+        hac_input k = {.kind = HAC_IN_CONSTRAINTS, .host = 0, .vm = v, .must_not = 1u << 2};
         step(c, 150, &k);
     }
     out.n = 0;
@@ -825,8 +833,8 @@ static void drain_to_maintenance(void **st)
         out.n = 0;
         for (uint32_t i = 0; i < cmds.n; i++)
             if (cmds.items[i].kind == HAC_O_CMD) {
-                hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = cmds.items[i].cmd.id,
-                               .ok = true};
+                hac_input r = {.kind = HAC_IN_RESULT, .host = dest_of(&cmds.items[i].cmd),
+                               .cmd_id = cmds.items[i].cmd.id, .ok = true};
                 step(c, 300 + (uint64_t)round * 10, &r);
             } else if (cmds.items[i].kind == HAC_O_PROPOSE) {
                 hac_out_push(&out, &cmds.items[i]);
@@ -910,7 +918,7 @@ static void failed_migration_tries_elsewhere(void **st)
         }
     assert_int_equal(first.kind, HAC_CMD_MIGRATE);
     out.n = 0;
-    hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = first.id, .ok = false};
+    hac_input r = {.kind = HAC_IN_RESULT, .host = dest_of(&first), .cmd_id = first.id, .ok = false};
     snprintf(r.text, sizeof r.text, "cpu incompatible");
     step(c, 300, &r);
     commit_all(c, &s, 310); /* MOVING cleared -> replanned, excluding the failed target */
@@ -967,6 +975,152 @@ static void fence_watchdog_pets_only_while_safe(void **st)
     /* an unprotected VM alone never stops the petting */
     f.prot[0] = false;
     assert_true(hac_fence_may_pet(&f, 1900));
+}
+
+static int step_rc(hac_coord *c, uint64_t now, const hac_input *in)
+{
+    hac_event ev = {.now_ms = now, .in = in};
+    return hac_coord_step(c, &ev, &out);
+}
+
+/* The first command of KIND in OUT. */
+static hac_cmd first_cmd(hac_cmd_kind kind)
+{
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_CMD && out.items[i].cmd.kind == kind)
+            return out.items[i].cmd;
+    fail_msg("no command of kind %d", kind);
+    return (hac_cmd){0};
+}
+
+/* ready(), then an upgrade of h2 alone up to its run phase: OUT holds the RUN command. */
+static hac_coord *upgrade_h2_to_run(hac_rstate *s, hac_config *cfg)
+{
+    hac_coord *c = ready(s, cfg);
+    uint32_t order[] = {2};
+    hac_input u = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_UPGRADE_START, .order = order, .n_order = 1};
+    snprintf(u.text, sizeof u.text, "true");
+    step(c, 200, &u);
+    commit_all(c, s, 210); /* running; h2 draining */
+    commit_all(c, s, 220); /* maintenance */
+    commit_all(c, s, 230);
+    commit_all(c, s, 235); /* phase RUN, and the command goes out */
+    assert_int_equal(s->upgrade.phase, HAC_UPH_RUN);
+    return c;
+}
+
+/* Issue 12: only the host a command went to answers it. A member that is not that host
+ * (the migration's target, a bystander) cannot settle a move with a forged "done", fail
+ * a START, or move the upgrade on; each is refused whole (-EPERM, nothing emitted), and
+ * the real answer still counts afterwards. */
+static void results_only_from_the_command_host(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    hac_input d = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_DRAIN, .host = 0};
+    step(c, 200, &d);
+    commit_all(c, &s, 210);
+    commit_all(c, &s, 220);
+    hac_cmd mig = first_cmd(HAC_CMD_MIGRATE);
+    assert_int_equal(mig.from, 0);
+    out.n = 0;
+    for (uint32_t liar = 1; liar < 3; liar++) { /* the target, and the third host */
+        hac_input r = {.kind = HAC_IN_RESULT, .host = liar, .cmd_id = mig.id, .ok = true};
+        assert_int_equal(step_rc(c, 300, &r), -EPERM);
+        assert_int_equal(out.n, 0);
+    }
+    hac_input r = {.kind = HAC_IN_RESULT, .host = 0, .cmd_id = mig.id, .ok = true};
+    step(c, 301, &r);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 1);
+    hac_coord_free(c);
+
+    c = h0_dies(&s, &cfg);
+    commit_all(c, &s, 2610);
+    hac_cmd start0 = first_cmd(HAC_CMD_START);
+    uint32_t other = (start0.to + 1) % 3;
+    hac_input f = {.kind = HAC_IN_RESULT, .host = other, .cmd_id = start0.id, .ok = false};
+    snprintf(f.text, sizeof f.text, "libvirt: image is locked");
+    out.n = 0;
+    assert_int_equal(step_rc(c, 2620, &f), -EPERM);
+    f.host = 7; /* no such host */
+    assert_int_equal(step_rc(c, 2620, &f), -EINVAL);
+    assert_int_equal(out.n, 0);
+    hac_coord_free(c);
+
+    c = upgrade_h2_to_run(&s, &cfg);
+    hac_cmd run = first_cmd(HAC_CMD_RUN);
+    hac_input ok = {.kind = HAC_IN_RESULT, .host = 1, .cmd_id = run.id, .ok = true};
+    out.n = 0;
+    assert_int_equal(step_rc(c, 300, &ok), -EPERM);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_UPGRADE), 0);
+    ok.host = 2;
+    step(c, 301, &ok);
+    commit_all(c, &s, 310);
+    assert_int_equal(s.upgrade.phase, HAC_UPH_REJOIN);
+    hac_coord_free(c);
+}
+
+/* Issue 12: a VM's constraints come from its owner's placement view. Another member
+ * barring it from every host (so it could be restarted nowhere) is refused and changes
+ * nothing; the owner's own constraints still steer the plan. */
+static void constraints_only_from_the_owner(void **st)
+{
+    (void)st;
+    for (int from_owner = 0; from_owner < 2; from_owner++) {
+        hac_rstate s;
+        hac_config cfg;
+        hac_coord *c = ready(&s, &cfg);
+        hac_input k = {.kind = HAC_IN_CONSTRAINTS, .host = from_owner ? 0 : 1, .vm = 0,
+                       .must_not = (1u << 1) | (1u << 2)};
+        if (from_owner) {
+            step(c, 150, &k);
+        } else {
+            assert_int_equal(step_rc(c, 150, &k), -EPERM);
+            k.host = 9;
+            assert_int_equal(step_rc(c, 150, &k), -EINVAL);
+        }
+        assert_int_equal(out.n, 0);
+        /* h0 dies: vm0 is restarted on h1 or h2 unless its owner barred both */
+        host_in(c, 1000, 0, HAC_DEAD, 100);
+        hac_input tick = {.kind = HAC_IN_TICK};
+        out.n = 0;
+        step(c, 2600, &tick);
+        bool vm0_placed = false;
+        for (uint32_t i = 0; i < out.n; i++)
+            vm0_placed |= out.items[i].kind == HAC_O_PROPOSE && out.items[i].prop.kind == HAC_P_OWNER &&
+                          out.items[i].prop.index == 0;
+        assert_int_equal(vm0_placed, !from_owner);
+        hac_coord_free(c);
+    }
+}
+
+/* Issue 12: a host reports what runs on itself, and a VM listed there that another live
+ * host owns and runs is not taken on that word (any member could steal any VM so): the
+ * double report is an event, and the VM is adopted only once its owner no longer lists
+ * it (a move the owner finished without a result, an operator's virsh migrate). */
+static void inventory_does_not_take_a_vm(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    uint32_t claim[] = {4, 0}, rest[] = {1, 2, 3};
+    inventory(c, 200, 1, claim, 2);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 0);
+    bool said = false;
+    for (uint32_t i = 0; i < out.n; i++)
+        said |= out.items[i].kind == HAC_O_EVENT && strstr(out.items[i].text, "vm0 reported on h0 and h1");
+    assert_true(said);
+    out.n = 0;
+    inventory(c, 300, 0, rest, 3); /* h0: vm0 is gone from here */
+    inventory(c, 301, 1, claim, 2);
+    assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 1);
+    for (uint32_t i = 0; i < out.n; i++)
+        if (out.items[i].kind == HAC_O_PROPOSE)
+            assert_int_equal(out.items[i].prop.owner, 1);
+    hac_coord_free(c);
 }
 
 /* RUN is a root shell command (issue 12): an active agent runs only the replicated
@@ -1107,7 +1261,7 @@ static void upgrade_walks_hosts(void **st)
     commit_all(c, &s, 235); /* phase RUN, and the command goes out */
     assert_int_equal(s.upgrade.phase, HAC_UPH_RUN);
     assert_int_equal(count(HAC_O_CMD, HAC_CMD_RUN), 1);
-    hac_input r = {.kind = HAC_IN_RESULT, .cmd_id = out.items[0].cmd.id, .ok = true};
+    hac_input r = {.kind = HAC_IN_RESULT, .host = 2, .cmd_id = out.items[0].cmd.id, .ok = true};
     for (uint32_t i = 0; i < out.n; i++)
         if (out.items[i].kind == HAC_O_CMD)
             r.cmd_id = out.items[i].cmd.id;
@@ -1138,18 +1292,8 @@ static void upgrade_refused_run_is_sent_again(void **st)
     (void)st;
     hac_rstate s;
     hac_config cfg;
-    hac_coord *c = ready(&s, &cfg);
-    uint32_t order[] = {2};
-    hac_input u = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_UPGRADE_START, .order = order,
-                   .n_order = 1};
-    snprintf(u.text, sizeof u.text, "true");
-    step(c, 200, &u);
-    commit_all(c, &s, 210);
-    commit_all(c, &s, 220);
-    commit_all(c, &s, 230);
-    commit_all(c, &s, 235);
-    assert_int_equal(s.upgrade.phase, HAC_UPH_RUN);
-    hac_input r = {.kind = HAC_IN_RESULT, .ok = false};
+    hac_coord *c = upgrade_h2_to_run(&s, &cfg);
+    hac_input r = {.kind = HAC_IN_RESULT, .host = 2, .ok = false};
     for (uint32_t i = 0; i < out.n; i++)
         if (out.items[i].kind == HAC_O_CMD && out.items[i].cmd.kind == HAC_CMD_RUN)
             r.cmd_id = out.items[i].cmd.id;
@@ -1532,6 +1676,9 @@ int main(void)
         cmocka_unit_test(restart_waits_for_lease),
         cmocka_unit_test(slow_start_is_not_lost),
         cmocka_unit_test(run_only_on_upgrade_turn),
+        cmocka_unit_test(results_only_from_the_command_host),
+        cmocka_unit_test(constraints_only_from_the_owner),
+        cmocka_unit_test(inventory_does_not_take_a_vm),
         cmocka_unit_test(unfreeze_is_a_sign_of_life),
         cmocka_unit_test(fence_confirmed_restarts_at_once),
         cmocka_unit_test(max_restarts_honoured),
