@@ -76,6 +76,12 @@ static const struct key keys[] = {
     STR("ha", "fence_command", fence_command, "",
         "run by the coordinator when a host has failed (sh -c CMD drover-fence HOST ADDR; "
         "exit 0 = the host is off, e.g. via IPMI): its VMs restart without waiting out the lease"),
+    /* no: a root shell command that arrives over the network runs only where the host's
+     * own administrator said so (issue 12; Consul's disable_remote_exec is on by default
+     * for the same reason). fence_command needs no such switch: it is this file's own. */
+    ENUM("ha", "allow_upgrade_command", allow_upgrade_command, "no|yes", "no",
+         "yes: run the rolling upgrade's command (`drover upgrade start --command`, as root "
+         "through sh -c) on this host when its turn comes; no: refuse it, and the upgrade pauses"),
     /* 1 s: four lease reports missed (one every 250 ms) and gossip's probes failing too;
      * the agent's loop stalls for tens of ms under full load (docs/ha.md "Stalls"), so a
      * live host is never this silent on both channels at once */

@@ -41,6 +41,7 @@ typedef struct ag_config {
     int64_t  fence_timeout_ms;
     int64_t  storage_latency_max_ms; /* slower shared-storage probes degrade the host */
     char     fence_command[AG_CFG_STR]; /* power a dead host off (IPMI...); "" = none */
+    char     allow_upgrade_command[8];  /* yes|no: run the upgrade's command when asked */
     int64_t  fence_after_ms;            /* suspect + no report this long: fence */
     char     storage_migration[16];     /* never|drain: copy local disks when draining */
     char     watchdog[AG_CFG_STR];      /* watchdog device; "" = none */

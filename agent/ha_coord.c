@@ -70,7 +70,9 @@ static bool host_prop(hac_prop_kind k)
     return k == HAC_P_ADMIN || k == HAC_P_HOST_ADD || k == HAC_P_UPGRADE || k == HAC_P_FREEZE;
 }
 
-/* An event text right after a proposal about the same VM or host is its reason. */
+/* An event text right after a proposal about the same VM or host is its reason; for the
+ * upgrade plan, one about the plan or its current host (why it paused is then in every
+ * host's journal, not only the coordinator's). */
 static const char *reason_for(const hac_out *out, uint32_t i)
 {
     const hac_out_item *p = &out->items[i];
@@ -81,7 +83,7 @@ static const char *reason_for(const hac_out *out, uint32_t i)
         bool vm_prop = !host_prop(p->prop.kind);
         if ((vm_prop && e->vm == (int32_t)p->prop.index) ||
             (p->prop.kind == HAC_P_ADMIN && e->host == (int32_t)p->prop.index) ||
-            (p->prop.kind == HAC_P_UPGRADE && e->vm < 0 && e->host < 0))
+            (p->prop.kind == HAC_P_UPGRADE && e->vm < 0))
             return e->text;
     }
     return "";

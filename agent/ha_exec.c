@@ -506,10 +506,29 @@ static void dest_addr(ag_agent *a, const char *name, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)len, p);
 }
 
+/* [ha] allow_upgrade_command: a root shell command from the network runs only where this
+ * host's administrator opted in (issue 12). The refusal reads, to the coordinator, as the
+ * command failing (not as a busy host: hac_common.c host_refusals), so the upgrade pauses
+ * instead of sending it again; it names the switch. True when refused. */
+static bool run_refused(ag_agent *a, const hac_cmd *cmd)
+{
+    if (cmd->kind != HAC_CMD_RUN || strcmp(a->cfg.allow_upgrade_command, "yes") == 0)
+        return false;
+    char why[HAC_TEXT_MAX];
+    snprintf(why, sizeof why, "this host does not run remote commands: set [ha] allow_upgrade_command "
+             "= yes in %.60s to allow it", a->cfg.path[0] ? a->cfg.path : "/etc/drover/drover.conf");
+    ag_event(a, "ha", json_pack("{s:s,s:s,s:b}", "command", "run", "vm", "(upgrade)", "ok", 0),
+             "run (upgrade) refused: %s", why);
+    ag_ha__send_result(a, cmd, false, why);
+    return true;
+}
+
 void ag_ha__exec_cmd(ag_agent *a, const hac_cmd *cmd)
 {
     struct ag_ha *h = a->ha;
     const hac_rstate *s = h->st;
+    if (run_refused(a, cmd))
+        return;
     ha_job *j = same_job(h, cmd);
     if (j && j->n_joined < HA_JOINED_MAX) {
         j->joined[j->n_joined++] = *cmd;

@@ -8,7 +8,15 @@
 export LAB_NAME=lhu
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lab_ha_lib.sh"
+# Running the upgrade's command is each host's own opt-in ([ha] allow_upgrade_command,
+# off by default, issue 12): every host here says yes, after lab.sh wrote its [ha] lines.
+eval "lab_agent_conf_$(declare -f agent_conf)"
+agent_conf() {
+  lab_agent_conf_agent_conf "$@"
+  echo "allow_upgrade_command = yes" >> "$(hdir "$1")/drover.conf"
+}
 ha_setup hu 1 2 3 1
+grep -q '^allow_upgrade_command = yes' "$(hdir 1)/drover.conf" || fail "host1's drover.conf does not opt in"
 sampler_start "${VMS[@]}"
 declare -A before
 for vm in "${VMS[@]}"; do before[$vm]=$(tick_dec "$vm"); done

@@ -5,8 +5,9 @@
 # --wait of an empty host ends "in maintenance" (0); of test's owner, which cannot move
 # it, ends at --deadline (124) naming test and why; a second --wait does not ask again;
 # undrain --failback --wait ends; vm protect shows in vm list's HA columns; a rolling
-# upgrade with a harmless command reaches "done" in upgrade status; unknown host/VM
-# exit 105 with the hint.
+# upgrade with a harmless command reaches "done" in upgrade status on h2, which opted in
+# ([ha] allow_upgrade_command = yes), and pauses on h3, which did not, the journal saying
+# why; unknown host/VM exit 105 with the hint.
 set -euo pipefail
 B=${1:?build dir}
 D=$B/agent/drover
@@ -27,6 +28,7 @@ err_has() { grep -q -- "$1" "$T/err" || fail "stderr lacks '$1'"; }
 # shellcheck source=../../proc/testdrv.sh
 source "$(dirname "$0")/../../proc/testdrv.sh"
 testdrv_setup 3
+printf '[ha]\nallow_upgrade_command = yes\n' >> "$T/h2.conf"   # h1 and h3 keep the default, no
 for i in 1 2 3; do testdrv_start "$i"; done
 
 # the HA state knows the three hosts and who owns "test"
@@ -75,16 +77,26 @@ run 0 vm list
 has "OWNER"; grep -Eq "^test +[a-z]+ +[0-9]+ +[0-9]+ +[0-9]s/[0-9]l +$owner +yes +7 +3" "$T/out" || fail "vm list row of test"
 run 0 vm list --json; has '"ha": {'
 
-# 4. a rolling upgrade with a harmless command runs to done
-run 0 upgrade start --command true --order h3,h2
+# 4. a rolling upgrade with a harmless command runs to done where the host opted in
+run 0 upgrade start --command true --order h2
 has "upgrade start: now running"
 t0=$SECONDS
 until run 0 upgrade status && grep -q "^upgrade  done" "$T/out"; do
   [ $((SECONDS - t0)) -lt 90 ] || fail "upgrade not done in 90 s"
   sleep 0.5
 done
-has "h3                   done       active"; has "h2                   done       active"
+has "h2                   done       active"
 run 107 upgrade pause
+# ... and pauses where it did not, once, with the reason in every host's journal
+run 0 upgrade start --command true --order h3
+t0=$SECONDS
+until run 0 upgrade status && grep -q "^upgrade  paused" "$T/out"; do
+  [ $((SECONDS - t0)) -lt 90 ] || fail "upgrade on h3 (not opted in) not paused in 90 s"
+  sleep 0.5
+done
+run 0 events
+has "does not run remote commands: set \[ha\] allow_upgrade_command = yes"
+run 0 upgrade abort
 
 # 5. unknown names: 105 and what to look at
 run 105 host drain nosuch; err_has "drover members"
