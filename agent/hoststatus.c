@@ -438,7 +438,8 @@ int ag_status_open(const ag_members *m, const uint8_t subject[AG_HOST_ID_LEN],
             return -ENOMEM;
         }
         memcpy(msg, STATUS_DOMAIN, sizeof STATUS_DOMAIN);
-        memcpy(msg + sizeof STATUS_DOMAIN, s->body.data, s->body.len);
+        if (s->body.len)   /* an empty body has no data pointer (fuzz_status_open, UBSan) */
+            memcpy(msg + sizeof STATUS_DOMAIN, s->body.data, s->body.len);
         if (crypto_sign_verify_detached(s->signature.data, msg, s->body.len + sizeof STATUS_DOMAIN,
                                         mb->sign_pk) == 0) {
             Drover__HostStatus *st = drover__host_status__unpack(NULL, s->body.len, s->body.data);

@@ -1175,14 +1175,41 @@ void ag_raft_submit_admin(ag_agent *a, const ag_admin *ad, int op, const char *k
     ag_raft_submit_cmd(a, &c, done, ud);
 }
 
+int ag_raft_forward_decode(const uint8_t *buf, size_t len, const uint8_t sender[AG_HOST_ID_LEN],
+                           Drover__Forward **fp, Drover__Command **cp)
+{
+    *fp = NULL;
+    *cp = NULL;
+    Drover__Forward *f = drover__forward__unpack(NULL, len, buf);
+    if (!f)
+        return -EBADMSG;
+    if (f->is_reply) {
+        *fp = f;
+        return 0;
+    }
+    Drover__Command *c = drover__command__unpack(NULL, f->command.len, f->command.data);
+    bool shape_ok = c && (c->op == DROVER__COMMAND_OP__CMD_ADMIT ? c->admit != NULL
+                                                                 : (c->key && c->key[0]));
+    if (!shape_ok || c->origin.len != AG_HOST_ID_LEN || memcmp(c->origin.data, sender, AG_HOST_ID_LEN) != 0) {
+        if (c)
+            drover__command__free_unpacked(c, NULL);
+        drover__forward__free_unpacked(f, NULL);
+        return -EBADMSG;
+    }
+    *fp = f;
+    *cp = c;
+    return 0;
+}
+
 void ag_raft_forward(ag_agent *a, const ag_opened *o)
 {
     struct ag_raft *R = a->raft;
     if (!R)
         return;
-    Drover__Forward *f = drover__forward__unpack(NULL, o->payload_len, o->payload);
-    if (!f) {
-        a->rejected_payload++;
+    Drover__Forward *f;
+    Drover__Command *c;
+    if (ag_raft_forward_decode(o->payload, o->payload_len, o->sender, &f, &c) != 0) {
+        a->rejected_payload++;   /* garbage, or a member forwarding another's request */
         return;
     }
     if (f->is_reply) {
@@ -1204,13 +1231,7 @@ void ag_raft_forward(ag_agent *a, const ag_opened *o)
             break;
         }
     } else {
-        Drover__Command *c = drover__command__unpack(NULL, f->command.len, f->command.data);
-        bool shape_ok = c && (c->op == DROVER__COMMAND_OP__CMD_ADMIT ? c->admit != NULL
-                                                                     : (c->key && c->key[0]));
-        if (!shape_ok || c->origin.len != AG_HOST_ID_LEN ||
-            memcmp(c->origin.data, o->sender, AG_HOST_ID_LEN) != 0) {
-            a->rejected_payload++;   /* a member may only forward its own requests */
-        } else if (R->npend >= RAFT_PENDING_MAX) {
+        if (R->npend >= RAFT_PENDING_MAX) {
             send_forward_reply(a, o->sender, f->req_id, 0, AG_EX_TEMPFAIL, "coordinator busy; retry");
         } else {
             struct taken tk;
@@ -1240,8 +1261,7 @@ void ag_raft_forward(ag_agent *a, const ag_opened *o)
                 }
             }
         }
-        if (c)
-            drover__command__free_unpacked(c, NULL);
+        drover__command__free_unpacked(c, NULL);
     }
     drover__forward__free_unpacked(f, NULL);
 }

@@ -37,6 +37,16 @@ int  ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen
 void ag_raft_stop(ag_agent *a);
 void ag_raft_recv(ag_agent *a, const ag_opened *o);      /* MSG_RAFT */
 void ag_raft_forward(ag_agent *a, const ag_opened *o);   /* MSG_FORWARD */
+struct Drover__Forward;
+struct Drover__Command;
+/* What ag_raft_forward believes of a MSG_FORWARD payload from sender, before any state is
+ * read: a Forward that decodes and, unless it is a reply, a Command that decodes, has its
+ * shape (CMD_ADMIT with an Admit, else a non-empty key) and names sender as its origin (a
+ * member forwards only its own requests). 0 with *f (and *c for a request, else NULL) to
+ * free with their free_unpacked; -EBADMSG (nothing to free) otherwise. Pure, so
+ * tests/fuzz/fuzz_forward.c runs it without an agent. */
+int  ag_raft_forward_decode(const uint8_t *buf, size_t len, const uint8_t sender[AG_HOST_ID_LEN],
+                            struct Drover__Forward **f, struct Drover__Command **c);
 json_t *ag_raft_status_json(ag_agent *a);
 uint64_t ag_raft_applied(const ag_agent *a);
 /* This host's current Raft term (0 before Raft runs). */

@@ -42,10 +42,13 @@ if command -v clang >/dev/null && [ -z "$labels" ]; then
     if cmake --build "$fz" -j"$jobs" --target $targets > "$fz/build.log" 2>&1; then
       corpus=$fz/corpus-envelope; mkdir -p "$corpus"
       "$(find "$fz" -name fuzz_corpus_envelope -type f -perm -u+x | head -1)" "$corpus"
+      more=$fz/corpus-seeds; mkdir -p "$more"   # DIR/<target>/ for tests/fuzz's other targets
+      "$(find "$fz" -name fuzz_corpus_seeds -type f -perm -u+x | head -1)" "$more"
       for t in $targets; do
-        [ "$t" = fuzz_corpus_envelope ] && continue
+        case $t in fuzz_corpus_*) continue ;; esac
         f=$(find "$fz" -name "$t" -type f -perm -u+x | head -1)
         seeds=(); [ "$t" = fuzz_envelope_open ] && seeds=("$corpus")
+        [ -d "$more/$t" ] && seeds=("$more/$t")
         if "$f" -runs=20000 -max_len=4096 "${seeds[@]}" > "$fz/$t.log" 2>&1; then
           echo "fuzz $t: 20000 runs, no crash"
         else
