@@ -73,6 +73,7 @@ struct ag_ctl {
     ag_id idle_timer;
     uint64_t idle_ms;
     ag_ctl_stats stats;
+    const ag_ctl_req *current;   /* whose handler runs now (ag_ctl_current) */
 };
 
 static void conn_free(ag_ctl_req *r, bool notify)
@@ -80,6 +81,8 @@ static void conn_free(ag_ctl_req *r, bool notify)
     ag_ctl *c = r->ctl;
     if (notify && !r->finished && r->on_close)
         r->on_close(r, r->close_ud);
+    if (c->current == r)
+        c->current = NULL;
     ag_loop_remove(c->loop, r->io);
     close(r->fd);
     for (ag_ctl_req **pp = &c->conns; *pp; pp = &(*pp)->next) {
@@ -164,11 +167,14 @@ static void dispatch(ag_ctl_req *r, const char *frame, size_t n)
         ag_ctl_finish(r, AG_EX_PROTOCOL, NULL, "request is not {\"cmd\": ..., \"args\": {...}}");
         return;
     }
-    for (size_t i = 0; i < r->ctl->nh; i++) {
-        if (strcmp(r->ctl->h[i].name, cmd) == 0) {
+    ag_ctl *c = r->ctl;
+    for (size_t i = 0; i < c->nh; i++) {
+        if (strcmp(c->h[i].name, cmd) == 0) {
             json_t *a = args ? json_incref(args) : json_object();
             json_decref(req);
-            r->ctl->h[i].fn(r, a, r->ctl->h[i].ud);
+            const ag_ctl_req *prev = ag_ctl_act_as(c, r);
+            c->h[i].fn(r, a, c->h[i].ud);
+            ag_ctl_act_as(c, prev);
             json_decref(a);
             return;
         }
@@ -566,4 +572,18 @@ void ag_ctl_caller(const ag_ctl_req *r, uint32_t *uid, uint32_t *pid)
 {
     *uid = r->uid;
     *pid = r->pid;
+}
+
+const ag_ctl_req *ag_ctl_current(const ag_ctl *c)
+{
+    return c ? c->current : NULL;
+}
+
+const ag_ctl_req *ag_ctl_act_as(ag_ctl *c, const ag_ctl_req *r)
+{
+    if (!c)
+        return NULL;
+    const ag_ctl_req *prev = c->current;
+    c->current = r;
+    return prev;
 }

@@ -49,6 +49,14 @@ void ag_ctl_on_close(ag_ctl_req *r, ag_ctl_close_fn fn, void *ud);
 /* The client's uid and pid (SO_PEERCRED at accept), for journalling who asked. Only root
  * and the agent's own uid get this far: others are refused at accept. */
 void ag_ctl_caller(const ag_ctl_req *r, uint32_t *uid, uint32_t *pid);
+/* Who is asking right now (issue 12: the caller in events). While a handler runs (its
+ * synchronous part) its request is the current one, and the event journal stamps what is
+ * journalled then with the caller's uid and pid (events.c), so no handler repeats that.
+ * NULL outside a handler. Work done later for a request, or done for the cluster inside a
+ * handler (a commit applied at once in a one-host cluster), brackets itself with
+ * prev = ag_ctl_act_as(c, req or NULL) ... ag_ctl_act_as(c, prev). c may be NULL. */
+const ag_ctl_req *ag_ctl_current(const ag_ctl *c);
+const ag_ctl_req *ag_ctl_act_as(ag_ctl *c, const ag_ctl_req *r);
 
 /* Every connection refused or cut short, by reason (none is silent). */
 typedef struct ag_ctl_stats {

@@ -49,8 +49,19 @@ void ag_event(ag_agent *a, const char *kind, json_t *fields, const char *fmt, ..
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* caused by a control-socket request: who asked (ctl.h, ag_ctl_current), unless the
+     * event names its caller itself (a "uid" field, as admin.c's do) */
+    const ag_ctl_req *req = ag_ctl_current(a->ctl);
+    if (fields && json_is_object(fields) && json_object_get(fields, "uid"))
+        req = NULL;
+    uint32_t uid = 0, pid = 0;
+    if (req) {
+        ag_ctl_caller(req, &uid, &pid);
+        if (n >= 0 && (size_t)n < sizeof msg)
+            snprintf(msg + n, sizeof msg - (size_t)n, " (uid %u)", uid);
+    }
     ag_info("%s: %s", kind, msg);
     struct ag_events *E = a->events;
     if (!E) {
@@ -60,6 +71,10 @@ void ag_event(ag_agent *a, const char *kind, json_t *fields, const char *fmt, ..
     json_t *ev = fields && json_is_object(fields) ? fields : json_object();
     if (fields && !json_is_object(fields))
         json_decref(fields);
+    if (req) {
+        json_object_set_new(ev, "uid", json_integer(uid));
+        json_object_set_new(ev, "pid", json_integer(pid));
+    }
     uint64_t seq = E->next_seq++;
     json_object_set_new(ev, "seq", json_integer((json_int_t)seq));
     json_object_set_new(ev, "time_ms", json_integer((json_int_t)ag_wall_ms()));

@@ -20,7 +20,10 @@
 
 /* kind: a short stable word ("member", "raft", "join", "migrate", "drain", ...). fields
  * (may be NULL, stolen) adds structured data. Never fails the caller: a journal that
- * cannot be written is logged, the decision goes on. */
+ * cannot be written is logged, the decision goes on. An event journalled while a
+ * control-socket request is handled (ag_ctl_current) names its caller: "uid" and "pid"
+ * fields, and " (uid N)" after the message; one whose fields name it already (a "uid"
+ * field) is left as it is. */
 void ag_event(ag_agent *a, const char *kind, json_t *fields, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

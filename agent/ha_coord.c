@@ -115,6 +115,8 @@ int ag_ha__coord_feed(ag_agent *a, hac_input *in)
     if (!out)
         return -ENOMEM;
     a->ha->coord_depth++;
+    /* the coordinator's decisions are its own, whoever's request is being handled */
+    const ag_ctl_req *caller = ag_ctl_act_as(a->ctl, NULL);
     hac_event ev = {.now_ms = ag_now_ms(), .in = in};
     int rc = hac_coord_step(h->coord, &ev, out);
     if (rc == -EPERM)
@@ -160,6 +162,7 @@ int ag_ha__coord_feed(ag_agent *a, hac_input *in)
     a->ha->coord_depth--;
     if (a->ha->coord_depth == 0)
         ag_ha__pump(a);
+    ag_ctl_act_as(a->ctl, caller);
     return rc;
 }
 

@@ -195,12 +195,12 @@ int ag_ha__submit(ag_agent *a, const hac_prop *p, const char *reason, ag_raft_do
     return 0;
 }
 
-void ag_ha_applied(ag_agent *a, uint64_t index)
+/* What follows a commit is the cluster's doing, even when a one-host cluster commits
+ * inside a control request's handler: its events are not stamped with that caller (the
+ * entry's reason names who asked). */
+static void applied(ag_agent *a)
 {
     struct ag_ha *h = a->ha;
-    (void)index;
-    if (!h)
-        return;
     if (ag_ha__load(a, h->st) != 0)
         return;
     ag_ha__self_index(h);
@@ -222,6 +222,16 @@ void ag_ha_applied(ag_agent *a, uint64_t index)
         } else
             i++;
     }
+}
+
+void ag_ha_applied(ag_agent *a, uint64_t index)
+{
+    (void)index;
+    if (!a->ha)
+        return;
+    const ag_ctl_req *prev = ag_ctl_act_as(a->ctl, NULL);
+    applied(a);
+    ag_ctl_act_as(a->ctl, prev);
 }
 
 /* ---- timers -------------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,6 +55,21 @@ static void h_stats(ag_ctl_req *r, json_t *args, void *ud)
                                   "dropped_idle", (json_int_t)st->dropped_idle), NULL);
 }
 
+/* Who is asking, as the event journal sees it while a handler runs (ag_ctl_current). */
+static void h_whoami(ag_ctl_req *r, json_t *args, void *ud)
+{
+    (void)args;
+    uint32_t uid, pid;
+    ag_ctl_caller(r, &uid, &pid);
+    ag_ctl *c = ud;
+    bool me = ag_ctl_current(c) == r;
+    const ag_ctl_req *prev = ag_ctl_act_as(c, NULL);   /* work for the cluster */
+    bool none = ag_ctl_current(c) == NULL;
+    ag_ctl_act_as(c, prev);
+    ag_ctl_finish(r, 0, json_pack("{s:b,s:b,s:I,s:I}", "current", me && ag_ctl_current(c) == r,
+                                  "suspended", none, "uid", (json_int_t)uid, "pid", (json_int_t)pid), NULL);
+}
+
 static pid_t server_pid;
 
 static pid_t start_server(void)
@@ -69,6 +85,7 @@ static pid_t start_server(void)
         ag_ctl_register(c, "fail", h_fail, NULL);
         ag_ctl_register(c, "stop", h_stop, l);
         ag_ctl_register(c, "stats", h_stats, c);
+        ag_ctl_register(c, "whoami", h_whoami, c);
         ag_ctl_set_idle_ms(c, 300);
         int rc = ag_loop_run(l);
         ag_ctl_close(c);
@@ -106,6 +123,15 @@ static void exchange(void **state)
     assert_int_equal(rc, 0);
     assert_int_equal(events_seen, 3);
     assert_string_equal(json_string_value(json_object_get(json_object_get(res, "args"), "vm")), "web1");
+    json_decref(res);
+
+    /* the handler's request is the current one while it runs, with the caller's creds */
+    rc = ag_ctl_call(sock, "whoami", NULL, NULL, NULL, 5000, &res, err, sizeof err);
+    assert_int_equal(rc, 0);
+    assert_true(json_is_true(json_object_get(res, "current")));
+    assert_true(json_is_true(json_object_get(res, "suspended")));
+    assert_int_equal(json_integer_value(json_object_get(res, "uid")), (json_int_t)getuid());
+    assert_int_equal(json_integer_value(json_object_get(res, "pid")), (json_int_t)getpid());
     json_decref(res);
 
     rc = ag_ctl_call(sock, "fail", NULL, NULL, NULL, 5000, &res, err, sizeof err);
