@@ -61,20 +61,19 @@ kill -KILL "${PIDS[$((L - 1))]}"
 log "h$L's agent killed; its keys are the attacker's"
 sleep 1
 
-declare -A LEADER TERM RAFT_R HA_R RES_R ADMIN_R GOSSIP_R
+declare -A LEADER TERM RAFT_R HA_R ADMIN_R GOSSIP_R
 for i in "${LIVE[@]}"; do
   s=$(st "$i")
   LEADER[$i]=$(num "$s" '.raft.leader'); TERM[$i]=$(num "$s" '.raft.term')
   RAFT_R[$i]=$(sum "$s" '.raft.refused.not_member, .raft.refused.not_voter, .raft.refused.term_bound, .raft.refused.bad_term')
   HA_R[$i]=$(sum "$s" '.ha.commands_refused_sender.not_leader, .ha.commands_refused_sender.not_current_term')
-  RES_R[$i]=$(sum "$s" '.ha.reports_refused_sender.result_not_target')
   ADMIN_R[$i]=$(sum "$s" '.raft.admin.refused_at_leader[]?')
   GOSSIP_R[$i]=$(sum "$s" '.gossip.refused.status_bad_signature, .gossip.refused.incarnation_unsigned')
 done
 for i in "${LIVE[@]}"; do
   # the lies are about another live host (a host ignores claims about itself)
   w=${LIVE[0]}; [ "$w" != "$i" ] || w=${LIVE[1]}
-  "$FORGE" "$T/h$L" "$T/h$i" "$T/h$i.sock" "tcp://127.0.0.$i:$PORT" "$T/h$w" "$T/ran.h$i" ||
+  "$FORGE" "$T/h$L" "$T/h$i" "$T/h$i.sock" "tcp://127.0.0.$i:$PORT" "$T/h$w" "$T/ran.h$i" "${TERM[$i]}" ||
     fail "member_forge against h$i failed"
 done
 log "forgeries sent to h${LIVE[*]}"
@@ -99,12 +98,11 @@ s=$(st "$li")
 a=$(sum "$s" '.raft.admin.refused_at_leader[]?')
 [ "$a" -ge $((ADMIN_R[$li] + 2)) ] || fail "the leader $lead counted $((a - ADMIN_R[$li])) refused admin writes, not 2: $(jq -c .raft.admin <<< "$s")"
 log "leader $lead: admin writes refused +$((a - ADMIN_R[$li])) $(jq -c .raft.admin.refused_at_leader <<< "$s")"
-# the coordinator (the leader's agent) takes results only from the host a command went to
-if jq -e '.ha.reports_refused_sender' <<< "$s" > /dev/null; then
-  r=$(sum "$s" '.ha.reports_refused_sender.result_not_target')
-  [ "$r" -ge $((RES_R[$li] + 1)) ] || fail "the coordinator did not count the forged result: $(jq -c .ha.reports_refused_sender <<< "$s")"
-  log "coordinator $lead: forged result refused ($(jq -c .ha.reports_refused_sender <<< "$s"))"
-fi
+# the coordinator (the leader's agent) takes a result only from the host its command went
+# to (counted as result_not_target); this one names no command in flight, so it changes
+# nothing, which the checks below see (a forged result for a command in flight: unit
+# results_only_from_the_command_host, and ha_sim's forging member)
+log "coordinator $lead: reports refused $(jq -c .ha.reports_refused_sender <<< "$s") (the forged result named no command in flight)"
 for key in member/00112233445566778899aabbccddeeff token/00112233445566778899aabbccddeeff; do
   if "$D" kv get "$key" -c "$T/h$V.conf" > /dev/null 2>&1; then fail "the forged write of $key was applied"; fi
 done

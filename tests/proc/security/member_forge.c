@@ -1,4 +1,4 @@
-/* member_forge ATTACKER_DIR TARGET_DIR TARGET_SOCK TARGET_ADDR VICTIM_DIR RUNFILE
+/* member_forge ATTACKER_DIR TARGET_DIR TARGET_SOCK TARGET_ADDR VICTIM_DIR RUNFILE TERM
  *
  * An attacker holding one admitted member's keys (ATTACKER_DIR: a host that joined with a
  * token and whose agent is gone) talks to the agent at TARGET_ADDR over a legitimate
@@ -6,7 +6,8 @@
  *   raft     AppendEntries at terms UINT64_MAX and 1000, a vote request
  *            at UINT64_MAX                                              raft.refused
  *   command  RUN "touch RUNFILE" at term 2^63, as if it were the leader  ha commands_refused_sender
- *   result   a result for a command it was never sent                   ha results_refused (if counted)
+ *   result   a result for a command it was never sent, at the current
+ *            coordinator's TERM (another term's is dropped unread)      ha reports_refused_sender
  *   admin    forwarded writes of member/ and token/ keys, no grant       raft.admin.refused_*
  *   gossip   STATUS(victim, UINT64_MAX, junk) and DEAD(victim, max inc)  gossip.refused
  * The script (forge.sh) reads the counters before and after, and checks the cluster kept
@@ -87,7 +88,7 @@ static void send_ha(Drover__HaMsg *hm)
     free(b);
 }
 
-static void forge_command_and_result(const char *runfile)
+static void forge_command_and_result(const char *runfile, uint64_t term)
 {
     char text[512];
     snprintf(text, sizeof text, "touch %s", runfile);
@@ -101,7 +102,7 @@ static void forge_command_and_result(const char *runfile)
     send_ha(&hm);
     Drover__HaResult r = DROVER__HA_RESULT__INIT;
     r.id = 1;
-    r.term = 1;
+    r.term = term;
     r.ok = 1;
     r.text = (char *)"forged";
     Drover__HaMsg hr = DROVER__HA_MSG__INIT;
@@ -181,8 +182,8 @@ static int cluster_id_of(const char *ctl_sock, uint8_t out[AG_CLUSTER_ID_LEN])
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: member_forge ATTACKER_DIR TARGET_DIR TARGET_SOCK TARGET_ADDR VICTIM_DIR RUNFILE\n");
+    if (argc != 8) {
+        fprintf(stderr, "usage: member_forge ATTACKER_DIR TARGET_DIR TARGET_SOCK TARGET_ADDR VICTIM_DIR RUNFILE TERM\n");
         return 2;
     }
     ag_identity me, target, victim;
@@ -207,7 +208,7 @@ int main(int argc, char **argv)
         return 1;
     }
     forge_raft(&me, &target);
-    forge_command_and_result(argv[6]);
+    forge_command_and_result(argv[6], strtoull(argv[7], NULL, 10));
     forward_put(&me, 1, "member/00112233445566778899aabbccddeeff");
     forward_put(&me, 2, "token/00112233445566778899aabbccddeeff");
     forge_gossip(&me, &victim);
