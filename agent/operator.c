@@ -338,6 +338,15 @@ static ag_op_reason permits_token(const ag_grant *g, const ag_op_act *a, char *w
     return AG_OPR_OK;
 }
 
+static ag_op_reason permits_revoke(const ag_grant *g, const ag_op_act *a, char *why, size_t n)
+{
+    const char *id = json_string_value(json_object_get(g->args, "id"));
+    if (!id || a->op != DROVER__COMMAND_OP__CMD_DEL || !a->key || strncmp(a->key, "token/", 6) != 0 ||
+        strcmp(a->key + 6, id) != 0)
+        return no(why, n, "the grant deletes token '%s' and nothing else", str(id));
+    return AG_OPR_OK;
+}
+
 /* The host name of index i in the state the proposal applies to. */
 static const char *host_at(const ag_op_act *a, uint32_t i)
 {
@@ -443,6 +452,7 @@ ag_op_reason ag_op_permits(const ag_grant *g, const ag_op_act *a, char *why, siz
         {"state.put", -1, permits_put},
         {"members.remove", DROVER__COMMAND_OP__CMD_DEL, permits_remove},
         {"token.create", DROVER__COMMAND_OP__CMD_PUT, permits_token},
+        {"token.revoke", DROVER__COMMAND_OP__CMD_DEL, permits_revoke},
         {"ha.admin", DROVER__COMMAND_OP__CMD_HA, permits_admin},
         {"ha.protect", DROVER__COMMAND_OP__CMD_HA, permits_protect},
         {"ha.upgrade", DROVER__COMMAND_OP__CMD_HA, permits_upgrade},

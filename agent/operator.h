@@ -143,9 +143,10 @@ typedef struct ag_op_act {
 
 /* Does grant g permit act? state.put -> PUT of the same key and value (DEL with
  * "delete"); members.remove -> DEL of that member's record; token.create -> one PUT
- * under token/; ha.admin -> ADMIN of that host (or the confirm-off unfreeze);
- * ha.protect -> PROTECT of that VM with the same settings; ha.upgrade -> an UPGRADE plan
- * in the asked state with the asked command. MISMATCH otherwise (why says what). */
+ * under token/; token.revoke -> DEL of token/<args.id>; ha.admin -> ADMIN of that host
+ * (or the confirm-off unfreeze); ha.protect -> PROTECT of that VM with the same
+ * settings; ha.upgrade -> an UPGRADE plan in the asked state with the asked command.
+ * MISMATCH otherwise (why says what). */
 ag_op_reason ag_op_permits(const ag_grant *g, const ag_op_act *act, char *why, size_t whylen);
 
 /* Is issued_ms within AG_OP_FRESH_MS of now_ms (either side)? */

@@ -359,11 +359,34 @@ struct apply_ctx {
     bool members_changed;
 };
 
-/* CMD_ADMIT: consume a valid token and add the member, or do nothing. Only replicated
- * inputs decide (the token record, the proposer's clock in the command), so every host
- * reaches the same outcome. */
-static int apply_admit(MDB_txn *t, MDB_dbi db, const Drover__Admit *ad, bool *changed)
+/* Is there a member record in txn with m's name or address? HA knows hosts by name and
+ * the network by address, so a second holder of either would be mistaken for the first. */
+static bool member_clash(MDB_txn *t, MDB_dbi db, const ag_member *m)
 {
+    MDB_cursor *cur;
+    if (mdb_cursor_open(t, db, &cur) != 0)
+        return true;   /* cannot tell: refuse rather than admit a possible twin */
+    MDB_val k = {7, (void *)"member/"}, v;
+    bool clash = false;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0 && !clash && k.mv_size >= 7 && memcmp(k.mv_data, "member/", 7) == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Drover__Member *o = drover__member__unpack(NULL, v.mv_size, v.mv_data);
+        clash = o && ((o->name && !strcmp(o->name, m->name)) || (o->addr && !strcmp(o->addr, m->addr)));
+        if (o)
+            drover__member__free_unpacked(o, NULL);
+    }
+    mdb_cursor_close(cur);
+    return clash;
+}
+
+/* CMD_ADMIT: consume a valid token and add the member, or do nothing. Only replicated
+ * inputs decide (the token record, the leader's clock stamped into the command when it
+ * proposed, the command's origin, the member records), so every host reaches the same
+ * outcome. */
+static int apply_admit(MDB_txn *t, MDB_dbi db, const Drover__Command *c, bool *changed)
+{
+    const Drover__Admit *ad = c->admit;
     ag_member m;
     if (!ad || ad->token_id.len != 8 || ag_member_from_pb(ad->member, &m) != 0)
         return 0;
@@ -375,8 +398,16 @@ static int apply_admit(MDB_txn *t, MDB_dbi db, const Drover__Admit *ad, bool *ch
         return 0;   /* unknown or already used */
     Drover__JoinToken *tok = drover__join_token__unpack(NULL, v.mv_size, v.mv_data);
     bool ok = tok && ad->now_ms <= tok->expires_ms;
+    /* only the issuing host holds the secret and so checked the joiner's MAC: an
+     * admission of its token through anyone else is forged, and must not even spend it */
+    bool foreign = tok && tok->issuer.len == AG_HOST_ID_LEN &&
+                   (c->origin.len != AG_HOST_ID_LEN || memcmp(c->origin.data, tok->issuer.data, AG_HOST_ID_LEN) != 0);
     if (tok)
         drover__join_token__free_unpacked(tok, NULL);
+    if (foreign)
+        return 0;
+    if (ok && member_clash(t, db, &m))
+        return 0;   /* the token stays: the joiner may retry under another name */
     int rc = mdb_del(t, db, &k, NULL);   /* single use, and expired ones are cleaned up too */
     if (rc || !ok)
         return rc;
@@ -537,7 +568,7 @@ static int apply_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
                     return rc;
                 }
             } else if (cmd && !dup && cmd->op == DROVER__COMMAND_OP__CMD_ADMIT) {
-                int rc = apply_admit(t, dbi[ST_DB_STATE], cmd->admit, &c->members_changed);
+                int rc = apply_admit(t, dbi[ST_DB_STATE], cmd, &c->members_changed);
                 if (rc) {
                     drover__command__free_unpacked(cmd, NULL);
                     return rc;
@@ -1091,15 +1122,37 @@ static void on_tick(ag_loop *l, ag_id id, void *ud)
 
 /* ---- requests -------------------------------------------------------------------- */
 
+/* An admission re-encoded with this leader's wall clock as admit.now_ms (malloc'd), or
+ * NULL for any other command: apply compares the token's expiry with the clock of the
+ * host that orders the entry, not with the joiner-facing host's, which may be skewed or
+ * be the very member trying to stretch a token's life. */
+static uint8_t *admit_stamped(const uint8_t *cmd, size_t len, size_t *outlen)
+{
+    Drover__Command *c = drover__command__unpack(NULL, len, cmd);
+    uint8_t *out = NULL;
+    if (c && c->op == DROVER__COMMAND_OP__CMD_ADMIT && c->admit) {
+        c->admit->now_ms = ag_wall_ms();
+        *outlen = drover__command__get_packed_size(c);
+        if ((out = malloc(*outlen ? *outlen : 1)) != NULL)
+            drover__command__pack(c, out);
+    }
+    if (c)
+        drover__command__free_unpacked(c, NULL);
+    return out;
+}
+
 /* Propose on the leader; fills p->index/term. Returns 0 or an ag_exit code. */
 static int propose(ag_agent *a, struct pending *p, const uint8_t *cmd, size_t len)
 {
     struct raft_event ev = {.type = RAFT_EV_PROPOSE};
-    ev.propose.buf = cmd;
-    ev.propose.len = (uint32_t)len;
+    size_t slen = 0;
+    uint8_t *stamped = admit_stamped(cmd, len, &slen);
+    ev.propose.buf = stamped ? stamped : cmd;
+    ev.propose.len = (uint32_t)(stamped ? slen : len);
     struct raft_update up;
     ev.now_ms = ag_now_ms();
     int rc = raft_step(a->raft->r, &ev, &up);
+    free(stamped);
     if (rc == RAFT_OK) {
         p->index = up.proposed_index;
         p->term = up.proposed_term;
