@@ -90,6 +90,9 @@ typedef struct ag_peers {
     /* epoch notices (restore.h) sent to members whose epoch went back, and those held
      * back by the per-member rate limit */
     uint64_t notices_sent, notices_held;
+    /* a proof of a new epoch waits to be persisted (net.c: one write a second at most) */
+    bool     proofs_dirty;
+    uint64_t proofs_saved_ms;
 } ag_peers;
 
 /* Add or update a peer's key (keeps the replay state when the key is unchanged).

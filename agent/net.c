@@ -28,14 +28,27 @@ static const char *member_name(ag_agent *a, const uint8_t id[AG_HOST_ID_LEN])
     return m ? m->name : "an unknown member";
 }
 
-/* Persist p's proof when it shows a newer epoch than the one kept: once per start of
- * that member, so that our own restart still refuses its older self. */
-static void save_proof(ag_agent *a, ag_peer *p)
+static int save_proofs_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx);
+
+/* Persist proofs that show a member's new epoch (once per start of that member), so
+ * that our own restart still refuses its older self. Batched into one write a second at
+ * most: the receive path must not wait behind an fsync per member when a whole cluster
+ * starts; a crash before the write only loses the newest epoch, the older one holds. */
+static void save_proofs(ag_agent *a, const ag_peer *p)
 {
-    if (!p || !p->proof_len || p->proof_epoch <= p->saved_epoch)
+    ag_peers *ps = &a->peers;
+    if (p && p->proof_len && p->proof_epoch > p->saved_epoch)
+        ps->proofs_dirty = true;
+    uint64_t now = ag_now_ms();
+    if (!ps->proofs_dirty || now < ps->proofs_saved_ms + AG_RESTORE_NOTICE_MS)
         return;
-    if (st_put(a->store, ST_DB_PEERS, p->id, AG_HOST_ID_LEN, p->proof, p->proof_len) == 0)
-        p->saved_epoch = p->proof_epoch;
+    ps->proofs_saved_ms = now;
+    if (st_write(a->store, save_proofs_fn, ps) != 0)
+        return;   /* tried again with the next message */
+    ps->proofs_dirty = false;
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->v[i].proof_len)
+            ps->v[i].saved_epoch = ps->v[i].proof_epoch;
 }
 
 /* ag_env_open refused an envelope that `sender` signed with rc: when that says its epoch
@@ -138,7 +151,7 @@ static void on_recv(void *ud, const uint8_t sender[AG_HOST_ID_LEN], const uint8_
         epoch_notice_send(a, sender, rc);
         return;
     }
-    save_proof(a, ag_peers_find(&a->peers, o.sender));
+    save_proofs(a, ag_peers_find(&a->peers, o.sender));
     dispatch(a, &o);
     ag_env_release(&o);
 }
@@ -176,15 +189,18 @@ static int peer_add(ag_agent *a, const ag_member *m)
     return 0;
 }
 
-/* Keep every member's newest proof at a clean stop: a restored host reusing the epoch
- * it had then is refused by the seq too (ag_peer_load_proof). */
+/* Write members' proofs: those of a new epoch while running (proofs_dirty), every
+ * newest one at a clean stop, so that a restored host reusing the epoch it had then is
+ * refused by the seq too (ag_peer_load_proof). */
 static int save_proofs_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
 {
     const ag_peers *ps = ctx;
     for (size_t i = 0; i < ps->n; i++) {
         const ag_peer *p = &ps->v[i];
+        if (!p->proof_len || (ps->proofs_dirty && p->proof_epoch <= p->saved_epoch))
+            continue;
         MDB_val k = {AG_HOST_ID_LEN, (void *)p->id}, v = {p->proof_len, (void *)p->proof};
-        int rc = p->proof_len ? mdb_put(t, dbi[ST_DB_PEERS], &k, &v, 0) : 0;
+        int rc = mdb_put(t, dbi[ST_DB_PEERS], &k, &v, 0);
         if (rc)
             return rc;
     }
@@ -377,6 +393,7 @@ void ag_net_stop(ag_agent *a)
     ag_gossip_stop(a);
     tp_free(a->tp);
     a->tp = NULL;
+    a->peers.proofs_dirty = false;   /* every newest proof, not only new epochs */
     if (st_write(a->store, save_proofs_fn, &a->peers) != 0)
         ag_warn("net: cannot keep the members' epoch proofs in %s", st_path(a->store));
     ag_peers_free(&a->peers);
