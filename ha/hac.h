@@ -45,8 +45,9 @@
  *   -ENOSPC  a bounded table is full (HAC_*_MAX),
  *   -ESTALE  (hac_apply) the proposal no longer applies; the state is unchanged,
  *   -EPERM   (hac_coord_step) the input's sender may not say that: a RESULT from a host
- *            the command did not go to, CONSTRAINTS from a host that does not own the VM
- *            (issue 12). Nothing changed; the caller counts it by input kind,
+ *            the command did not go to (or for an id this coordinator never issued),
+ *            CONSTRAINTS from a host that does not own the VM (issue 12). Nothing
+ *            changed; the caller counts it by input kind,
  *   -ENOMEM  allocation failed.
  * Outputs past HAC_OUT_MAX are dropped and counted in hac_out.n_dropped; the coordinator
  * recomputes everything from state on the next tick, so a dropped output is only a delay.

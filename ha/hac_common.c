@@ -42,10 +42,13 @@ uint64_t hac__send_cmd(hac_coord *c, hac_out *out, hac_cmd_kind kind, uint32_t v
     if (!hac_out_push(out, &it))
         return 0;
     /* where it went: only that host's result answers it (hac_coord.c, on_result) */
+    uint32_t dest = kind == HAC_CMD_MIGRATE ? from : to;
+    c->sent_id[it.cmd.id % HAC__SENT_RING] = it.cmd.id;
+    c->sent_to[it.cmd.id % HAC__SENT_RING] = dest;
     if (kind == HAC_CMD_RUN)
         c->upg_run_to = to;
     else
-        c->v[vm].cmd_dest = kind == HAC_CMD_MIGRATE ? from : to;
+        c->v[vm].cmd_dest = dest;
     return it.cmd.id;
 }
 

@@ -443,17 +443,21 @@ static void on_commit(hac_coord *c, const hac_input *in, hac_out *out)
 /* Only the host a command went to answers it (issue 12): another member's result, forged
  * or misrouted, must not settle a move, a start or an upgrade step (a forged "migrated"
  * would hand the VM to a target that never got it, and a later START would run it twice).
- * A result for no command in flight (late, or given up as lost) changes nothing anyway. */
+ * An id this coordinator never issued (ids count up from 1 per coordinator, and results
+ * reach it only at its own term) answers nothing any host was asked: refused too, as is a
+ * late result of a recent command (HAC__SENT_RING) from another host than its own. A
+ * late result from its own host changes nothing (no command in flight). */
 static bool result_from_dest(const hac_coord *c, const hac_input *in)
 {
-    if (!in->cmd_id)
-        return true;
+    if (!in->cmd_id || in->cmd_id > c->next_id)
+        return false;
     if (in->cmd_id == c->upg_run_id)
         return in->host == c->upg_run_to;
     for (uint32_t v = 0; v < c->s.n_vms; v++)
         if (c->v[v].cmd_id == in->cmd_id)
             return in->host == c->v[v].cmd_dest;
-    return true;
+    uint32_t slot = (uint32_t)(in->cmd_id % HAC__SENT_RING);
+    return c->sent_id[slot] != in->cmd_id || c->sent_to[slot] == in->host;
 }
 
 static void on_result(hac_coord *c, const hac_input *in, hac_out *out)

@@ -16,6 +16,10 @@
  * backoff still paces it. */
 #define HAC__HOLDS 4
 #define HAC__WHY_MAX 64
+/* Recent commands remembered with the host each went to, so that a late result is still
+ * checked against its sender: results come back within seconds (cmd_timeout_ms), and a
+ * drain or a restart wave sends at most a few hundred commands in that time. */
+#define HAC__SENT_RING 1024
 
 /* What a failed START says (hac__refusal_class). */
 typedef enum hac__refusal {
@@ -101,6 +105,8 @@ struct hac_coord {
     uint64_t upg_prop_ms;
     uint64_t upg_run_id;    /* RUN command in flight for the current host */
     uint32_t upg_run_to;    /* the host it was sent to */
+    uint64_t sent_id[HAC__SENT_RING]; /* command id % ring -> id and the host it went to */
+    uint32_t sent_to[HAC__SENT_RING];
     uint64_t upg_run_ms;
     plc_view view;
     plc_host ph[HAC_HOSTS_MAX];

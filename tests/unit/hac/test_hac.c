@@ -1031,9 +1031,17 @@ static void results_only_from_the_command_host(void **st)
         assert_int_equal(step_rc(c, 300, &r), -EPERM);
         assert_int_equal(out.n, 0);
     }
+    hac_input never = {.kind = HAC_IN_RESULT, .host = 0, .cmd_id = mig.id + 1000, .ok = true};
+    assert_int_equal(step_rc(c, 300, &never), -EPERM); /* an id never issued */
+    never.cmd_id = 0;
+    assert_int_equal(step_rc(c, 300, &never), -EPERM);
     hac_input r = {.kind = HAC_IN_RESULT, .host = 0, .cmd_id = mig.id, .ok = true};
     step(c, 301, &r);
     assert_int_equal(count(HAC_O_PROPOSE, HAC_P_OWNER), 1);
+    hac_input late = {.kind = HAC_IN_RESULT, .host = 2, .cmd_id = mig.id, .ok = false};
+    assert_int_equal(step_rc(c, 302, &late), -EPERM); /* answered, and not by h2 */
+    late.host = 0;
+    step(c, 302, &late);                               /* its own late copy: nothing */
     hac_coord_free(c);
 
     c = h0_dies(&s, &cfg);
