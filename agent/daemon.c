@@ -165,6 +165,9 @@ static void ctl_status(ag_ctl_req *req, json_t *args, void *ud)
     json_t *hs = ag_ha_status_json(a);
     if (hs)
         json_object_set_new(r, "ha", hs);
+    json_t *jj = ag_join_status_json(a);   /* the join port's refusals, by reason */
+    if (jj)
+        json_object_set_new(r, "join", jj);
     json_t *lj = loop_json(a->loop);
     if (lj)
         json_object_set_new(r, "loop", lj);

@@ -503,7 +503,7 @@ host_restart() {
 # that were initialised before (a restart) come back into the cluster they are in.
 agents_up() {
   DROVER_BIN=$1
-  local i d n t0 out cmd; n=$(nhosts)
+  local i d n t0 out tok addr fpr; n=$(nhosts)
   [ -x "$DROVER_BIN" ] || die "agent-up: $DROVER_BIN is not an executable drover binary"
   for i in $(seq 1 "$n"); do
     d=$(hdir "$i"); mkdir -p "$d/drover"
@@ -527,11 +527,11 @@ agents_up() {
     d=$(hdir "$i")
     [ -f "$d/drover/.initialised" ] && continue
     out=$(dv 1 token create --ttl 10m --json) || die "token create on host1 failed"
-    cmd=$(echo "$out" | jq -r .command)
-    # "drover join tcp://10.77.0.1:7371 --token ID.SECRET --fingerprint FPR"
-    [[ "$cmd" == "drover join "* ]] || die "token create printed '$cmd'"
-    # shellcheck disable=SC2086
-    dv "$i" ${cmd#drover } >> "$d/drover.log" 2>&1 || die "host$i: '${cmd%% --token*} ...' failed (see $d/drover.log)"
+    read -r tok addr fpr < <(echo "$out" | jq -r '"\(.token) \(.addr) \(.fingerprint)"')
+    [ -n "$tok" ] && [ "$tok" != null ] || die "token create printed no token: $out"
+    # the token through the environment, never on a command line (/proc shows those)
+    DROVER_JOIN_TOKEN=$tok dv "$i" join "$addr" --fingerprint "$fpr" >> "$d/drover.log" 2>&1 ||
+      die "host$i: 'drover join $addr --fingerprint $fpr' failed (see $d/drover.log)"
   done
   for i in $(seq 1 "$n"); do touch "$(hdir "$i")/drover/.initialised"; done
   cluster_wait "$n" 60 || die "the cluster did not settle in 60 s: $(cluster_summary)"

@@ -49,7 +49,9 @@ if command -v clang >/dev/null && [ -z "$labels" ]; then
         f=$(find "$fz" -name "$t" -type f -perm -u+x | head -1)
         seeds=(); [ "$t" = fuzz_envelope_open ] && seeds=("$corpus")
         [ -d "$more/$t" ] && seeds=("$more/$t")
-        if "$f" -runs=20000 -max_len=4096 "${seeds[@]}" > "$fz/$t.log" 2>&1; then
+        # undefined behaviour fails the smoke run like a crash (printed and passed before)
+        if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+           "$f" -runs=20000 -max_len=4096 "${seeds[@]}" > "$fz/$t.log" 2>&1; then
           echo "fuzz $t: 20000 runs, no crash"
         else
           tail -30 "$fz/$t.log"; echo "fuzz $t: FAILED"; rc=1
