@@ -515,6 +515,8 @@ static void on_result(hac_coord *c, const hac_input *in, hac_out *out)
     }
     if (in->ok && m->moving_to == (int32_t)s->cmd_to) {
         int32_t from = m->owner;
+        if (from >= 0)
+            c->h[from].hold_n = 0;   /* the source is able again: its next hold starts short */
         bool drained = from >= 0 && c->s.hosts[from].admin == PLC_ADMIN_DRAINING;
         int32_t home = m->home == (int32_t)s->cmd_to ? -1 : drained ? from : m->home;
         hac_prop p = {.kind = HAC_P_OWNER, .index = v, .owner = (int32_t)s->cmd_to,
@@ -526,11 +528,21 @@ static void on_result(hac_coord *c, const hac_input *in, hac_out *out)
               hac__hname(c, from), hac__hname(c, (int32_t)s->cmd_to));
         return;
     }
-    s->attempts++;
-    s->exclude |= 1ull << s->cmd_to;
-    hac__event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: migration to %s failed (%u/%u): %s",
-          m->name, hac__hname(c, (int32_t)s->cmd_to), s->attempts, c->cfg.migrate_attempts_max,
-          in->text);
+    if (!in->ok && m->owner >= 0 && hac__refusal_class(in->text) == HAC__REF_HOST) {
+        /* The source (the command's host) is not able to run a job now: its libvirtd
+         * silent, its job table full. Neither the destination's fault nor an attempt:
+         * spending attempts here gave up a VM in 60 ms; the source's moves wait out a
+         * hold that doubles (hac__evacuate). */
+        uint64_t held = hac__hold_host(c, (uint32_t)m->owner, in->text);
+        hac__event(out, (int32_t)v, m->owner, "vm %s: %s cannot migrate it now (next try in %llu ms): %s",
+                   m->name, hac__hname(c, m->owner), (unsigned long long)held, in->text);
+    } else {
+        s->attempts++;
+        s->exclude |= 1ull << s->cmd_to;
+        hac__event(out, (int32_t)v, (int32_t)s->cmd_to, "vm %s: migration to %s failed (%u/%u): %s",
+                   m->name, hac__hname(c, (int32_t)s->cmd_to), s->attempts,
+                   c->cfg.migrate_attempts_max, in->text);
+    }
     hac_prop p = {.kind = HAC_P_MOVING, .index = v, .owner = -1,
                   .generation = m->generation + 1};
     hac__propose(out, &p);

@@ -42,6 +42,9 @@ int hac__evacuate(hac_coord *c, uint32_t h, hac_out *out)
      * running VM would be planned as a stopped one. */
     if (c->h[h].inv_ms == 0)
         return 0;
+    /* It refused a migration as not able now (hac_coord.c): its moves wait for the hold. */
+    if (hac__host_held(c, h))
+        return 0;
     bool any = false;
     for (uint32_t v = 0; v < c->s.n_vms; v++) {
         const hac_rvm *m = &c->s.vms[v];
