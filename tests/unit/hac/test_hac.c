@@ -900,16 +900,13 @@ static void constraints_steer_the_plan(void **st)
     hac_coord_free(c);
 }
 
-static void failed_migration_tries_elsewhere(void **st)
+/* Drain h0 of a ready() cluster: the first MIGRATE the coordinator sends. */
+static hac_cmd drain_h0_first_move(hac_coord *c, hac_rstate *s)
 {
-    (void)st;
-    hac_rstate s;
-    hac_config cfg;
-    hac_coord *c = ready(&s, &cfg);
     hac_input d = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_DRAIN, .host = 0};
     step(c, 200, &d);
-    commit_all(c, &s, 210);
-    commit_all(c, &s, 220);
+    commit_all(c, s, 210);
+    commit_all(c, s, 220);
     hac_cmd first = {0};
     for (uint32_t i = 0; i < out.n; i++)
         if (out.items[i].kind == HAC_O_CMD) {
@@ -917,6 +914,16 @@ static void failed_migration_tries_elsewhere(void **st)
             break;
         }
     assert_int_equal(first.kind, HAC_CMD_MIGRATE);
+    return first;
+}
+
+static void failed_migration_tries_elsewhere(void **st)
+{
+    (void)st;
+    hac_rstate s;
+    hac_config cfg;
+    hac_coord *c = ready(&s, &cfg);
+    hac_cmd first = drain_h0_first_move(c, &s);
     out.n = 0;
     hac_input r = {.kind = HAC_IN_RESULT, .host = dest_of(&first), .cmd_id = first.id, .ok = false};
     snprintf(r.text, sizeof r.text, "cpu incompatible");
@@ -937,17 +944,7 @@ static void source_refusal_holds_the_move(void **st)
     hac_rstate s;
     hac_config cfg;
     hac_coord *c = ready(&s, &cfg);
-    hac_input d = {.kind = HAC_IN_ADMIN, .req = HAC_REQ_DRAIN, .host = 0};
-    step(c, 200, &d);
-    commit_all(c, &s, 210);
-    commit_all(c, &s, 220);
-    hac_cmd first = {0};
-    for (uint32_t i = 0; i < out.n; i++)
-        if (out.items[i].kind == HAC_O_CMD) {
-            first = out.items[i].cmd;
-            break;
-        }
-    assert_int_equal(first.kind, HAC_CMD_MIGRATE);
+    hac_cmd first = drain_h0_first_move(c, &s);
     uint64_t now = 300;
     for (int k = 0; k < 5; k++) {   /* more refusals than migrate_attempts_max */
         out.n = 0;
