@@ -13,6 +13,7 @@
 #include "hac.h"
 #include "hac_codec.h"
 #include "hoststatus.h"
+#include "identity.h"
 #include "operator.h"
 #include "state.pb-c.h"
 
@@ -296,6 +297,109 @@ static void ha_seeds(void)
     ha_emit("result", &m);
 }
 
+/* ---- fuzz_join: first byte 1 = a request, 0 = a reply (tests/fuzz/fuzz_join.c) -------- */
+
+static void join_emit(const char *name, uint8_t kind, const uint8_t *b, size_t n)
+{
+    uint8_t *buf = malloc(n + 1);
+    if (!buf)
+        exit(1);
+    buf[0] = kind;
+    memcpy(buf + 1, b, n);
+    emit("fuzz_join", name, buf, n + 1);
+    free(buf);
+}
+
+/* A member record as a joiner sends it: real keys, the CURVE key signed. */
+static void join_member(Drover__Member *m, const ag_identity *id)
+{
+    m->name = (char *)"h2";
+    m->addr = (char *)"tcp://127.0.0.2:7370";
+    m->host_id.data = (uint8_t *)id->host_id;
+    m->host_id.len = AG_HOST_ID_LEN;
+    m->sign_pk.data = (uint8_t *)id->sign_pk;
+    m->sign_pk.len = 32;
+    m->curve_pk.data = (uint8_t *)id->curve_pk;
+    m->curve_pk.len = 32;
+    m->curve_sig.data = (uint8_t *)id->curve_sig;
+    m->curve_sig.len = 64;
+}
+
+static void join_request_seed(const ag_identity *id, const char *server_fpr)
+{
+    static uint8_t token_id[16] = {0x42}, nonce[16] = {7}, mac[32] = {9};
+    Drover__Member m = DROVER__MEMBER__INIT;
+    join_member(&m, id);
+    Drover__JoinRequestBody b = DROVER__JOIN_REQUEST_BODY__INIT;
+    b.token_id.data = token_id;
+    b.token_id.len = sizeof token_id;
+    b.member = &m;
+    b.nonce.data = nonce;
+    b.nonce.len = sizeof nonce;
+    b.server_fingerprint = (char *)server_fpr;
+    uint8_t body[1024], out[1200];
+    size_t bn = drover__join_request_body__pack(&b, body);
+    Drover__JoinRequest r = DROVER__JOIN_REQUEST__INIT;
+    r.body.data = body;
+    r.body.len = bn;
+    r.mac.data = mac;
+    r.mac.len = sizeof mac;
+    join_emit("request", 1, out, drover__join_request__pack(&r, out));
+}
+
+/* Signed by the key fuzz_join pins (seed {1}), answering its nonce {7}. */
+static void join_reply_seed(const char *name, const ag_identity *member, int code)
+{
+    static const uint8_t seed[32] = {1}, nonce[16] = {7}, cid[AG_CLUSTER_ID_LEN] = {0x5a};
+    uint8_t pk[32], sk[64];
+    crypto_sign_seed_keypair(pk, sk, seed);
+    Drover__Member m = DROVER__MEMBER__INIT, *ms[1] = {&m};
+    join_member(&m, member);
+    Drover__JoinReplyBody b = DROVER__JOIN_REPLY_BODY__INIT;
+    b.code = code;
+    b.error = code ? (char *)"token refused: unknown, used or expired" : (char *)"";
+    b.cluster_id.data = (uint8_t *)cid;
+    b.cluster_id.len = sizeof cid;
+    b.n_members = code ? 0 : 1;
+    b.members = ms;
+    b.nonce.data = (uint8_t *)nonce;
+    b.nonce.len = sizeof nonce;
+    b.server_sign_pk.data = pk;
+    b.server_sign_pk.len = 32;
+    b.admitted_index = 5;
+    uint8_t body[1024], out[1200], d[32], sig[64];
+    size_t bn = drover__join_reply_body__pack(&b, body);
+    static const char domain[] = "drover-joinreply-v1";   /* agent/join.c REPLY_DOMAIN, NUL included */
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain);
+    crypto_generichash_update(&st, body, bn);
+    crypto_generichash_final(&st, d, 32);
+    crypto_sign_detached(sig, NULL, d, sizeof d, sk);
+    Drover__JoinReply r = DROVER__JOIN_REPLY__INIT;
+    r.body.data = body;
+    r.body.len = bn;
+    r.signature.data = sig;
+    r.signature.len = sizeof sig;
+    join_emit(name, 0, out, drover__join_reply__pack(&r, out));
+}
+
+static void join_seeds(void)
+{
+    char dir[600], err[256];
+    snprintf(dir, sizeof dir, "%s/.join-identity", root);
+    ag_identity id;
+    if (ag_identity_create(dir, true, &id, err, sizeof err) != 0) {
+        fprintf(stderr, "corpus: %s\n", err);
+        exit(1);
+    }
+    char fpr[AG_FPR_STRLEN];
+    ag_fingerprint(id.sign_pk, fpr);
+    join_request_seed(&id, fpr);
+    join_reply_seed("reply-admitted", &id, 0);
+    join_reply_seed("reply-refused", &id, 77);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || sodium_init() < 0)
@@ -305,5 +409,6 @@ int main(int argc, char **argv)
     status_seeds();
     forward_seeds();
     ha_seeds();
+    join_seeds();
     return 0;
 }
