@@ -297,6 +297,13 @@ static void note_starting(hac_coord *c, const hac_input *in)
             c->v[in->starting[i]].starting = true;
 }
 
+/* A live migration shows the VM on its source and its destination until it ends: that
+ * is no news (journalled several times a second per move, it buried the rest). */
+static bool moving_between(const hac_rvm *m, int32_t a, int32_t b)
+{
+    return m->moving_to >= 0 && ((m->owner == a && m->moving_to == b) || (m->owner == b && m->moving_to == a));
+}
+
 static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
 {
     bool here[HAC_VMS_MAX] = {false}, stale[HAC_VMS_MAX] = {false}, busy[HAC_VMS_MAX] = {false};
@@ -322,7 +329,8 @@ static void on_inventory(hac_coord *c, const hac_input *in, hac_out *out)
         if (c->s.vms[v].owner == (int32_t)in->host)
             c->v[v].on_owner = here[v];
         want_running_from(c, v, in->host, *seen == (int32_t)in->host, here[v], down[v], out);
-        if (here[v] && *seen >= 0 && *seen != (int32_t)in->host && hac__alive(c, *seen))
+        if (here[v] && *seen >= 0 && *seen != (int32_t)in->host && hac__alive(c, *seen) &&
+            !moving_between(&c->s.vms[v], *seen, (int32_t)in->host))
             hac__event(out, (int32_t)v, (int32_t)in->host, "vm %s reported on %s and %s",
                   c->s.vms[v].name, hac__hname(c, *seen), hac__hname(c, (int32_t)in->host));
         if (here[v]) {
