@@ -104,10 +104,18 @@ int tp_allow(tp *t, const uint8_t host_id[AG_HOST_ID_LEN], const uint8_t curve_p
     return 0;
 }
 
+static void peer_close(struct peer *p);
+
 void tp_revoke(tp *t, const uint8_t host_id[AG_HOST_ID_LEN])
 {
     for (size_t i = 0; i < t->nallow; i++) {
         if (memcmp(t->allow[i].id, host_id, AG_HOST_ID_LEN) == 0) {
+            /* Our connections to it end now. Its connection to us stays open until it
+             * drops (libzmq closes no single peer of a ROUTER), but what it sends there
+             * is refused as unknown_sender (net.c) and ZAP refuses it a new one. */
+            for (size_t k = 0; k < t->npeers; k++)
+                if (memcmp(t->peers[k].curve_pk, t->allow[i].curve_pk, 32) == 0)
+                    peer_close(&t->peers[k]);
             t->allow[i] = t->allow[--t->nallow];
             return;
         }
