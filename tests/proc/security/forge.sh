@@ -51,7 +51,12 @@ until [ "$(num "$(st "$V")" '.raft.leader')" != 0 ] && [ "$(num "$(st "$V")" '.r
   [ $((SECONDS - t0)) -lt 60 ] || fail "no leader with 4 alive members in 60 s: leader $(num "$(st "$V")" '.raft.leader'), $(alive "$V") alive"
   sleep 0.3
 done
-"$D" vm protect test -c "$T/h$V.conf" > /dev/null || fail "vm protect test failed"
+# the VM is known to HA once its owner's first report is in: protect it from then on
+t0=$SECONDS
+until "$D" vm protect test -c "$T/h$V.conf" > "$T/protect.out" 2>&1; do
+  [ $((SECONDS - t0)) -lt 30 ] || fail "vm protect test failed for 30 s: $(cat "$T/protect.out")"
+  sleep 0.3
+done
 t0=$SECONDS
 until vm_test | jq -e 'select(.ha.protected == true)' > /dev/null; do
   [ $((SECONDS - t0)) -lt 30 ] || fail "test not protected after 30 s: $("$D" vm list -c "$T/h$V.conf" 2>&1 | tail -3)"
