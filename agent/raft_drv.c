@@ -95,7 +95,7 @@ struct ag_raft {
  * high half), so a restarted host never reuses one. */
 #define DEDUP_WINDOW 64
 
-static raft_id raft_id_of_host(const uint8_t id[AG_HOST_ID_LEN])
+uint64_t ag_raft_id_of_host(const uint8_t id[AG_HOST_ID_LEN])
 {
     uint64_t v;
     memcpy(&v, id, 8);
@@ -106,7 +106,7 @@ static raft_id raft_id_of_host(const uint8_t id[AG_HOST_ID_LEN])
 static const ag_member *member_of(ag_agent *a, raft_id id)
 {
     for (size_t i = 0; i < a->members.n; i++)
-        if (raft_id_of_host(a->members.v[i].id) == id)
+        if (ag_raft_id_of_host(a->members.v[i].id) == id)
             return &a->members.v[i];
     return NULL;
 }
@@ -983,7 +983,7 @@ static void handle(ag_agent *a, struct raft_update *up)
         if (up->leader)
             ag_event(a, "raft", json_pack("{s:s,s:I}", "leader", name_of(a, up->leader), "term", (json_int_t)up->term),
                      "leader is %s (term %llu)%s", name_of(a, up->leader), (unsigned long long)up->term,
-                     up->leader == raft_id_of_host(a->id.host_id) ? " — this host coordinates" : "");
+                     up->leader == ag_raft_id_of_host(a->id.host_id) ? " — this host coordinates" : "");
         R->last_leader = up->leader;
         R->leader_changes++;
     }
@@ -1014,7 +1014,7 @@ static int propose(ag_agent *a, struct pending *p, const uint8_t *cmd, size_t le
 static void resend_pending(ag_agent *a)
 {
     struct ag_raft *R = a->raft;
-    raft_id leader = raft_leader_of(R->r), me = raft_id_of_host(a->id.host_id);
+    raft_id leader = raft_leader_of(R->r), me = ag_raft_id_of_host(a->id.host_id);
     if (!leader || R->resending)
         return;
     R->resending = true;
@@ -1087,13 +1087,13 @@ static void autopilot(ag_agent *a, uint64_t now)
     if (!m)
         return;
     for (size_t i = 0; i < a->members.n; i++) {
-        m[i].id = raft_id_of_host(a->members.v[i].id);
+        m[i].id = ag_raft_id_of_host(a->members.v[i].id);
         m[i].alive = 1;
         snprintf(m[i].domain, sizeof m[i].domain, "%s", a->members.v[i].domain);
         ag_gossip_health(a, a->members.v[i].id, &m[i].alive, &m[i].dead_since_ms);
     }
     struct ha_ap_change ch;
-    if (ha_autopilot(raft_config_of(R->r), raft_id_of_host(a->id.host_id), m, a->members.n,
+    if (ha_autopilot(raft_config_of(R->r), ag_raft_id_of_host(a->id.host_id), m, a->members.n,
                      (unsigned)a->cfg.voters, AUTOPILOT_GRACE_MS, now, &ch)) {
         struct raft_event ev = {.type = RAFT_EV_CHANGE};
         ev.change.id = ch.id;
@@ -1332,7 +1332,7 @@ void ag_raft_recv(ag_agent *a, const ag_opened *o)
         ag_debug("raft: bad message: %s", why);
         return;
     }
-    if (w.m.from != raft_id_of_host(o->sender) || w.m.to != raft_id_of_host(a->id.host_id)) {
+    if (w.m.from != ag_raft_id_of_host(o->sender) || w.m.to != ag_raft_id_of_host(a->id.host_id)) {
         a->rejected[-AG_ENV_E_MISMATCH]++;
     } else {
         struct raft_event ev = {.type = RAFT_EV_RECEIVE};
@@ -1562,7 +1562,7 @@ static int load_fn(MDB_txn *t, const MDB_dbi *dbi, void *ctx)
 
 static int cmp_member(const void *x, const void *y)
 {
-    raft_id a = raft_id_of_host(((const ag_member *)x)->id), b = raft_id_of_host(((const ag_member *)y)->id);
+    raft_id a = ag_raft_id_of_host(((const ag_member *)x)->id), b = ag_raft_id_of_host(((const ag_member *)y)->id);
     return a < b ? -1 : a > b;
 }
 
@@ -1617,7 +1617,7 @@ int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
     if (!R)
         return AG_EX_OSERR;
     struct raft_opts o;
-    raft_id me = raft_id_of_host(a->id.host_id);
+    raft_id me = ag_raft_id_of_host(a->id.host_id);
     raft_opts_default(&o, me, a->epoch * 0x9E3779B97F4A7C15ull ^ me);
     o.election_timeout_ms = (uint32_t)a->cfg.election_timeout_ms;
     o.heartbeat_ms = (uint32_t)a->cfg.heartbeat_ms;
@@ -1650,13 +1650,13 @@ int ag_raft_start(ag_agent *a, enum ag_raft_boot boot, char *err, size_t errlen)
             qsort(sorted, a->members.n, sizeof *sorted, cmp_member);
             for (size_t i = 0; i < a->members.n && i < RAFT_SERVERS_MAX; i++)
                 conf.servers[conf.n++] = (struct raft_server){
-                    raft_id_of_host(sorted[i].id), (uint8_t)(i < (size_t)a->cfg.voters ? RAFT_VOTER : RAFT_LEARNER)};
+                    ag_raft_id_of_host(sorted[i].id), (uint8_t)(i < (size_t)a->cfg.voters ? RAFT_VOTER : RAFT_LEARNER)};
             free(sorted);
         } else {
             /* a new cluster: this host alone, its own member record as entry 2 so every
              * host that later replays the log learns it like any other admission, and
              * the operator key `drover init` made as entry 3 */
-            conf.servers[conf.n++] = (struct raft_server){raft_id_of_host(a->id.host_id), RAFT_VOTER};
+            conf.servers[conf.n++] = (struct raft_server){ag_raft_id_of_host(a->id.host_id), RAFT_VOTER};
             ne = boot_entries(a, e, cbufs);
         }
         raft_bootstrap_entry(&conf, buf, &e[0]);

@@ -47,6 +47,8 @@ struct Drover__Command;
  * tests/fuzz/fuzz_forward.c runs it without an agent. */
 int  ag_raft_forward_decode(const uint8_t *buf, size_t len, const uint8_t sender[AG_HOST_ID_LEN],
                             struct Drover__Forward **f, struct Drover__Command **c);
+/* A host's Raft id: the first 8 bytes of its host id, big-endian (never 0). */
+uint64_t ag_raft_id_of_host(const uint8_t id[AG_HOST_ID_LEN]);
 json_t *ag_raft_status_json(ag_agent *a);
 uint64_t ag_raft_applied(const ag_agent *a);
 /* This host's current Raft term (0 before Raft runs). */

@@ -14,6 +14,7 @@
 #include "hac_codec.h"
 #include "hoststatus.h"
 #include "identity.h"
+#include "members.h"
 #include "operator.h"
 #include "state.pb-c.h"
 
@@ -310,26 +311,11 @@ static void join_emit(const char *name, uint8_t kind, const uint8_t *b, size_t n
     free(buf);
 }
 
-/* A member record as a joiner sends it: real keys, the CURVE key signed. */
-static void join_member(Drover__Member *m, const ag_identity *id)
-{
-    m->name = (char *)"h2";
-    m->addr = (char *)"tcp://127.0.0.2:7370";
-    m->host_id.data = (uint8_t *)id->host_id;
-    m->host_id.len = AG_HOST_ID_LEN;
-    m->sign_pk.data = (uint8_t *)id->sign_pk;
-    m->sign_pk.len = 32;
-    m->curve_pk.data = (uint8_t *)id->curve_pk;
-    m->curve_pk.len = 32;
-    m->curve_sig.data = (uint8_t *)id->curve_sig;
-    m->curve_sig.len = 64;
-}
-
 static void join_request_seed(const ag_identity *id, const char *server_fpr)
 {
     static uint8_t token_id[16] = {0x42}, nonce[16] = {7}, mac[32] = {9};
-    Drover__Member m = DROVER__MEMBER__INIT;
-    join_member(&m, id);
+    Drover__Member m;   /* as a joiner sends it: real keys, the CURVE key signed */
+    ag_member_self_pb(id, "h2", "tcp://127.0.0.2:7370", "", &m);
     Drover__JoinRequestBody b = DROVER__JOIN_REQUEST_BODY__INIT;
     b.token_id.data = token_id;
     b.token_id.len = sizeof token_id;
@@ -353,8 +339,8 @@ static void join_reply_seed(const char *name, const ag_identity *member, int cod
     static const uint8_t seed[32] = {1}, nonce[16] = {7}, cid[AG_CLUSTER_ID_LEN] = {0x5a};
     uint8_t pk[32], sk[64];
     crypto_sign_seed_keypair(pk, sk, seed);
-    Drover__Member m = DROVER__MEMBER__INIT, *ms[1] = {&m};
-    join_member(&m, member);
+    Drover__Member m, *ms[1] = {&m};
+    ag_member_self_pb(member, "h2", "tcp://127.0.0.2:7370", "", &m);
     Drover__JoinReplyBody b = DROVER__JOIN_REPLY_BODY__INIT;
     b.code = code;
     b.error = code ? (char *)"token refused: unknown, used or expired" : (char *)"";

@@ -28,6 +28,7 @@
 #include "hac.h"
 #include "identity.h"
 #include "raft_codec.h"
+#include "raft_drv.h"
 #include "state.pb-c.h"
 
 static void *sock;
@@ -46,18 +47,10 @@ static void seal_send(uint32_t type, const void *payload, size_t len)
     free(b);
 }
 
-static raft_id forge_raft_id(const uint8_t *host_id)
-{
-    uint64_t v;
-    memcpy(&v, host_id, 8);
-    v = be64toh(v);
-    return v ? v : 1;
-}
-
 static void forge_raft(const ag_identity *me, const ag_identity *target)
 {
-    struct raft_message m = {.type = RAFT_MSG_APPEND_ENTRIES, .from = forge_raft_id(me->host_id),
-                             .to = forge_raft_id(target->host_id), .term = UINT64_MAX};
+    struct raft_message m = {.type = RAFT_MSG_APPEND_ENTRIES, .from = ag_raft_id_of_host(me->host_id),
+                             .to = ag_raft_id_of_host(target->host_id), .term = UINT64_MAX};
     uint8_t *b;
     size_t n;
     if (raft_codec_encode(&m, &b, &n) == 0) {
